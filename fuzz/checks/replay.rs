@@ -9,9 +9,16 @@ use std::path::PathBuf;
 /// Panics when the directory is missing or holds fewer than `min_files` files, so that a
 /// corpus that disappeared cannot pass unnoticed.
 pub fn replay(target: &str, min_files: usize, check: fn(&[u8])) -> usize {
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "fuzz", "corpus", target]
-        .iter()
-        .collect();
+    let dir: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "fuzz",
+        "corpus",
+        target,
+    ]
+    .iter()
+    .collect();
     let entries = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read corpus {}: {e}", dir.display()));
     let mut count = 0;

@@ -31,10 +31,12 @@ fn main() -> ExitCode {
             Err(err) => {
                 println!("{err}");
                 let caret_at = arg.get(..err.offset()).map_or(0, |s| s.chars().count());
-                let width = arg
-                    .get(err.span())
-                    .map_or(1, |s| s.chars().count().max(1));
-                println!("    {arg}\n    {}{}", " ".repeat(caret_at), "^".repeat(width));
+                let width = arg.get(err.span()).map_or(1, |s| s.chars().count().max(1));
+                println!(
+                    "    {arg}\n    {}{}",
+                    " ".repeat(caret_at),
+                    "^".repeat(width)
+                );
                 status = ExitCode::FAILURE;
             }
         }

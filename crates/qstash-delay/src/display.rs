@@ -4,96 +4,102 @@ use std::fmt;
 
 use crate::Delay;
 
-/// Longest canonical form: `213503d23h59m59s999ms999us999ns` is 31 bytes.
+/// Longest canonical form: `213503d23h34m33s709ms551us615ns` is 31 bytes.
 const CAPACITY: usize = 40;
 
-/// The units of the canonical form, largest first, with their size in the unit below.
-const UNITS: [(u64, &[u8]); 7] = [
-    (0, b"d"), // days take whatever is left
-    (24, b"h"),
-    (60, b"m"),
-    (60, b"s"),
-    (1000, b"ms"),
-    (1000, b"us"),
-    (1000, b"ns"),
-];
+/// Writes the canonical form of `nanos` into `buf` and returns its length. Only ASCII digits
+/// and unit letters are written.
+fn write(nanos: u64, buf: &mut [u8; CAPACITY]) -> usize {
+    let ns = nanos % 1000;
+    let us = nanos / 1000 % 1000;
+    let ms = nanos / 1_000_000 % 1000;
+    let secs = nanos / 1_000_000_000;
+    let (s, m, h, d) = (secs % 60, secs / 60 % 60, secs / 3600 % 24, secs / 86_400);
+    let mut w = Writer { buf, len: 0 };
+    if nanos == 0 {
+        w.byte(b'0');
+        w.byte(b's');
+        return w.len;
+    }
+    if d != 0 {
+        w.number(d);
+        w.byte(b'd');
+    }
+    for (value, unit) in [(h, b'h'), (m, b'm'), (s, b's')] {
+        if value != 0 {
+            w.small(value);
+            w.byte(unit);
+        }
+    }
+    for (value, unit) in [(ms, b'm'), (us, b'u'), (ns, b'n')] {
+        if value != 0 {
+            w.small(value);
+            w.byte(unit);
+            w.byte(b's');
+        }
+    }
+    w.len
+}
 
-/// A stack buffer holding the canonical form, so that displaying never allocates.
-pub(crate) struct Buf {
-    bytes: [u8; CAPACITY],
+struct Writer<'a> {
+    buf: &'a mut [u8; CAPACITY],
     len: usize,
 }
 
-impl Buf {
-    pub(crate) fn new(delay: Delay) -> Buf {
-        let mut buf = Buf {
-            bytes: [0; CAPACITY],
-            len: 0,
-        };
-        let n = delay.as_nanos();
-        if n == 0 {
-            buf.push(b"0s");
-            return buf;
-        }
-        // Split into [d, h, m, s, ms, us, ns] from the smallest unit up.
-        let mut parts = [0u64; 7];
-        let mut left = n;
-        for (part, &(size, _)) in parts.iter_mut().zip(UNITS.iter()).rev() {
-            if size == 0 {
-                *part = left;
-            } else {
-                *part = left % size;
-                left /= size;
-            }
-        }
-        for (&value, &(_, unit)) in parts.iter().zip(UNITS.iter()) {
-            if value != 0 {
-                buf.push_u64(value);
-                buf.push(unit);
-            }
-        }
-        buf
-    }
-
-    fn push(&mut self, s: &[u8]) {
-        let end = self.len + s.len();
-        if let Some(dst) = self.bytes.get_mut(self.len..end) {
-            dst.copy_from_slice(s);
-            self.len = end;
+impl Writer<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        // The capacity holds the longest form, so this never drops a byte.
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
         }
     }
 
-    fn push_u64(&mut self, mut v: u64) {
+    /// A value below 1000.
+    #[inline(always)]
+    fn small(&mut self, v: u64) {
+        let v = v as u16;
+        if v >= 100 {
+            self.byte(b'0' + (v / 100) as u8);
+        }
+        if v >= 10 {
+            self.byte(b'0' + (v / 10 % 10) as u8);
+        }
+        self.byte(b'0' + (v % 10) as u8);
+    }
+
+    /// Any value (days go up to 213 503).
+    fn number(&mut self, v: u64) {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (v % 10) as u8;
-            }
+        let mut start = digits.len();
+        let mut v = v;
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
             v /= 10;
-            if v == 0 || i == 0 {
+            start -= 1;
+            if v == 0 {
                 break;
             }
         }
-        self.push(digits.get(i..).unwrap_or_default());
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII digits and unit letters are ever pushed.
-        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or_default()
+        for &d in digits.get(start..).unwrap_or_default() {
+            self.byte(d);
+        }
     }
 }
 
 impl fmt::Display for Delay {
     /// Writes the canonical form (`1d10h30m`, `1s500ms`, `0s`), honouring width and fill.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(Buf::new(*self).as_str())
+        let mut buf = [0u8; CAPACITY];
+        let len = write(self.as_nanos(), &mut buf);
+        let text = buf.get(..len).unwrap_or_default();
+        f.pad(std::str::from_utf8(text).unwrap_or_default())
     }
 }
 
 impl fmt::Debug for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Delay({})", Buf::new(*self).as_str())
+        write!(f, "Delay({self})")
     }
 }

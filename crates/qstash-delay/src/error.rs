@@ -114,7 +114,11 @@ impl ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ellipsis = if self.input_truncated { "…" } else { "" };
-        write!(f, "invalid delay \"{}{ellipsis}\": ", self.input.escape_debug())?;
+        write!(
+            f,
+            "invalid delay \"{}{ellipsis}\": ",
+            self.input.escape_debug()
+        )?;
         let found = self.found.escape_debug();
         match self.kind {
             ErrorKind::Empty => return f.write_str("empty input"),

@@ -66,7 +66,10 @@ fn fractions_are_exact_and_truncated() {
 fn components_repeat_and_come_in_any_order() {
     assert_eq!(nanos("1s1s"), 2 * S);
     assert_eq!(nanos("30m1d10h"), nanos("1d10h30m"));
-    assert_eq!(nanos("1ns1us1ms1s1m1h1d"), D + H + M + S + 1_000_000 + 1_000 + 1);
+    assert_eq!(
+        nanos("1ns1us1ms1s1m1h1d"),
+        D + H + M + S + 1_000_000 + 1_000 + 1
+    );
 }
 
 #[test]
@@ -162,7 +165,11 @@ fn error_offsets_point_at_the_fault() {
     ];
     for (input, kind, span) in cases {
         let err = Delay::parse(input).unwrap_err();
-        assert_eq!((err.kind(), err.span()), (*kind, span.clone()), "{input:?}: {err}");
+        assert_eq!(
+            (err.kind(), err.span()),
+            (*kind, span.clone()),
+            "{input:?}: {err}"
+        );
     }
 }
 
@@ -176,7 +183,10 @@ fn long_input_is_quoted_truncated() {
     let message = err.to_string();
     assert!(message.contains("1s1s…\": "), "{message}");
     assert!(message.len() < 200, "the quote is capped: {message}");
-    assert!(message.ends_with(r#"unknown unit "sx" at byte 199"#), "{message}");
+    assert!(
+        message.ends_with(r#"unknown unit "sx" at byte 199"#),
+        "{message}"
+    );
 }
 
 #[test]
@@ -197,8 +207,8 @@ fn duration_conversions() {
         Delay::try_from(Duration::from_nanos(u64::MAX)).unwrap(),
         Delay::MAX
     );
-    let err = Delay::try_from(Duration::from_nanos(u64::MAX) + Duration::from_nanos(1))
-        .unwrap_err();
+    let err =
+        Delay::try_from(Duration::from_nanos(u64::MAX) + Duration::from_nanos(1)).unwrap_err();
     assert!(err.to_string().contains("above the maximum delay"), "{err}");
     assert_eq!(Delay::checked_from_secs(60), Some(Delay::from_nanos(M)));
     assert_eq!(Delay::checked_from_millis(u64::MAX), None);
@@ -222,6 +232,9 @@ fn serde_uses_the_string_form() {
     assert_eq!(delay.to_string(), "1h30m");
     assert_eq!(serde_json::to_string(&delay).unwrap(), r#""1h30m""#);
     let err = serde_json::from_str::<Delay>(r#""5sec""#).unwrap_err();
-    assert!(err.to_string().contains(r#"unknown unit "sec" at byte 1"#), "{err}");
+    assert!(
+        err.to_string().contains(r#"unknown unit "sec" at byte 1"#),
+        "{err}"
+    );
     assert!(serde_json::from_str::<Delay>("5").is_err());
 }

@@ -1,0 +1,76 @@
+//! `eval` and `delay` allocate nothing: a counting global allocator watches them.
+//!
+//! This file holds a single test, so that no other test of the same binary allocates while
+//! it counts.
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::time::Duration;
+
+use qstash_retry_delay::{Limits, RetryDelay};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn eval_and_delay_allocate_nothing() {
+    let huge = Limits::default().with_max_len(1 << 20);
+    let deep_stack = format!(
+        "{}retried{}",
+        "max(sqrt(retried), sqrt(retried) + sqrt(retried) * ".repeat(40),
+        ")".repeat(40)
+    );
+    let sources = [
+        "1000",
+        "1000 * (1 + retried)",
+        "pow(2, retried) * 1000",
+        "max(1000, pow(2, retried) * 100)",
+        "max(10, pow(2, retried))",
+        RetryDelay::DEFAULT_BACKOFF,
+        "retried * 2 + sqrt(retried) - pow(retried, 1.5) % 7 + round(retried / 3)",
+        "sqrt(retried - 3)",
+        deep_stack.as_str(),
+    ];
+    let programs: Vec<RetryDelay> = sources
+        .iter()
+        .map(|s| RetryDelay::compile_with(s, huge).unwrap())
+        .collect();
+    let cap = Duration::from_secs(60);
+
+    // The check is meaningful: compiling is seen allocating.
+    let region = Region::new(GLOBAL);
+    let compiled = black_box(RetryDelay::compile(black_box("retried * 2 + 1")).unwrap());
+    assert!(region.change().allocations > 0, "the allocator counts");
+    drop(compiled);
+
+    let region = Region::new(GLOBAL);
+    let mut sum = 0.0f64;
+    let mut ok = 0u32;
+    for program in &programs {
+        for retried in (0..=64).chain([1000, 5000, u32::MAX]) {
+            sum += black_box(program).eval(black_box(retried));
+            ok += u32::from(black_box(program).delay(black_box(retried)).is_ok());
+            ok += u32::from(
+                black_box(program)
+                    .delay_with_cap(black_box(retried), cap)
+                    .is_ok(),
+            );
+            // A NaN error is built without allocating too.
+            if let Err(e) = program.delay(retried) {
+                black_box(e);
+            }
+        }
+        for delay in program.schedule(20) {
+            ok += u32::from(black_box(delay).is_ok());
+        }
+        // Cloning shares the program.
+        let clone = black_box(program.clone());
+        sum += clone.eval(3);
+    }
+    let change = region.change();
+    black_box((sum, ok));
+    assert_eq!(change.allocations, 0, "{change:?}");
+    assert_eq!(change.reallocations, 0, "{change:?}");
+    assert_eq!(change.bytes_allocated, 0, "{change:?}");
+}

@@ -1,0 +1,465 @@
+//! Run management (§1, upstream): cancel one run, cancel runs in bulk, query the logs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use http::{Method, Request, Uri};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{
+    BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, ValueError, ValueErrorKind,
+};
+use crate::uri::{decode_component, join, push_encoded, query_pairs};
+use crate::values::{Label, RunId, WorkflowUrl, parse_u64};
+
+/// The path of the runs collection: `DELETE /v2/workflows/runs[/{workflowRunId}]`.
+pub const RUNS_PATH: &str = "/v2/workflows/runs";
+/// The path of the logs: `GET /v2/workflows/logs`.
+pub const LOGS_PATH: &str = "/v2/workflows/logs";
+
+fn check_method(req: &Request<Bytes>, method: &Method) -> Result<(), DecodeError> {
+    if req.method() == method {
+        Ok(())
+    } else {
+        Err(DecodeError::new(DecodeErrorKind::Method)
+            .with_detail(format!("expected {method}, found {}", req.method())))
+    }
+}
+
+fn wrong_path(expected: &str, found: &str) -> DecodeError {
+    DecodeError::new(DecodeErrorKind::Path).with_detail(format!(
+        "expected {expected}, found \"{}\"",
+        found.escape_debug()
+    ))
+}
+
+fn request(method: Method, base: &Uri, tail: String) -> Request<Bytes> {
+    let mut req = Request::new(Bytes::new());
+    *req.method_mut() = method;
+    *req.uri_mut() = join(base, tail);
+    req
+}
+
+/// Cancels one run: `DELETE /v2/workflows/runs/{workflowRunId}`.
+///
+/// The id is percent-encoded in the path (generated ids need no escape).
+///
+/// ```
+/// use http::Uri;
+/// use qstash_protocol::{CancelRun, RunId};
+///
+/// let cancel = CancelRun::new(RunId::new("wfr_a/b")?);
+/// let http = cancel.to_http(&Uri::from_static("https://qstash.upstash.io"));
+/// assert_eq!(http.method(), "DELETE");
+/// assert_eq!(http.uri().path(), "/v2/workflows/runs/wfr_a%2Fb");
+/// assert_eq!(CancelRun::from_http(&http)?, cancel);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CancelRun {
+    run_id: RunId,
+}
+
+impl CancelRun {
+    /// Cancels the run `run_id`.
+    #[must_use]
+    pub fn new(run_id: RunId) -> CancelRun {
+        CancelRun { run_id }
+    }
+
+    /// The run to cancel.
+    #[must_use]
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    /// Encodes `DELETE {base}/v2/workflows/runs/{workflowRunId}` with an empty body.
+    #[must_use]
+    pub fn to_http(&self, base: &Uri) -> Request<Bytes> {
+        let mut tail = String::with_capacity(RUNS_PATH.len() + 1 + self.run_id.as_str().len());
+        tail.push_str(RUNS_PATH);
+        tail.push('/');
+        push_encoded(&mut tail, self.run_id.as_str());
+        request(Method::DELETE, base, tail)
+    }
+
+    /// Decodes `DELETE /v2/workflows/runs/{workflowRunId}`.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for another method or path, or an invalid run id.
+    pub fn from_http(req: &Request<Bytes>) -> Result<CancelRun, DecodeError> {
+        check_method(req, &Method::DELETE)?;
+        let path = req.uri().path();
+        let segment = path
+            .strip_prefix(RUNS_PATH)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(|| wrong_path("/v2/workflows/runs/{workflowRunId}", path))?;
+        let id = decode_component("run id", segment)
+            .and_then(RunId::new)
+            .map_err(|e| DecodeError::invalid("workflowRunId", e))?;
+        Ok(CancelRun::new(id))
+    }
+}
+
+/// Cancels the runs matching filters:
+/// `DELETE /v2/workflows/runs?workflowRunIds=…&workflowUrl=…&label=…`.
+///
+/// At least one filter is required, so that an empty filter can never cancel every run.
+/// Run ids travel comma-separated in one parameter; values are percent-encoded.
+///
+/// ```
+/// use http::Uri;
+/// use qstash_protocol::{BulkCancel, Label, RunId};
+///
+/// let cancel = BulkCancel::new(
+///     [RunId::new("wfr_a")?, RunId::new("wfr_b")?],
+///     None,
+///     Some(Label::new("nightly")?),
+/// )?;
+/// let http = cancel.to_http(&Uri::from_static("https://qstash.upstash.io"));
+/// assert_eq!(
+///     http.uri().path_and_query().unwrap().as_str(),
+///     "/v2/workflows/runs?workflowRunIds=wfr_a,wfr_b&label=nightly"
+/// );
+/// assert_eq!(BulkCancel::from_http(&http)?, cancel);
+/// assert!(BulkCancel::new([], None, None).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BulkCancel {
+    run_ids: Vec<RunId>,
+    workflow_url: Option<WorkflowUrl>,
+    label: Option<Label>,
+}
+
+impl BulkCancel {
+    /// Cancels the runs that match every given filter.
+    ///
+    /// # Errors
+    /// [`BuildErrorKind::MissingFilter`] when no run id, URL or label is given.
+    pub fn new(
+        run_ids: impl IntoIterator<Item = RunId>,
+        workflow_url: Option<WorkflowUrl>,
+        label: Option<Label>,
+    ) -> Result<BulkCancel, BuildError> {
+        let run_ids: Vec<RunId> = run_ids.into_iter().collect();
+        if run_ids.is_empty() && workflow_url.is_none() && label.is_none() {
+            return Err(BuildError::new(BuildErrorKind::MissingFilter, None));
+        }
+        Ok(BulkCancel {
+            run_ids,
+            workflow_url,
+            label,
+        })
+    }
+
+    /// The run ids filter (empty when not filtering by id).
+    #[must_use]
+    pub fn run_ids(&self) -> &[RunId] {
+        &self.run_ids
+    }
+
+    /// The workflow URL filter.
+    #[must_use]
+    pub fn workflow_url(&self) -> Option<&WorkflowUrl> {
+        self.workflow_url.as_ref()
+    }
+
+    /// The label filter.
+    #[must_use]
+    pub fn label(&self) -> Option<&Label> {
+        self.label.as_ref()
+    }
+
+    /// Encodes `DELETE {base}/v2/workflows/runs?…` with an empty body.
+    #[must_use]
+    pub fn to_http(&self, base: &Uri) -> Request<Bytes> {
+        let mut q = Query::new(RUNS_PATH);
+        if !self.run_ids.is_empty() {
+            q.key("workflowRunIds");
+            for (i, id) in self.run_ids.iter().enumerate() {
+                if i > 0 {
+                    q.0.push(',');
+                }
+                push_encoded(&mut q.0, id.as_str());
+            }
+        }
+        if let Some(url) = &self.workflow_url {
+            q.pair("workflowUrl", url.as_str());
+        }
+        if let Some(label) = &self.label {
+            q.pair("label", label.as_str());
+        }
+        request(Method::DELETE, base, q.0)
+    }
+
+    /// Decodes `DELETE /v2/workflows/runs?…`; unknown parameters are ignored.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for another method or path, a parameter given twice, an invalid
+    /// value, or no filter at all ([`DecodeErrorKind::MissingFilter`]).
+    pub fn from_http(req: &Request<Bytes>) -> Result<BulkCancel, DecodeError> {
+        check_method(req, &Method::DELETE)?;
+        if req.uri().path() != RUNS_PATH {
+            return Err(wrong_path(RUNS_PATH, req.uri().path()));
+        }
+        let mut run_ids = None;
+        let mut workflow_url = None;
+        let mut label = None;
+        for (key, value) in query_pairs(req.uri().query().unwrap_or("")) {
+            let key = decode_component("query parameter", key)
+                .map_err(|e| DecodeError::invalid("query parameter", e))?;
+            match key.as_str() {
+                "workflowRunIds" => param(&mut run_ids, "workflowRunIds", value, |s| {
+                    s.split(',').map(RunId::new).collect::<Result<Vec<_>, _>>()
+                })?,
+                "workflowUrl" => param(&mut workflow_url, "workflowUrl", value, WorkflowUrl::new)?,
+                "label" => param(&mut label, "label", value, Label::new)?,
+                _ => {}
+            }
+        }
+        BulkCancel::new(run_ids.unwrap_or_default(), workflow_url, label)
+            .map_err(|_| DecodeError::new(DecodeErrorKind::MissingFilter))
+    }
+}
+
+/// Stores a decoded query parameter, failing when it was already set.
+fn param<T>(
+    slot: &mut Option<T>,
+    name: &'static str,
+    raw: &str,
+    parse: impl FnOnce(String) -> Result<T, ValueError>,
+) -> Result<(), DecodeError> {
+    if slot.is_some() {
+        return Err(DecodeError::at(DecodeErrorKind::Duplicate, name));
+    }
+    let value = decode_component(name, raw)
+        .and_then(parse)
+        .map_err(|e| DecodeError::invalid(name, e))?;
+    *slot = Some(value);
+    Ok(())
+}
+
+/// A path with a query being built.
+struct Query(String);
+
+impl Query {
+    fn new(path: &str) -> Query {
+        let mut s = String::with_capacity(path.len() + 64);
+        s.push_str(path);
+        Query(s)
+    }
+
+    fn key(&mut self, key: &str) {
+        self.0.push(if self.0.contains('?') { '&' } else { '?' });
+        self.0.push_str(key);
+        self.0.push('=');
+    }
+
+    fn pair(&mut self, key: &str, value: &str) {
+        self.key(key);
+        push_encoded(&mut self.0, value);
+    }
+}
+
+/// The response of a bulk cancel: `{"cancelled": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BulkCancelResponse {
+    /// How many runs were cancelled.
+    pub cancelled: u64,
+}
+
+/// The state of a run, as the logs report and filter it (upstream names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunState {
+    /// `RUN_STARTED`: running.
+    #[serde(rename = "RUN_STARTED")]
+    Started,
+    /// `RUN_SUCCESS`: finished successfully.
+    #[serde(rename = "RUN_SUCCESS")]
+    Success,
+    /// `RUN_FAILED`: failed after its retries.
+    #[serde(rename = "RUN_FAILED")]
+    Failed,
+    /// `RUN_CANCELED`: cancelled.
+    #[serde(rename = "RUN_CANCELED")]
+    Canceled,
+}
+
+impl RunState {
+    /// Every state.
+    pub const ALL: [RunState; 4] = [
+        RunState::Started,
+        RunState::Success,
+        RunState::Failed,
+        RunState::Canceled,
+    ];
+
+    /// The wire name (`RUN_SUCCESS`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunState::Started => "RUN_STARTED",
+            RunState::Success => "RUN_SUCCESS",
+            RunState::Failed => "RUN_FAILED",
+            RunState::Canceled => "RUN_CANCELED",
+        }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunState {
+    type Err = ValueError;
+
+    /// The wire name, case-sensitive.
+    fn from_str(s: &str) -> Result<RunState, ValueError> {
+        RunState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                ValueError::new(
+                    "run state",
+                    ValueErrorKind::UnknownValue,
+                    s.as_bytes(),
+                    0,
+                    s.len(),
+                )
+            })
+    }
+}
+
+/// A logs query: `GET /v2/workflows/logs?workflowRunId=…&cursor=…&count=…&state=…&label=…`.
+///
+/// Every field is an optional filter; `cursor` is the opaque value of the previous page's
+/// [`LogsResponse::cursor`].
+///
+/// ```
+/// use http::Uri;
+/// use qstash_protocol::{LogsQuery, RunState};
+///
+/// let query = LogsQuery { count: Some(10), state: Some(RunState::Failed), ..LogsQuery::default() };
+/// let http = query.to_http(&Uri::from_static("https://qstash.upstash.io"));
+/// assert_eq!(http.method(), "GET");
+/// assert_eq!(
+///     http.uri().path_and_query().unwrap().as_str(),
+///     "/v2/workflows/logs?count=10&state=RUN_FAILED"
+/// );
+/// assert_eq!(LogsQuery::from_http(&http)?, query);
+/// # Ok::<(), qstash_protocol::DecodeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct LogsQuery {
+    /// Only this run.
+    pub run_id: Option<RunId>,
+    /// Where the previous page stopped.
+    pub cursor: Option<String>,
+    /// How many runs per page.
+    pub count: Option<u32>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs with this label.
+    pub label: Option<Label>,
+}
+
+impl LogsQuery {
+    /// Encodes `GET {base}/v2/workflows/logs?…` with the parameters that are set, in the
+    /// order of the fields.
+    #[must_use]
+    pub fn to_http(&self, base: &Uri) -> Request<Bytes> {
+        let mut q = Query::new(LOGS_PATH);
+        if let Some(id) = &self.run_id {
+            q.pair("workflowRunId", id.as_str());
+        }
+        if let Some(cursor) = &self.cursor {
+            q.pair("cursor", cursor);
+        }
+        if let Some(count) = self.count {
+            q.pair("count", &count.to_string());
+        }
+        if let Some(state) = self.state {
+            q.pair("state", state.as_str());
+        }
+        if let Some(label) = &self.label {
+            q.pair("label", label.as_str());
+        }
+        request(Method::GET, base, q.0)
+    }
+
+    /// Decodes `GET /v2/workflows/logs?…`; unknown parameters are ignored.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for another method or path, a parameter given twice, or an invalid
+    /// value.
+    pub fn from_http(req: &Request<Bytes>) -> Result<LogsQuery, DecodeError> {
+        check_method(req, &Method::GET)?;
+        if req.uri().path() != LOGS_PATH {
+            return Err(wrong_path(LOGS_PATH, req.uri().path()));
+        }
+        let mut out = LogsQuery::default();
+        for (key, value) in query_pairs(req.uri().query().unwrap_or("")) {
+            let key = decode_component("query parameter", key)
+                .map_err(|e| DecodeError::invalid("query parameter", e))?;
+            match key.as_str() {
+                "workflowRunId" => param(&mut out.run_id, "workflowRunId", value, RunId::new)?,
+                "cursor" => param(&mut out.cursor, "cursor", value, Ok)?,
+                "count" => param(&mut out.count, "count", value, |s| {
+                    let n = parse_u64("count", s.as_bytes(), u64::from(u32::MAX))?;
+                    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+                })?,
+                "state" => param(&mut out.state, "state", value, |s| s.parse())?,
+                "label" => param(&mut out.label, "label", value, Label::new)?,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The logs response: `{"cursor": …, "runs": […]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsResponse {
+    /// Where the next page starts; absent or empty on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// The runs of this page.
+    #[serde(default)]
+    pub runs: Vec<RunLog>,
+}
+
+/// One run of a [`LogsResponse`]. The fields named here are typed; every other field of the
+/// server's object is kept in [`other`](Self::other).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLog {
+    /// The run's id.
+    pub workflow_run_id: RunId,
+    /// The workflow's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_url: Option<String>,
+    /// The run's state, as sent (see [`RunLog::state`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_state: Option<String>,
+    /// When the run was created, in milliseconds since the unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_created_at: Option<u64>,
+    /// When the run completed, in milliseconds since the unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_completed_at: Option<u64>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RunLog {
+    /// The state, when it is one of the known ones.
+    #[must_use]
+    pub fn state(&self) -> Option<RunState> {
+        self.workflow_state.as_deref().and_then(|s| s.parse().ok())
+    }
+}

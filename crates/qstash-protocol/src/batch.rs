@@ -225,10 +225,10 @@ fn check_entry(req: &TriggerRequest) -> Result<(), BuildError> {
     if std::str::from_utf8(req.body()).is_err() {
         return Err(not_utf8("body"));
     }
-    if let Some(ct) = req.content_type() {
-        if std::str::from_utf8(ct.as_bytes()).is_err() {
-            return Err(not_utf8(header::CONTENT_TYPE_CANONICAL));
-        }
+    if let Some(ct) = req.content_type()
+        && std::str::from_utf8(ct.as_bytes()).is_err()
+    {
+        return Err(not_utf8(header::CONTENT_TYPE_CANONICAL));
     }
     let callback = req.failure_callback().map(|cb| cb.forwarded());
     let maps = [

@@ -593,16 +593,16 @@ impl TriggerRequestBuilder {
     /// The name must be a valid, non-empty header name; the value must not hold a control
     /// byte other than tab (CR and LF included), DEL, or leading or trailing whitespace.
     pub fn forward(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
-        if self.error.is_none() {
-            if let Err(e) = append_forward(
+        if self.error.is_none()
+            && let Err(e) = append_forward(
                 &mut self.req.forwarded,
                 header::FORWARD_PREFIX,
                 header::FORWARD_PREFIX_CANONICAL,
                 name.as_ref(),
                 value.as_ref(),
-            ) {
-                self.error = Some(e);
-            }
+            )
+        {
+            self.error = Some(e);
         }
         self
     }
@@ -664,16 +664,16 @@ impl TriggerRequestBuilder {
     /// (`Upstash-Failure-Callback-Forward-<name>: value`); same rules as
     /// [`forward`](Self::forward). [`build`](Self::build) fails if no failure callback is set.
     pub fn failure_forward(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
-        if self.error.is_none() {
-            if let Err(e) = append_forward(
+        if self.error.is_none()
+            && let Err(e) = append_forward(
                 &mut self.callback_forwarded,
                 header::FAILURE_CALLBACK_FORWARD_PREFIX,
                 header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
                 name.as_ref(),
                 value.as_ref(),
-            ) {
-                self.error = Some(e);
-            }
+            )
+        {
+            self.error = Some(e);
         }
         self
     }

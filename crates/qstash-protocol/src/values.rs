@@ -21,7 +21,7 @@ fn check_id(what: &'static str, s: &[u8]) -> Result<(), ValueError> {
         return Err(ValueError::new(what, ValueErrorKind::Empty, s, 0, 0));
     }
     let head = s.get(..MAX_ID_LEN).unwrap_or(s);
-    if let Some(i) = first_not(head, |b| b >= 0x21 && b <= 0x7E && b != b',') {
+    if let Some(i) = first_not(head, |b| (0x21..=0x7E).contains(&b) && b != b',') {
         return Err(ValueError::new(what, ValueErrorKind::InvalidByte, s, i, 1));
     }
     if s.len() > MAX_ID_LEN {
@@ -520,7 +520,7 @@ impl CallbackUrl {
 fn check_callback_url(s: &[u8]) -> Result<(), ValueError> {
     const WHAT: &str = "failure callback URL";
     check_http_url(WHAT, s)?;
-    match first_not(s, |b| b >= 0x21 && b <= 0x7E) {
+    match first_not(s, |b| (0x21..=0x7E).contains(&b)) {
         Some(i) => Err(ValueError::new(WHAT, ValueErrorKind::InvalidByte, s, i, 1)),
         None => Ok(()),
     }

@@ -61,6 +61,10 @@ fn forward_examples() {
     assert_eq!(req.forwarded().get("My-Header").unwrap(), "my-value");
     assert_eq!(req.forwarded().get("authorization").unwrap(), "Bearer abc");
     assert_eq!(req.forwarded().len(), 2);
+    // Credentials stay out of debug output.
+    let debug = format!("{req:?}");
+    assert!(!debug.contains("Bearer abc"), "{debug}");
+    assert!(debug.contains("my-value"), "{debug}");
 }
 
 #[test]

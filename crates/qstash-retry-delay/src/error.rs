@@ -142,7 +142,11 @@ pub(crate) enum Detail {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileError {
+pub struct CompileError(Box<Inner>);
+
+/// The contents of a [`CompileError`], boxed so that a `Result` carrying one stays small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     offset: usize,
     len: usize,
@@ -166,7 +170,7 @@ impl CompileError {
         let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
         let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
         let found = input.get(offset..end).unwrap_or_default();
-        CompileError {
+        CompileError(Box::new(Inner {
             kind,
             offset,
             len,
@@ -174,13 +178,13 @@ impl CompileError {
             source: String::from_utf8_lossy(head).into(),
             source_truncated: head.len() < input.len(),
             found: String::from_utf8_lossy(found).into(),
-        }
+        }))
     }
 
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The byte offset in the source where the problem starts.
@@ -189,7 +193,7 @@ impl CompileError {
     /// [`ErrorKind::TooLong`] it is the limit.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 
     /// The byte range of the source at fault (empty when something is missing).
@@ -202,24 +206,24 @@ impl CompileError {
     /// ```
     #[must_use]
     pub fn span(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.len
+        self.0.offset..self.0.offset + self.0.len
     }
 }
 
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ellipsis = if self.source_truncated { "…" } else { "" };
+        let ellipsis = if self.0.source_truncated { "…" } else { "" };
         write!(
             f,
             "invalid retry delay \"{}{ellipsis}\": ",
-            self.source.escape_debug()
+            self.0.source.escape_debug()
         )?;
-        let found = self.found.escape_debug();
-        let expected = match self.detail {
+        let found = self.0.found.escape_debug();
+        let expected = match self.0.detail {
             Detail::Expected(e) => e.describe(),
             _ => "",
         };
-        match (self.kind, self.detail) {
+        match (self.0.kind, self.0.detail) {
             (ErrorKind::Empty, _) => return f.write_str("empty expression"),
             (ErrorKind::TooLong, Detail::Limit { limit, actual }) => {
                 write!(f, "too long: {actual} bytes, the limit is {limit}")?;
@@ -261,7 +265,7 @@ impl fmt::Display for CompileError {
             }
             (kind, _) => f.write_str(kind.description())?,
         }
-        write!(f, " at byte {}", self.offset)
+        write!(f, " at byte {}", self.0.offset)
     }
 }
 

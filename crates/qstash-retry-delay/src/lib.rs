@@ -56,6 +56,10 @@
     )
 )]
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod compile;
 mod error;
 mod machine;
@@ -458,9 +462,20 @@ fn to_delay(ms: f64, cap: Duration) -> Option<Duration> {
     if ms >= 1.0e19 {
         return Some(cap);
     }
-    // In range of `u64`, so the conversion is exact.
-    let rounded = ms.round() as u64;
-    Some(Duration::from_millis(rounded).min(cap))
+    Some(Duration::from_millis(round_positive(ms)).min(cap))
+}
+
+/// `ms.round()` (half away from zero) as a `u64`, for `0 < ms < 1e19`, without a library call:
+/// the conversion truncates exactly, and `ms - whole` is exact too (the fraction of an `f64`
+/// always fits its mantissa), so comparing it with one half decides the rounding exactly.
+#[inline]
+fn round_positive(ms: f64) -> u64 {
+    let whole = ms as u64;
+    if ms - whole as f64 >= 0.5 {
+        whole + 1
+    } else {
+        whole
+    }
 }
 
 impl Default for RetryDelay {
@@ -600,6 +615,31 @@ mod tests {
             Some(Duration::from_millis(9_900_000_000_000_000_000))
         );
         assert_eq!(to_delay(1e19, Duration::MAX), Some(Duration::MAX));
+    }
+
+    #[test]
+    fn rounding_matches_round() {
+        let mut values = vec![
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4503599627370495.5,
+            4503599627370496.0,
+            9007199254740993.0,
+            9.999999999999998e18,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        // A walk over many magnitudes and fractions.
+        let mut x = 1e-3f64;
+        while x < 1e19 {
+            values.extend([x, x + 0.5, x.next_up(), x.next_down()]);
+            x *= 1.37;
+        }
+        for v in values.into_iter().filter(|v| *v > 0.0 && *v < 1e19) {
+            assert_eq!(round_positive(v), v.round() as u64, "{v:?}");
+        }
     }
 
     /// The instructions `source` compiles to, and the stack they need.

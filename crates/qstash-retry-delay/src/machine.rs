@@ -198,8 +198,8 @@ impl StackSize {
     pub(crate) fn for_height(height: usize) -> Option<StackSize> {
         match height {
             0 => Some(StackSize::None),
-            0..=SMALL => Some(StackSize::Small),
-            0..=LARGE => Some(StackSize::Large),
+            1..=SMALL => Some(StackSize::Small),
+            _ if height <= LARGE => Some(StackSize::Large),
             _ => None,
         }
     }
@@ -370,9 +370,11 @@ pub(crate) fn fuse_head(code: &mut Vec<Op>) {
         },
         _ => return,
     };
+    // Two instructions become one: shift the rest down by one.
+    code.copy_within(2.., 1);
+    code.truncate(code.len() - 1);
     if let Some(first) = code.first_mut() {
         *first = fused;
-        code.remove(1);
     }
 }
 

@@ -3,6 +3,7 @@
 //! written here; the display compiles back to the same program; no input panics.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use qstash_retry_delay::{EvalError, Limits, RetryDelay};
@@ -175,7 +176,7 @@ impl Printer<'_> {
     }
 
     fn print(&mut self, e: &Expr) {
-        let redundant = self.next() % 6 == 0;
+        let redundant = self.next().is_multiple_of(6);
         if redundant {
             self.out.push('(');
             self.space();
@@ -319,6 +320,19 @@ proptest! {
         let small = RetryDelay::compile("pow(2, retried)").unwrap();
         let n = retried % 2100;
         prop_assert!(same(small.eval(n), black_box(2.0f64).powf(f64::from(n))));
+    }
+
+    #[test]
+    fn delay_rounds_half_away_from_zero(v in 0.0f64..1e19, half in any::<bool>()) {
+        // Exact halves too, where the rounding direction matters.
+        let v = if half { (v / 1e6).floor() + 0.5 } else { v };
+        let program = RetryDelay::compile(&format!("{v:?}")).unwrap();
+        prop_assert_eq!(program.eval(0), v);
+        let expected = Duration::from_millis(v.round() as u64);
+        prop_assert_eq!(program.delay_with_cap(0, Duration::MAX), Ok(expected));
+        prop_assert_eq!(program.delay(0), Ok(expected.min(RetryDelay::DEFAULT_CAP)));
+        let negative = RetryDelay::compile(&format!("-{v:?}")).unwrap();
+        prop_assert_eq!(negative.delay(0), Ok(Duration::ZERO));
     }
 
     #[test]

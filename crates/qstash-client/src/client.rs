@@ -60,6 +60,8 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     base: Uri,
+    /// `scheme://authority` of the base.
+    origin: String,
     auth: HeaderValue,
     token: Secret,
     retry: RetryPolicy,
@@ -153,8 +155,9 @@ impl Client {
     /// retried.
     pub async fn trigger(&self, mut request: TriggerRequest) -> Result<TriggerResponse, Error> {
         let run_id = request.ensure_run_id().clone();
-        let http = request.to_http(&self.inner.base);
-        self.execute(Op::Trigger, http, std::slice::from_ref(&run_id), |body| {
+        let base = &self.inner.base;
+        let encode = || request.to_http(base);
+        self.execute(Op::Trigger, encode, std::slice::from_ref(&run_id), |body| {
             serde_json::from_slice::<TriggerResponse>(body)
         })
         .await
@@ -180,8 +183,9 @@ impl Client {
             .iter()
             .filter_map(|r| r.run_id().cloned())
             .collect();
-        let http = batch.to_http(&self.inner.base);
-        self.execute(Op::BatchTrigger, http, &run_ids, |body| {
+        let base = &self.inner.base;
+        let encode = || batch.to_http(base);
+        self.execute(Op::BatchTrigger, encode, &run_ids, |body| {
             serde_json::from_slice::<Vec<BatchResponseEntry>>(body)
         })
         .await
@@ -192,10 +196,11 @@ impl Client {
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown run; otherwise see [`ErrorKind`].
     pub async fn cancel_run(&self, run_id: &RunId) -> Result<(), Error> {
-        let http = CancelRun::new(run_id.clone()).to_http(&self.inner.base);
+        let cancel = CancelRun::new(run_id.clone());
+        let base = &self.inner.base;
         self.execute(
             Op::CancelRun,
-            http,
+            || cancel.to_http(base),
             std::slice::from_ref(run_id),
             |_| Ok(()),
         )
@@ -209,8 +214,9 @@ impl Client {
     /// # Errors
     /// See [`ErrorKind`].
     pub async fn cancel_runs(&self, filter: &BulkCancel) -> Result<u64, Error> {
-        let http = filter.to_http(&self.inner.base);
-        self.execute(Op::CancelRuns, http, filter.run_ids(), |body| {
+        let base = &self.inner.base;
+        let encode = || filter.to_http(base);
+        self.execute(Op::CancelRuns, encode, filter.run_ids(), |body| {
             serde_json::from_slice::<BulkCancelResponse>(body).map(|r| r.cancelled)
         })
         .await
@@ -221,9 +227,9 @@ impl Client {
     /// # Errors
     /// See [`ErrorKind`].
     pub async fn logs(&self, query: &LogsQuery) -> Result<LogsResponse, Error> {
-        let http = query.to_http(&self.inner.base);
-        let run_ids: &[RunId] = query.run_id.as_slice();
-        self.execute(Op::Logs, http, run_ids, |body| {
+        let base = &self.inner.base;
+        let encode = || query.to_http(base);
+        self.execute(Op::Logs, encode, query.run_id.as_slice(), |body| {
             serde_json::from_slice::<LogsResponse>(body)
         })
         .await
@@ -235,12 +241,13 @@ impl Client {
         LogPages::new(self.clone(), query)
     }
 
-    /// Sends `request` with the token, retrying transient failures, and parses a successful
-    /// body with `parse`.
+    /// Sends the request `encode` gives with the token, retrying transient failures, and
+    /// parses a successful body with `parse`. Each attempt encodes the request again, so the
+    /// first one clones nothing; every encoding of a request is the same.
     async fn execute<T>(
         &self,
         op: Op,
-        request: http::Request<Bytes>,
+        encode: impl Fn() -> http::Request<Bytes>,
         run_ids: &[RunId],
         parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<T, Error> {
@@ -262,7 +269,7 @@ impl Client {
             }
         }
         let result = self
-            .attempts(request, &parse)
+            .attempts(&encode, &parse)
             .instrument(span.clone())
             .await;
         let (result, attempts) = match result {
@@ -276,29 +283,16 @@ impl Client {
     /// The retry loop; returns the result and the number of attempts made.
     async fn attempts<T>(
         &self,
-        request: http::Request<Bytes>,
+        encode: &impl Fn() -> http::Request<Bytes>,
         parse: &impl Fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<(T, u32), (Error, u32)> {
         let inner = &*self.inner;
-        let mut request = Some(self.prepare(request).map_err(|e| (e, 0))?);
         let max = inner.retry.max_attempts();
         let mut attempt = 0;
         loop {
+            let request = self.prepare(encode()).map_err(|e| (e, attempt))?;
             attempt += 1;
-            let current = if attempt < max {
-                request.as_ref().and_then(reqwest::Request::try_clone)
-            } else {
-                request.take()
-            };
-            let Some(current) = current else {
-                // Bodies are `Bytes`, which always clone; this is only a safety net.
-                return Err((
-                    Error::new(ErrorKind::InvalidRequest)
-                        .with_message("the request body cannot be sent again"),
-                    attempt - 1,
-                ));
-            };
-            let (err, server_wait) = match self.attempt(current).await {
+            let (err, server_wait) = match self.attempt(request).await {
                 Ok((status, body)) => {
                     tracing::Span::current().record("status", status.as_u16());
                     return parse(&body).map(|v| (v, attempt)).map_err(|e| {
@@ -365,34 +359,39 @@ impl Client {
     /// Turns an encoded request into a `reqwest` one with the token and the timeout, checking
     /// that the HTTP stack sends its target byte for byte.
     fn prepare(&self, request: http::Request<Bytes>) -> Result<reqwest::Request, Error> {
-        let uri = request.uri().clone();
-        let mut request = reqwest::Request::try_from(request).map_err(|e| {
+        let (parts, body) = request.into_parts();
+        // The encoders join the base's scheme and authority with the target: the same
+        // string as `parts.uri.to_string()`, without going through `Display`.
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let mut full = String::with_capacity(self.inner.origin.len() + target.len());
+        full.push_str(&self.inner.origin);
+        full.push_str(target);
+        let url = reqwest::Url::parse(&full).map_err(|e| {
             Error::new(ErrorKind::InvalidRequest)
                 .with_message("the request URL is not valid")
-                .with_source(e.without_url())
+                .with_source(e)
         })?;
-        let url = request.url();
-        if url.path() != uri.path() || url.query() != uri.query() {
+        if url.path() != parts.uri.path() || url.query() != parts.uri.query() {
             // The `url` crate under reqwest normalises some targets (dot segments, `\`, a few
             // bytes it escapes); sending them would not send the destination verbatim.
             return Err(Error::new(ErrorKind::InvalidRequest).with_message(format!(
                 "the HTTP stack would not send the request target verbatim (\"{}\" would be sent as \"{}\")",
-                uri.path_and_query().map_or("", |pq| pq.as_str()).escape_debug(),
-                path_and_query(url).escape_debug(),
+                target.escape_debug(),
+                path_and_query(&url).escape_debug(),
             )));
         }
-        let empty_post = request.method() == http::Method::POST
-            && request
-                .body()
-                .and_then(reqwest::Body::as_bytes)
-                .is_none_or(<[u8]>::is_empty);
+        let mut request = reqwest::Request::new(parts.method, url);
         let headers = request.headers_mut();
+        *headers = parts.headers;
         headers.insert(AUTHORIZATION, self.inner.auth.clone());
-        if empty_post {
+        if body.is_empty() && request.method() == http::Method::POST {
             // hyper sends no length for an empty body; some proxies answer such a POST with
             // 411 Length Required.
-            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            request
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
+        *request.body_mut() = Some(body.into());
         *request.timeout_mut() = self.inner.timeout;
         Ok(request)
     }
@@ -618,10 +617,15 @@ impl ClientBuilder {
             Some(http) => http,
             None => default_http_client(self.connect_timeout)?,
         };
+        let origin = match (base.scheme_str(), base.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            _ => return Err(Error::config("the base URL has no scheme or host")),
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base,
+                origin,
                 auth,
                 token: Secret(token),
                 retry: self.retry,

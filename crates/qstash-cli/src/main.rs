@@ -1,0 +1,173 @@
+//! The `qstash` command: trigger workflow runs and check the values they carry.
+//!
+//! Exit status: 0 on success, 2 for invalid input or usage, 1 when the API or the transport
+//! failed. Errors go to stderr.
+
+mod batch;
+mod check;
+mod diagnostic;
+mod runs;
+mod schedule;
+mod trigger;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use qstash_client::{Client, ErrorKind};
+use qstash_protocol::DEFAULT_BASE_URL;
+
+use crate::diagnostic::Failure;
+
+/// Trigger QStash workflow runs and check the values they carry.
+#[derive(Debug, Parser)]
+#[command(name = "qstash", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    conn: Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Args)]
+struct Connection {
+    /// The QStash token (never printed).
+    #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// The API's base URL.
+    #[arg(long = "url", env = "QSTASH_URL", default_value = DEFAULT_BASE_URL, global = true)]
+    base_url: String,
+}
+
+impl Connection {
+    /// A client for this connection; a missing token is a usage error.
+    fn client(&self) -> Result<Client, Failure> {
+        let token = self
+            .token
+            .as_deref()
+            .ok_or_else(|| Failure::input("no token: pass --token or set QSTASH_TOKEN"))?;
+        Client::builder()
+            .token(token)
+            .base_url(self.base_url.as_str())
+            .build()
+            .map_err(api_failure)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a workflow run: POST /v2/trigger/{URL}.
+    Trigger(Box<trigger::TriggerArgs>),
+    /// Start one run per line of a JSON-lines file ({"destination", "body", "headers"}).
+    Batch(batch::BatchArgs),
+    /// Check a value: print its canonical form and meaning, or what is wrong with it.
+    Check {
+        /// What the value is.
+        what: CheckWhat,
+        /// The value, as it would travel in its header.
+        value: String,
+    },
+    /// Show when each retry of a failing delivery happens.
+    RetrySchedule {
+        /// A retry-delay expression (milliseconds; `retried` counts retries so far). The
+        /// default backoff when absent.
+        expr: Option<String>,
+        /// How many retries (Upstash-Retries).
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+    },
+    /// Cancel runs by id.
+    Cancel {
+        /// The run ids.
+        #[arg(required = true)]
+        run_ids: Vec<String>,
+    },
+    /// List runs and their states, one page.
+    Logs(runs::LogsArgs),
+}
+
+/// The values `qstash check` knows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CheckWhat {
+    /// An Upstash-Delay value (`1d10h30m`).
+    Delay,
+    /// An Upstash-Retry-Delay expression (`pow(2, retried) * 1000`).
+    RetryDelay,
+    /// An Upstash-Flow-Control-Value (`parallelism=2, rate=5, period=1m`).
+    FlowControl,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`qstash … | head`) is not an error worth a message.
+            let _ = stdout.write_all(out.as_bytes());
+            let _ = stdout.flush();
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// Runs the command and returns what to print on stdout.
+fn run(cli: Cli) -> Result<String, Failure> {
+    match cli.command {
+        Command::Check { what, value } => match what {
+            CheckWhat::Delay => check::delay(&value),
+            CheckWhat::RetryDelay => check::retry_delay(&value),
+            CheckWhat::FlowControl => check::flow_control(&value),
+        }
+        .map_err(Failure::Input),
+        Command::RetrySchedule { expr, retries } => {
+            schedule::table(expr.as_deref(), retries).map_err(Failure::Input)
+        }
+        Command::Trigger(args) => {
+            let request = trigger::build(&args)?;
+            if args.dry_run {
+                return trigger::dry_run(&request, &cli.conn);
+            }
+            let client = cli.conn.client()?;
+            block_on(trigger::send(&client, request, args.json))
+        }
+        Command::Batch(args) => {
+            let client = cli.conn.client()?;
+            block_on(batch::run(&client, &args))
+        }
+        Command::Cancel { run_ids } => {
+            let ids = runs::parse_ids(&run_ids)?;
+            let client = cli.conn.client()?;
+            block_on(runs::cancel(&client, ids))
+        }
+        Command::Logs(args) => {
+            let query = runs::logs_query(&args)?;
+            let client = cli.conn.client()?;
+            block_on(runs::logs(&client, query, args.json))
+        }
+    }
+}
+
+/// Runs a future on a single-threaded runtime: the command does network I/O only.
+fn block_on<F: std::future::Future<Output = Result<String, Failure>>>(
+    future: F,
+) -> Result<String, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Api(format!("cannot start the runtime: {e}")))?
+        .block_on(future)
+}
+
+/// Maps a client error to a failure: invalid input and setup are usage errors (2), the rest
+/// API or transport failures (1).
+fn api_failure(e: qstash_client::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::InvalidRequest | ErrorKind::Config => Failure::input(e.to_string()),
+        _ => Failure::Api(e.to_string()),
+    }
+}

@@ -1,0 +1,114 @@
+//! `qstash cancel` and `qstash logs`.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+use qstash_client::Client;
+use qstash_protocol::{BulkCancel, Label, LogsQuery, RunId, RunState};
+
+use crate::api_failure;
+use crate::diagnostic::{Diagnostic, Failure};
+
+/// Checks every id before anything is sent.
+pub fn parse_ids(ids: &[String]) -> Result<Vec<RunId>, Failure> {
+    ids.iter()
+        .map(|id| {
+            RunId::new(id.as_str())
+                .map_err(|e| Failure::Input(Diagnostic::at(format!("run id: {e}"), id, e.span())))
+        })
+        .collect()
+}
+
+/// One id: `DELETE /v2/workflows/runs/{id}`; several: one bulk cancel by ids.
+pub async fn cancel(client: &Client, ids: Vec<RunId>) -> Result<String, Failure> {
+    if let [id] = ids.as_slice() {
+        client.cancel_run(id).await.map_err(api_failure)?;
+        return Ok(format!("cancelled {}\n", id.as_str()));
+    }
+    let filter = BulkCancel::new(ids, None, None).map_err(|e| Failure::input(e.to_string()))?;
+    let n = client.cancel_runs(&filter).await.map_err(api_failure)?;
+    Ok(format!(
+        "cancelled {n} of {} runs\n",
+        filter.run_ids().len()
+    ))
+}
+
+/// `qstash logs` flags.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this run.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Only runs with this label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Only runs in this state: RUN_STARTED, RUN_SUCCESS, RUN_FAILED or RUN_CANCELED.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// How many runs.
+    #[arg(long)]
+    pub count: Option<u32>,
+    /// Continue after a previous page (its cursor).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Print the page as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The query the flags describe, every value checked.
+pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
+    let run_id = args.run_id.as_deref().map(|id| {
+        RunId::new(id)
+            .map_err(|e| Failure::Input(Diagnostic::at(format!("--run-id: {e}"), id, e.span())))
+    });
+    let label = args.label.as_deref().map(|l| {
+        Label::new(l)
+            .map_err(|e| Failure::Input(Diagnostic::at(format!("--label: {e}"), l, e.span())))
+    });
+    let state = args.state.as_deref().map(|s| {
+        s.parse::<RunState>().map_err(|_| {
+            let valid: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
+            Failure::input(format!(
+                "--state: unknown state {s:?} (one of {})",
+                valid.join(", ")
+            ))
+        })
+    });
+    Ok(LogsQuery {
+        run_id: run_id.transpose()?,
+        cursor: args.cursor.clone(),
+        count: args.count,
+        state: state.transpose()?,
+        label: label.transpose()?,
+    })
+}
+
+/// One page: a line per run, then the cursor of the next page when there is one.
+pub async fn logs(client: &Client, query: LogsQuery, json: bool) -> Result<String, Failure> {
+    let page = client.logs(&query).await.map_err(api_failure)?;
+    if json {
+        let text = serde_json::to_string(&page)
+            .map_err(|e| Failure::Api(format!("cannot print the response: {e}")))?;
+        return Ok(text + "\n");
+    }
+    let mut out = String::new();
+    for run in &page.runs {
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  {}",
+            run.workflow_run_id.as_str(),
+            run.workflow_state.as_deref().unwrap_or("-"),
+            run.workflow_run_created_at
+                .map_or_else(|| "-".to_string(), |t| t.to_string()),
+            run.workflow_url.as_deref().unwrap_or("-"),
+        );
+    }
+    if page.runs.is_empty() {
+        out.push_str("no runs\n");
+    }
+    if let Some(cursor) = page.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let _ = writeln!(out, "more: --cursor {cursor}");
+    }
+    Ok(out)
+}

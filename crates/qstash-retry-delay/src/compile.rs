@@ -399,7 +399,7 @@ impl<'a> Compiler<'a, '_> {
     /// Consumes the `)` that closes a level.
     fn close(&mut self) -> Res<()> {
         if self.peek() == Some(b')') {
-            self.depth -= 1;
+            self.depth = self.depth.saturating_sub(1);
             self.bump();
             Ok(())
         } else {

@@ -328,7 +328,21 @@ impl RetryDelay {
     /// [`EvalError::NotANumber`] when the value is NaN.
     #[inline]
     pub fn delay(&self, retried: u32) -> Result<Duration, EvalError> {
-        self.delay_with_cap(retried, RetryDelay::DEFAULT_CAP)
+        // `to_delay` with the cap known: one comparison in milliseconds decides it, since
+        // every value below the cap rounds to at most the cap.
+        const CAP_MS: f64 = RetryDelay::DEFAULT_CAP.as_millis() as f64;
+        let ms = self.eval(retried);
+        if ms > 0.0 {
+            Ok(if ms < CAP_MS {
+                Duration::from_millis(round_below_cap(ms))
+            } else {
+                RetryDelay::DEFAULT_CAP
+            })
+        } else if ms.is_nan() {
+            Err(EvalError::NotANumber { retried })
+        } else {
+            Ok(Duration::ZERO)
+        }
     }
 
     /// Like [`delay`](Self::delay), with another cap.
@@ -463,6 +477,15 @@ fn to_delay(ms: f64, cap: Duration) -> Option<Duration> {
         return Some(cap);
     }
     Some(Duration::from_millis(round_positive(ms)).min(cap))
+}
+
+/// [`round_positive`] for `0 < ms` below [`RetryDelay::DEFAULT_CAP`], where a signed conversion
+/// (one instruction, against several for `u64`) is enough.
+#[inline]
+fn round_below_cap(ms: f64) -> u64 {
+    let whole = ms as i64;
+    let up = ms - whole as f64 >= 0.5;
+    whole.unsigned_abs() + u64::from(up)
 }
 
 /// `ms.round()` (half away from zero) as a `u64`, for `0 < ms < 1e19`, without a library call:
@@ -639,6 +662,9 @@ mod tests {
         }
         for v in values.into_iter().filter(|v| *v > 0.0 && *v < 1e19) {
             assert_eq!(round_positive(v), v.round() as u64, "{v:?}");
+            if v < 86_400_000.0 {
+                assert_eq!(round_below_cap(v), v.round() as u64, "{v:?}");
+            }
         }
     }
 

@@ -116,6 +116,9 @@ fn functions_and_operators() {
         "ASCII whitespace between tokens"
     );
     assert_eq!(v("1e3 * .5 + 1.e1 + 2E-1", 0), 510.2);
+    assert_eq!(v(".5e-3 + 1.E+2 + 1.", 0), 101.0005);
+    assert_eq!(v(&format!("{}e-300", "1".repeat(320)), 0), 1.111_111_111_111_111e19);
+    assert_eq!(v("123456789012345678", 0), 123_456_789_012_345_678.0);
 }
 
 #[test]

@@ -148,8 +148,10 @@ impl Default for Limits {
 
 /// A compiled `Upstash-Retry-Delay` expression.
 ///
-/// It keeps its source, which is what it displays, compares and hashes by; cloning it shares
-/// the compiled program (two reference counts), and it is `Send + Sync`.
+/// It keeps its source, which is what it displays, compares and hashes by, and it is
+/// `Send + Sync`. Cloning is cheap: a short program and source (up to 3 instructions and 40
+/// bytes, which covers the common expressions) live inline and are copied, longer ones are
+/// shared behind reference counts.
 ///
 /// ```
 /// use qstash_retry_delay::RetryDelay;
@@ -164,7 +166,7 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct RetryDelay {
     code: Code,
-    source: Arc<str>,
+    source: Source,
     stack: StackSize,
     constant: bool,
 }
@@ -261,7 +263,7 @@ impl RetryDelay {
     fn new(compiled: compile::Compiled<&[Op]>, source: &str) -> RetryDelay {
         RetryDelay {
             code: Code::new(compiled.code),
-            source: Arc::from(source),
+            source: Source::new(source),
             stack: compiled.stack,
             constant: compiled.constant,
         }
@@ -420,7 +422,45 @@ impl RetryDelay {
     /// The source, exactly as compiled.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.source
+        self.source.as_str()
+    }
+}
+
+/// How long a source may be to be kept inline, without an allocation of its own. (All the
+/// upstream examples are shorter.)
+const INLINE_SOURCE: usize = 40;
+
+/// A program's source: short ones inline, longer ones shared.
+#[derive(Clone)]
+enum Source {
+    Inline { bytes: [u8; INLINE_SOURCE], len: u8 },
+    Shared(Arc<str>),
+}
+
+impl Source {
+    fn new(source: &str) -> Source {
+        let mut bytes = [0; INLINE_SOURCE];
+        match bytes.get_mut(..source.len()) {
+            Some(head) => {
+                head.copy_from_slice(source.as_bytes());
+                Source::Inline {
+                    bytes,
+                    len: source.len() as u8,
+                }
+            }
+            None => Source::Shared(Arc::from(source)),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `str` at a character boundary, so always valid.
+            Source::Inline { bytes, len } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Source::Shared(source) => source,
+        }
     }
 }
 
@@ -511,7 +551,7 @@ impl Default for RetryDelay {
 impl PartialEq for RetryDelay {
     /// Equal when the sources are equal.
     fn eq(&self, other: &RetryDelay) -> bool {
-        Arc::ptr_eq(&self.source, &other.source) || self.source == other.source
+        self.as_str() == other.as_str()
     }
 }
 
@@ -520,21 +560,21 @@ impl Eq for RetryDelay {}
 impl Hash for RetryDelay {
     /// Hashes the source, as [`str`] does.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.source.hash(state);
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Display for RetryDelay {
     /// The source, exactly as compiled.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.source)
+        f.pad(self.as_str())
     }
 }
 
 impl fmt::Debug for RetryDelay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryDelay")
-            .field("source", &&*self.source)
+            .field("source", &self.as_str())
             .field("instructions", &self.code.steps().len())
             .finish()
     }
@@ -561,7 +601,7 @@ impl TryFrom<&str> for RetryDelay {
 
 impl AsRef<str> for RetryDelay {
     fn as_ref(&self) -> &str {
-        &self.source
+        self.source.as_str()
     }
 }
 

@@ -205,10 +205,11 @@ impl StackSize {
     }
 }
 
-/// The machine's stack: `slots[..sp]` are in use.
+/// The machine's stack (`slots[..sp]` are in use), and `retried` as an integer.
 pub(crate) struct Stack<'a> {
     slots: &'a mut [f64],
     sp: usize,
+    retried: u32,
 }
 
 impl Stack<'_> {
@@ -294,7 +295,7 @@ impl From<Op> for Step {
             Op::RPowV => (|a, _, x, _| math::pow(x, a), 0.0),
             Op::Pow2 => (|a, _, _, _| math::pow2(a), 0.0),
             // `retried` is a `u32`, so the conversion back is exact.
-            Op::Pow2V => (|_, _, x, _| math::pow2_u32(x as u32), 0.0),
+            Op::Pow2V => (|_, _, _, s| math::pow2_u32(s.retried), 0.0),
 
             Op::MinK(k) => (|a, k, _, _| math::min(a, k), k),
             Op::MinV => (|a, _, x, _| math::min(a, x), 0.0),
@@ -312,9 +313,9 @@ impl From<Op> for Step {
             Op::Ceil => (|a, _, _, _| a.ceil(), 0.0),
             Op::Round => (|a, _, _, _| a.round(), 0.0),
 
-            Op::XK(op, k) => (fused!(op, |x| x), k),
-            Op::KX(op, k) => (fused_reversed!(op, |x| x), k),
-            Op::P2K(op, k) => (fused!(op, |x| math::pow2_u32(x as u32)), k),
+            Op::XK(op, k) => (fused!(op, |x, _s| x), k),
+            Op::KX(op, k) => (fused_reversed!(op, |x, _s| x), k),
+            Op::P2K(op, k) => (fused!(op, |_x, s| math::pow2_u32(s.retried)), k),
         };
         Step { exec, k }
     }
@@ -322,16 +323,16 @@ impl From<Op> for Step {
 
 /// The function for `first(retried) op k`, one closure per operator.
 macro_rules! fused {
-    ($op:expr, |$x:ident| $first:expr) => {
+    ($op:expr, |$x:ident, $s:ident| $first:expr) => {
         match $op {
-            Bin::Add => |_, k, $x, _| $first + k,
-            Bin::Sub => |_, k, $x, _| $first - k,
-            Bin::Mul => |_, k, $x, _| $first * k,
-            Bin::Div => |_, k, $x, _| $first / k,
-            Bin::Rem => |_, k, $x, _| $first % k,
-            Bin::Pow => |_, k, $x, _| math::pow($first, k),
-            Bin::Min => |_, k, $x, _| math::min($first, k),
-            Bin::Max => |_, k, $x, _| math::max($first, k),
+            Bin::Add => |_, k, $x, $s| $first + k,
+            Bin::Sub => |_, k, $x, $s| $first - k,
+            Bin::Mul => |_, k, $x, $s| $first * k,
+            Bin::Div => |_, k, $x, $s| $first / k,
+            Bin::Rem => |_, k, $x, $s| $first % k,
+            Bin::Pow => |_, k, $x, $s| math::pow($first, k),
+            Bin::Min => |_, k, $x, $s| math::min($first, k),
+            Bin::Max => |_, k, $x, $s| math::max($first, k),
         }
     };
 }
@@ -339,16 +340,16 @@ use fused;
 
 /// The function for `k op first(retried)`, one closure per operator.
 macro_rules! fused_reversed {
-    ($op:expr, |$x:ident| $first:expr) => {
+    ($op:expr, |$x:ident, $s:ident| $first:expr) => {
         match $op {
-            Bin::Add => |_, k, $x, _| k + $first,
-            Bin::Sub => |_, k, $x, _| k - $first,
-            Bin::Mul => |_, k, $x, _| k * $first,
-            Bin::Div => |_, k, $x, _| k / $first,
-            Bin::Rem => |_, k, $x, _| k % $first,
-            Bin::Pow => |_, k, $x, _| math::pow(k, $first),
-            Bin::Min => |_, k, $x, _| math::min(k, $first),
-            Bin::Max => |_, k, $x, _| math::max(k, $first),
+            Bin::Add => |_, k, $x, $s| k + $first,
+            Bin::Sub => |_, k, $x, $s| k - $first,
+            Bin::Mul => |_, k, $x, $s| k * $first,
+            Bin::Div => |_, k, $x, $s| k / $first,
+            Bin::Rem => |_, k, $x, $s| k % $first,
+            Bin::Pow => |_, k, $x, $s| math::pow(k, $first),
+            Bin::Min => |_, k, $x, $s| math::min(k, $first),
+            Bin::Max => |_, k, $x, $s| math::max(k, $first),
         }
     };
 }
@@ -422,7 +423,11 @@ fn run_large(steps: &[Step], retried: u32) -> f64 {
 #[inline(always)]
 fn execute(steps: &[Step], retried: u32, slots: &mut [f64]) -> f64 {
     let x = f64::from(retried);
-    let mut stack = Stack { slots, sp: 0 };
+    let mut stack = Stack {
+        slots,
+        sp: 0,
+        retried,
+    };
     let mut acc = 0.0;
     for step in steps {
         acc = (step.exec)(acc, step.k, x, &mut stack);

@@ -50,6 +50,12 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The workspace README's examples of every crate, checked here because this crate depends
+/// on all of them.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadmeDoctests;
+
 mod client;
 mod error;
 mod logs;

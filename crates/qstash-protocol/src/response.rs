@@ -105,6 +105,9 @@ impl ApiErrorKind {
     }
 
     /// Whether the same request may succeed later: rate limiting and server errors.
+    ///
+    /// This is a hint about the status, not a retry rule: `qstash-client` retries 429, 502,
+    /// 503 and 504 but not 500, which is more often a bug that a retry repeats.
     #[must_use]
     pub fn is_retryable(self) -> bool {
         matches!(self, ApiErrorKind::RateLimited | ApiErrorKind::Server)

@@ -6,6 +6,7 @@
 //! Before measuring, every peer's result is checked against ours, so a peer is only timed on
 //! inputs it reads the same way (or, for the invalid input, rejects too).
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -89,6 +90,20 @@ fn display(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("qstash-delay", name), &delay, |b, d| {
             b.iter(|| black_box(d).to_string())
         });
+        // The same formatting into a reused buffer: what display costs without the
+        // allocator (the figure above includes one allocation and one free).
+        let mut buf = String::with_capacity(64);
+        group.bench_with_input(
+            BenchmarkId::new("qstash-delay-reused-buf", name),
+            &delay,
+            |b, d| {
+                b.iter(|| {
+                    buf.clear();
+                    let _ = write!(buf, "{}", black_box(d));
+                    black_box(buf.len())
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("humantime", name), &duration, |b, d| {
             b.iter(|| humantime::format_duration(*black_box(d)).to_string())
         });
@@ -96,6 +111,28 @@ fn display(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("jiff", name), &signed, |b, d| {
             b.iter(|| format!("{:#}", black_box(d)))
         });
+        group.bench_with_input(
+            BenchmarkId::new("humantime-reused-buf", name),
+            &duration,
+            |b, d| {
+                b.iter(|| {
+                    buf.clear();
+                    let _ = write!(buf, "{}", humantime::format_duration(*black_box(d)));
+                    black_box(buf.len())
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("jiff-reused-buf", name),
+            &signed,
+            |b, d| {
+                b.iter(|| {
+                    buf.clear();
+                    let _ = write!(buf, "{:#}", black_box(d));
+                    black_box(buf.len())
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -7,9 +7,53 @@ use qstash_delay::Delay;
 use crate::parse::Key;
 
 /// How many bytes of the input an error keeps for its message.
-pub(crate) const QUOTE_LIMIT: usize = 128;
+const QUOTE_LIMIT: usize = 128;
 /// How many bytes of the offending token an error keeps for its message.
-pub(crate) const FOUND_LIMIT: usize = 32;
+const FOUND_LIMIT: usize = 32;
+
+/// What an error message quotes: the head of the input (at most [`QUOTE_LIMIT`] bytes) and the
+/// offending bytes (at most [`FOUND_LIMIT`]), decoded lossily, in one allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Quoted {
+    /// The quoted head of the input followed by the offending bytes.
+    text: String,
+    /// Where the offending bytes start in `text`.
+    found_at: usize,
+    /// Whether the head is shorter than the input.
+    truncated: bool,
+}
+
+impl Quoted {
+    /// Quotes `input` and its bytes `offset..offset + len`.
+    pub(crate) fn new(input: &[u8], offset: usize, len: usize) -> Quoted {
+        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
+        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
+        let found = input.get(offset..end).unwrap_or_default();
+        let truncated = head.len() < input.len();
+        let head = String::from_utf8_lossy(head);
+        let found = String::from_utf8_lossy(found);
+        let mut text = String::with_capacity(head.len() + found.len());
+        text.push_str(&head);
+        text.push_str(&found);
+        Quoted {
+            text,
+            found_at: head.len(),
+            truncated,
+        }
+    }
+
+    /// The quoted head of the input and the offending bytes.
+    pub(crate) fn parts(&self) -> (&str, &str) {
+        self.text
+            .split_at_checked(self.found_at)
+            .unwrap_or_default()
+    }
+
+    /// `…` when the quoted head is not the whole input.
+    pub(crate) fn ellipsis(&self) -> &'static str {
+        if self.truncated { "…" } else { "" }
+    }
+}
 
 /// What a period must look like, for messages.
 const PERIOD_HINT: &str = "expected a delay such as 30s or 1m, or whole seconds";
@@ -111,11 +155,7 @@ pub struct ParseError {
     key: Option<Key>,
     /// For [`ErrorKind::DuplicateKey`], where the key was first given.
     first: usize,
-    /// The quoted head of the input followed by the offending bytes, in one allocation.
-    text: String,
-    /// Where the offending bytes start in `text`.
-    found_at: usize,
-    input_truncated: bool,
+    quoted: Quoted,
     period: Option<Box<qstash_delay::ParseError>>,
 }
 
@@ -124,24 +164,13 @@ impl ParseError {
     #[cold]
     #[inline(never)]
     pub(crate) fn new(kind: ErrorKind, input: &[u8], offset: usize, len: usize) -> ParseError {
-        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
-        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
-        let found = input.get(offset..end).unwrap_or_default();
-        let input_truncated = head.len() < input.len();
-        let head = String::from_utf8_lossy(head);
-        let found = String::from_utf8_lossy(found);
-        let mut text = String::with_capacity(head.len() + found.len());
-        text.push_str(&head);
-        text.push_str(&found);
         ParseError {
             kind,
             offset,
             len,
             key: None,
             first: 0,
-            text,
-            found_at: head.len(),
-            input_truncated,
+            quoted: Quoted::new(input, offset, len),
             period: None,
         }
     }
@@ -211,11 +240,8 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (input, found) = self
-            .text
-            .split_at_checked(self.found_at)
-            .unwrap_or_default();
-        let ellipsis = if self.input_truncated { "…" } else { "" };
+        let (input, found) = self.quoted.parts();
+        let ellipsis = self.quoted.ellipsis();
         write!(
             f,
             "invalid flow control \"{}{ellipsis}\": ",

@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{FOUND_LIMIT, QUOTE_LIMIT};
+use crate::error::Quoted;
 
 /// A validated `Upstash-Flow-Control-Key`: 1 to 256 bytes of visible ASCII (`!` to `~`), so no
 /// spaces, control characters or non-ASCII.
@@ -239,26 +239,19 @@ pub struct KeyError {
     offset: usize,
     len: usize,
     key_len: usize,
-    input: Box<str>,
-    input_truncated: bool,
-    found: Box<str>,
+    quoted: Quoted,
 }
 
 impl KeyError {
     #[cold]
     #[inline(never)]
     fn new(kind: KeyErrorKind, input: &[u8], offset: usize, len: usize) -> KeyError {
-        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
-        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
-        let found = input.get(offset..end).unwrap_or_default();
         KeyError {
             kind,
             offset,
             len,
             key_len: input.len(),
-            input: String::from_utf8_lossy(head).into(),
-            input_truncated: head.len() < input.len(),
-            found: String::from_utf8_lossy(found).into(),
+            quoted: Quoted::new(input, offset, len),
         }
     }
 
@@ -284,11 +277,12 @@ impl KeyError {
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ellipsis = if self.input_truncated { "…" } else { "" };
+        let (input, found) = self.quoted.parts();
         write!(
             f,
-            "invalid flow control key \"{}{ellipsis}\": ",
-            self.input.escape_debug()
+            "invalid flow control key \"{}{}\": ",
+            input.escape_debug(),
+            self.quoted.ellipsis()
         )?;
         match self.kind {
             KeyErrorKind::Empty => return f.write_str("empty key"),
@@ -301,7 +295,7 @@ impl fmt::Display for KeyError {
             KeyErrorKind::InvalidCharacter => write!(
                 f,
                 "invalid character \"{}\" (only visible ASCII is allowed)",
-                self.found.escape_debug()
+                found.escape_debug()
             )?,
         }
         write!(f, " at byte {}", self.offset)

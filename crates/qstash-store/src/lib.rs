@@ -1,0 +1,510 @@
+//! The durable store behind a QStash-compatible server.
+//!
+//! A server accepts messages, delivers them over HTTP when they are due, retries them, and keeps
+//! what happened (events, dead letters). Everything that must survive a crash lives behind the
+//! [`Store`] trait; the engine above it holds nothing that a restart could lose.
+//!
+//! # The model
+//! - A **message** ([`NewMessage`], [`StoredMessage`]) belongs to one tenant and is in one of the
+//!   [`MessageState`]s. While it is [`Pending`](MessageState::Pending) it has a **due time**; it is
+//!   delivered at or after that time.
+//! - **Claims with leases.** [`Store::claim_due`] hands out pending messages whose due time has
+//!   come, oldest due first, and moves each one's due time to the end of its lease
+//!   (`now + lease_ms`) under a new **claim number**. A process that dies while holding a claim
+//!   simply never finishes it: the message becomes due again when the lease ends, and another
+//!   claim (in any process sharing the store) makes the attempt again with the same message id.
+//! - **Idempotent transitions.** [`Store::finish`] applies an attempt's outcome only when the
+//!   claim number still matches and the message is still pending; a stale or repeated finish is a
+//!   no-op that says so ([`FinishOutcome::Stale`]). A finish commits, in one transaction, the
+//!   message's new state, its event, the messages it spawns (callbacks), and an optional dead
+//!   letter.
+//! - **Events** are an append-only log per tenant with increasing ids; a cursor is an id, and a
+//!   walk from newest to oldest sees every event once even while new ones arrive.
+//! - **A 2xx means committed.** Every write method returns only after its transaction is
+//!   durable (fsync for the embedded store, a committed transaction on a database server).
+//!   Backends may let concurrent callers share one commit.
+//!
+//! Times are milliseconds since the unix epoch ([`Millis`]); the caller passes `now`, so that
+//! the store never reads a clock of its own.
+//!
+//! # Backends
+//! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): one file in a data directory,
+//!   WAL journal, `synchronous=FULL`, one writer thread that groups concurrent writes into one
+//!   commit, and schema migrations applied when it opens.
+//!
+//! Any backend must pass the [`conformance`] suite (feature `conformance`).
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::fmt;
+
+pub use async_trait::async_trait;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// Milliseconds since the unix epoch.
+pub type Millis = u64;
+
+/// The error of every store operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or written now (disk full, database down, pool closed); the
+    /// operation did not take effect and may be tried again.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The data on disk is not what this version understands (a newer schema, a corrupt row).
+    #[error("store data is corrupt or from a newer version: {0}")]
+    Corrupt(String),
+    /// The operation was refused because an argument breaks a documented rule (for example an
+    /// id that exists already).
+    #[error("invalid store operation: {0}")]
+    Invalid(String),
+}
+
+/// The result of every store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageState {
+    /// Waiting for its due time, or claimed and being attempted.
+    Pending,
+    /// An attempt answered 2xx.
+    Delivered,
+    /// Every attempt failed, or one failed for good.
+    Failed,
+    /// Cancelled before it was delivered.
+    Cancelled,
+}
+
+impl MessageState {
+    /// The state's name as stored and as shown in logs: `PENDING`, `DELIVERED`, `FAILED`,
+    /// `CANCELLED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Pending => "PENDING",
+            MessageState::Delivered => "DELIVERED",
+            MessageState::Failed => "FAILED",
+            MessageState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<MessageState> {
+        Some(match name {
+            "PENDING" => MessageState::Pending,
+            "DELIVERED" => MessageState::Delivered,
+            "FAILED" => MessageState::Failed,
+            "CANCELLED" => MessageState::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the message will never be attempted again.
+    pub fn is_final(self) -> bool {
+        !matches!(self, MessageState::Pending)
+    }
+}
+
+impl fmt::Display for MessageState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message to store: everything the engine needs to deliver it later, and the columns the
+/// store indexes.
+///
+/// `headers` and `extra` are opaque to the store: it keeps them byte for byte and in order.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The message id (`msg_…`), unique across the store.
+    pub id: String,
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// The URL to call.
+    pub destination: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The request headers kept with the message, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// When it was accepted.
+    pub created_at: Millis,
+    /// When its first attempt is due.
+    pub due_at: Millis,
+    /// How many retries after the first attempt it may have.
+    pub max_retries: u32,
+    /// How long a claim on one of its attempts lasts before another process may make it again.
+    pub lease_ms: u64,
+    /// Its labels, for filtering logs and dead letters.
+    pub labels: Vec<String>,
+    /// Its deduplication id and until when that id is remembered.
+    pub dedup: Option<Dedup>,
+    /// Its flow-control key, if any.
+    pub flow_key: Option<String>,
+    /// The engine's own bookkeeping (what kind of message this is, what it answers to), kept as
+    /// given.
+    pub extra: Vec<u8>,
+}
+
+impl fmt::Debug for NewMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers can carry credentials that are forwarded to the destination.
+        f.debug_struct("NewMessage")
+            .field("id", &self.id)
+            .field("destination", &self.destination)
+            .field("method", &self.method)
+            .field("headers", &format_args!("[{} headers]", self.headers.len()))
+            .field("body_len", &self.body.len())
+            .field("created_at", &self.created_at)
+            .field("due_at", &self.due_at)
+            .field("max_retries", &self.max_retries)
+            .field("labels", &self.labels)
+            .field("flow_key", &self.flow_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A deduplication id and until when the store remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// The id, unique per tenant while it is remembered.
+    pub id: String,
+    /// Until when (exclusive) a second message with this id is refused.
+    pub until: Millis,
+}
+
+/// What [`Store::insert_messages`] did with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored under the id it was given.
+    Inserted,
+    /// Not stored: the tenant's deduplication id is still remembered for this earlier message.
+    Deduplicated {
+        /// The earlier message's id.
+        existing_id: String,
+    },
+}
+
+/// A message as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// What it was stored with.
+    pub message: NewMessage,
+    /// Where it is in its life.
+    pub state: MessageState,
+    /// How many attempts were finished as retries so far (0 before the first retry).
+    pub retried: u32,
+    /// When it is next due (while pending; the end of the lease while an attempt is claimed).
+    pub due_at: Millis,
+    /// The current claim number (0 before the first claim).
+    pub claim: u64,
+    /// The last attempt's response, if any attempt finished.
+    pub last_response: Option<AttemptResponse>,
+}
+
+impl fmt::Debug for StoredMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredMessage")
+            .field("message", &self.message)
+            .field("state", &self.state)
+            .field("retried", &self.retried)
+            .field("due_at", &self.due_at)
+            .field("claim", &self.claim)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A claimed attempt: the message and the claim number that [`Store::finish`] must present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The message, with `retried` counting the retries made before this attempt.
+    pub message: StoredMessage,
+    /// The claim number of this attempt.
+    pub claim: u64,
+    /// When the lease ends.
+    pub lease_until: Millis,
+}
+
+/// What an attempt got back (or, for a transport error, no status and the error's text as the
+/// body).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct AttemptResponse {
+    /// The HTTP status, or `None` when no response arrived.
+    pub status: Option<u16>,
+    /// The response headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The first bytes of the response body (the engine bounds it).
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for AttemptResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttemptResponse")
+            .field("status", &self.status)
+            .field("headers", &format_args!("[{} headers]", self.headers.len()))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// How an attempt ended, as [`Store::finish`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Delivered: the message becomes [`MessageState::Delivered`].
+    Delivered,
+    /// Failed, to be tried again at `at`: `retried` goes up by one and the message stays pending.
+    Retry {
+        /// When the next attempt is due.
+        at: Millis,
+    },
+    /// Failed for good: the message becomes [`MessageState::Failed`].
+    Failed,
+}
+
+/// The details of the event a [`Store::finish`] appends.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventDetail {
+    /// The event's state name (`DELIVERED`, `RETRY`, `ERROR`, `FAILED`, …).
+    pub state: String,
+    /// The attempt's HTTP status, if it got one.
+    pub response_status: Option<u16>,
+    /// A short description of what went wrong.
+    pub error: Option<String>,
+    /// When the next attempt is due, for a retry.
+    pub next_delivery_time: Option<Millis>,
+}
+
+/// Everything one finished attempt changes, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The tenant that owns the message.
+    pub tenant: String,
+    /// The message.
+    pub message_id: String,
+    /// The claim number the attempt was made under.
+    pub claim: u64,
+    /// When the attempt finished.
+    pub now: Millis,
+    /// The message's new state.
+    pub transition: Transition,
+    /// The attempt's response, kept as the message's last response.
+    pub response: Option<AttemptResponse>,
+    /// The event to append.
+    pub event: EventDetail,
+    /// Messages to insert with it (callbacks); they are inserted only if the finish applies.
+    pub spawn: Vec<NewMessage>,
+    /// A dead letter to add (with [`Transition::Failed`]).
+    pub dlq: Option<NewDlq>,
+    /// A dead letter whose failure-callback state this attempt settles (the attempt is that
+    /// failure callback): `(dlq_id, state)` with `CALLBACK_SUCCESS` or `CALLBACK_FAIL`. It is set
+    /// only if the finish applies.
+    pub dlq_callback_state: Option<(String, String)>,
+}
+
+/// What [`Store::finish`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishOutcome {
+    /// The transition was applied.
+    Applied,
+    /// Nothing changed: the claim is not the current one (the lease ended and another claim
+    /// took the message), or the message is no longer pending (cancelled, or finished before).
+    Stale,
+}
+
+/// What [`Store::cancel_message`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The message was pending and is now cancelled (an attempt in flight may still finish,
+    /// but its finish is stale and nothing is retried).
+    Cancelled,
+    /// The message exists but had already ended in this state.
+    AlreadyFinal(MessageState),
+    /// No such message for this tenant.
+    NotFound,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Its position in the log: increasing, unique across the store; a cursor.
+    pub id: u64,
+    /// When it happened.
+    pub time: Millis,
+    /// The message it is about.
+    pub message_id: String,
+    /// The state name: `CREATED`, `ACTIVE`, `RETRY`, `ERROR`, `DELIVERED`, `FAILED`,
+    /// `CANCEL_REQUESTED`, `CANCELLED`.
+    pub state: String,
+    /// The message's destination.
+    pub url: String,
+    /// The message's labels.
+    pub labels: Vec<String>,
+    /// The attempt's HTTP status, if any.
+    pub response_status: Option<u16>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// When the next attempt is due, for a retry.
+    pub next_delivery_time: Option<Millis>,
+}
+
+/// Filters of [`Store::list_events`]; every filter that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this message's events.
+    pub message_id: Option<String>,
+    /// Only events in this state.
+    pub state: Option<String>,
+    /// Only events of messages to exactly this URL.
+    pub url: Option<String>,
+    /// Only events of messages that carry this label.
+    pub label: Option<String>,
+}
+
+/// A page of a list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next (older) page, or `None` when this is the last one.
+    pub next: Option<u64>,
+}
+
+/// A dead letter to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDlq {
+    /// Its id (unique across the store).
+    pub dlq_id: String,
+    /// When it was added.
+    pub created_at: Millis,
+    /// The last attempt's response.
+    pub response: AttemptResponse,
+    /// The failure callback URL, if the message has one.
+    pub failure_callback: Option<String>,
+}
+
+/// A dead letter as stored, with the message it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlqEntry {
+    /// Its id.
+    pub dlq_id: String,
+    /// When it was added.
+    pub created_at: Millis,
+    /// The failed message, as stored.
+    pub message: StoredMessage,
+    /// The last attempt's response.
+    pub response: AttemptResponse,
+    /// The failure callback URL, if any.
+    pub failure_callback: Option<String>,
+    /// `CALLBACK_SUCCESS` or `CALLBACK_FAIL` once the failure callback ended; `None` before.
+    pub failure_callback_state: Option<String>,
+    /// Its position in the DLQ list (a cursor).
+    pub seq: u64,
+}
+
+/// Filters of [`Store::list_dlq`]; every filter that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DlqFilter {
+    /// Only dead letters of messages to exactly this URL.
+    pub url: Option<String>,
+    /// Only dead letters of messages that carry this label.
+    pub label: Option<String>,
+    /// Only dead letters whose last response had this status.
+    pub response_status: Option<u16>,
+}
+
+/// The signing keys the server signs deliveries with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeys {
+    /// The key every delivery is signed with.
+    pub current: String,
+    /// The key that becomes current at the next rotation.
+    pub next: String,
+}
+
+impl fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKeys { current: <redacted>, next: <redacted> }")
+    }
+}
+
+/// The durable store behind a server: every method is one transaction.
+///
+/// Implementations are shared by many tasks (`Send + Sync`) and, for a database server, by
+/// several processes. The [`conformance`] suite states the contract as tests.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the store answers now (for `GET /health`).
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores messages, all or none, and appends a `CREATED` event for each one stored.
+    ///
+    /// A message whose deduplication id the tenant used before, and that is still remembered
+    /// (`until` later than `now`), is not stored: its outcome names the earlier message. Two
+    /// messages of the same call with the same deduplication id: the first is stored, the second
+    /// deduplicated against it. The outcomes are in the order of `messages`.
+    async fn insert_messages(
+        &self,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<Vec<InsertOutcome>>;
+
+    /// Claims up to `limit` pending messages due at or before `now`, earliest due first, for one
+    /// attempt each: each gets a new claim number and its due time becomes `now + lease_ms`
+    /// (the message's own lease). An `ACTIVE` event is appended for each.
+    async fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<Claimed>>;
+
+    /// The earliest due time of any pending message (claimed ones count at their lease end), or
+    /// `None` when nothing is pending.
+    async fn next_due(&self) -> Result<Option<Millis>>;
+
+    /// Applies the outcomes of finished attempts, each only if its claim is still current (see
+    /// [`Finish`]); the results are in the order of `finishes`. Several finishes may share one
+    /// commit.
+    async fn finish(&self, finishes: Vec<Finish>) -> Result<Vec<FinishOutcome>>;
+
+    /// One message of a tenant.
+    async fn get_message(&self, tenant: &str, id: &str) -> Result<Option<StoredMessage>>;
+
+    /// Cancels a pending message of a tenant, appending `CANCEL_REQUESTED` and `CANCELLED`
+    /// events.
+    async fn cancel_message(&self, tenant: &str, id: &str, now: Millis) -> Result<CancelOutcome>;
+
+    /// A page of a tenant's events, newest first, older than `cursor` when one is given.
+    async fn list_events(
+        &self,
+        tenant: &str,
+        filter: &EventFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<Event>>;
+
+    /// A page of a tenant's dead letters, newest first, older than `cursor` when one is given.
+    async fn list_dlq(
+        &self,
+        tenant: &str,
+        filter: &DlqFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<DlqEntry>>;
+
+    /// One dead letter of a tenant.
+    async fn get_dlq(&self, tenant: &str, dlq_id: &str) -> Result<Option<DlqEntry>>;
+
+    /// Deletes dead letters of a tenant; ids that are unknown or another tenant's are skipped.
+    /// Returns how many were deleted.
+    async fn delete_dlq(&self, tenant: &str, dlq_ids: &[String]) -> Result<u64>;
+
+    /// The signing keys, storing `proposed` first when the store has none yet (so that every
+    /// process sharing the store signs alike).
+    async fn signing_keys_or_init(&self, proposed: SigningKeys) -> Result<SigningKeys>;
+
+    /// Makes the next key current and `new_next` the next one; returns the new pair.
+    async fn rotate_signing_keys(&self, new_next: String) -> Result<SigningKeys>;
+}

@@ -1,1 +1,1546 @@
 //! The embedded SQLite backend.
+//!
+//! One database file (plus its `-wal` and `-shm` companions) holds everything. The file is
+//! opened in WAL mode with `synchronous=FULL`, so a commit is on disk when it returns.
+//!
+//! # Threads
+//! - **One writer thread** owns the only read-write connection. Every write (insert, claim,
+//!   finish, cancel, dead-letter deletion, signing keys) is a command sent to it over a channel.
+//!   The thread takes every command waiting (up to [`SqliteOptions::max_group`]), runs them all
+//!   in one transaction, each inside its own `SAVEPOINT`, commits once, and only then answers the
+//!   callers. Concurrent writers thus share one fsync (group commit), and a command that fails
+//!   rolls back alone and gets its own error while the others of its group commit.
+//! - **A small pool of read-only connections** serves the reads (`get_message`, `list_events`,
+//!   `list_dlq`, `get_dlq`, `next_due`, `ping`) on tokio's blocking threads; WAL lets them run
+//!   beside the writer.
+//!
+//! # Memory
+//! Every connection's page cache is bounded ([`SqliteOptions::writer_cache_kib`],
+//! [`SqliteOptions::reader_cache_kib`]) and no query loads more than one page of rows, so the
+//! memory used does not grow with the number of messages stored.
+//!
+//! # Schema
+//! The schema version is SQLite's `user_version`. Opening applies the missing migrations in one
+//! transaction taken with `BEGIN IMMEDIATE` (so two processes opening at once do not both
+//! migrate), and refuses a file whose version is newer than this code with
+//! [`StoreError::Corrupt`].
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::{
+    AttemptResponse, CancelOutcome, Claimed, Dedup, DlqEntry, DlqFilter, Event, EventFilter,
+    Finish, FinishOutcome, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, Page, Result,
+    SigningKeys, Store, StoreError, StoredMessage, Transition, async_trait,
+};
+
+/// The schema version this code writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "
+    CREATE TABLE messages (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        destination TEXT NOT NULL,
+        method TEXT NOT NULL,
+        headers BLOB NOT NULL,
+        body BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        first_due_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        max_retries INTEGER NOT NULL,
+        retried INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        claim INTEGER NOT NULL DEFAULT 0,
+        lease_ms INTEGER NOT NULL,
+        labels TEXT NOT NULL,
+        dedup_id TEXT,
+        dedup_until INTEGER,
+        flow_key TEXT,
+        extra BLOB NOT NULL,
+        last_status INTEGER,
+        last_headers BLOB,
+        last_body BLOB
+    );
+    CREATE INDEX messages_due ON messages(due_at) WHERE state = 'PENDING';
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        url TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        response_status INTEGER,
+        error TEXT,
+        next_delivery_time INTEGER
+    );
+    CREATE INDEX events_tenant ON events(tenant, id);
+    CREATE INDEX events_message ON events(tenant, message_id, id);
+
+    CREATE TABLE dedup (
+        tenant TEXT NOT NULL,
+        dedup_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (tenant, dedup_id)
+    );
+    CREATE INDEX dedup_until ON dedup(until);
+
+    CREATE TABLE dlq (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        dlq_id TEXT NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        response_status INTEGER,
+        response_headers BLOB NOT NULL,
+        response_body BLOB NOT NULL,
+        failure_callback TEXT,
+        failure_callback_state TEXT
+    );
+    CREATE INDEX dlq_tenant ON dlq(tenant, seq);
+
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
+];
+
+/// How a [`SqliteStore`] is opened: connection counts, cache sizes, group bound.
+///
+/// ```
+/// use qstash_store::sqlite::SqliteOptions;
+///
+/// let options = SqliteOptions::default().readers(2).writer_cache_kib(8 * 1024);
+/// assert_eq!(options.get_readers(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    readers: usize,
+    writer_cache_kib: u32,
+    reader_cache_kib: u32,
+    max_group: usize,
+    busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    /// 4 readers, a 16 MiB page cache for the writer and 4 MiB for each reader, at most 512
+    /// commands per commit, and a 5 s busy timeout.
+    fn default() -> Self {
+        SqliteOptions {
+            readers: 4,
+            writer_cache_kib: 16 * 1024,
+            reader_cache_kib: 4 * 1024,
+            max_group: 512,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// How many read-only connections serve reads (at least 1).
+    pub fn readers(mut self, readers: usize) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    /// The page cache of the writer connection, in KiB.
+    pub fn writer_cache_kib(mut self, kib: u32) -> Self {
+        self.writer_cache_kib = kib;
+        self
+    }
+
+    /// The page cache of each reader connection, in KiB.
+    pub fn reader_cache_kib(mut self, kib: u32) -> Self {
+        self.reader_cache_kib = kib;
+        self
+    }
+
+    /// At most this many commands share one commit (at least 1).
+    pub fn max_group(mut self, commands: usize) -> Self {
+        self.max_group = commands.max(1);
+        self
+    }
+
+    /// How long a connection waits for a lock held by another process before it gives up.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The number of reader connections.
+    pub fn get_readers(&self) -> usize {
+        self.readers
+    }
+}
+
+/// Counters of the writer thread, to see how well writes are grouped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Commits made (each one fsync).
+    pub commits: u64,
+    /// Commands run (each one caller's write).
+    pub commands: u64,
+}
+
+/// The embedded store: one SQLite file, a writer thread with group commit, and a pool of
+/// readers. See the [module documentation](self).
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: mpsc::Sender<Box<dyn Job>>,
+    writer_alive: Arc<AtomicBool>,
+    writer_done: Mutex<Option<oneshot::Receiver<()>>>,
+    stats: Arc<Stats>,
+    readers: Arc<ReaderPool>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+    commands: AtomicU64,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file at `path` with the default [`SqliteOptions`].
+    ///
+    /// This blocks while it opens the file and applies migrations; call it before serving, or
+    /// from `spawn_blocking`. It needs no tokio runtime, but the store's methods do.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (or creates) the database file at `path`; its parent directory is created when
+    /// missing. Blocks like [`open`](Self::open).
+    ///
+    /// Errors: [`StoreError::Corrupt`] when the file is not a database or its schema is newer
+    /// than [`SCHEMA_VERSION`]; [`StoreError::Unavailable`] when it cannot be opened or written.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .db()?;
+        conn.busy_timeout(options.busy_timeout).db()?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .db()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "cannot switch {} to WAL (journal mode {mode})",
+                path.display()
+            )));
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous=FULL; PRAGMA cache_size=-{}; PRAGMA journal_size_limit=67108864;",
+            options.writer_cache_kib
+        ))
+        .db()?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate(&conn)?;
+
+        let readers = Arc::new(ReaderPool {
+            path: path.clone(),
+            options: options.clone(),
+            conns: Mutex::new(Vec::with_capacity(options.readers)),
+            permits: Semaphore::new(options.readers),
+        });
+        for _ in 0..options.readers {
+            let reader = readers.open_reader()?;
+            readers.put(reader);
+        }
+
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let (done_tx, done_rx) = oneshot::channel();
+        let stats = Arc::new(Stats::default());
+        let alive = Arc::new(AtomicBool::new(true));
+        let thread_stats = Arc::clone(&stats);
+        let thread_alive = Arc::clone(&alive);
+        let max_group = options.max_group;
+        std::thread::Builder::new()
+            .name("qstash-store-writer".into())
+            .spawn(move || {
+                writer_loop(&conn, &rx, max_group, &thread_stats);
+                thread_alive.store(false, Ordering::SeqCst);
+                drop(conn);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+
+        Ok(SqliteStore {
+            path,
+            writer: tx,
+            writer_alive: alive,
+            writer_done: Mutex::new(Some(done_rx)),
+            stats,
+            readers,
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many commits and commands the writer has made so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            commands: self.stats.commands.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes the store: the writer finishes the commands already sent, commits them and closes
+    /// its connection; the readers close. Dropping the store does the same without waiting.
+    pub async fn close(self) {
+        let done = self.writer_done.lock().ok().and_then(|mut d| d.take());
+        let SqliteStore {
+            writer, readers, ..
+        } = self;
+        drop(writer);
+        if let Ok(mut conns) = readers.conns.lock() {
+            conns.clear();
+        }
+        if let Some(done) = done {
+            let _ = done.await;
+        }
+    }
+
+    /// Holds the writer thread until the returned guard is dropped; commands sent meanwhile
+    /// wait and are then run as one group. For tests of group commit only.
+    #[doc(hidden)]
+    pub async fn hold_writer_for_tests(&self) -> Result<WriterHold> {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (held_tx, held_rx) = oneshot::channel::<()>();
+        let job = Call {
+            f: Some(move |_: &Connection| {
+                let _ = held_tx.send(());
+                let _ = release_rx.recv();
+                Ok(())
+            }),
+            out: None,
+            tx: None::<oneshot::Sender<Result<()>>>,
+        };
+        self.writer
+            .send(Box::new(job))
+            .map_err(|_| closed("the store is closed"))?;
+        held_rx
+            .await
+            .map_err(|_| closed("the writer thread stopped"))?;
+        Ok(WriterHold(Some(release_tx)))
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job = Call {
+            f: Some(f),
+            out: None,
+            tx: Some(tx),
+        };
+        self.writer
+            .send(Box::new(job))
+            .map_err(|_| closed("the store is closed"))?;
+        rx.await.map_err(|_| closed("the writer thread stopped"))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| closed("the store is closed"))?;
+        let conn = match self.readers.take() {
+            Some(conn) => conn,
+            None => self.readers.open_reader()?,
+        };
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&conn);
+            (conn, out)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a read did not finish: {e}")))?;
+        self.readers.put(conn);
+        out
+    }
+}
+
+/// Holds the writer thread while it lives (see `SqliteStore::hold_writer_for_tests`).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct WriterHold(Option<mpsc::Sender<()>>);
+
+impl Drop for WriterHold {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn closed(why: &str) -> StoreError {
+    StoreError::Unavailable(why.to_string())
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    options: SqliteOptions,
+    conns: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl ReaderPool {
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .db()?;
+        conn.busy_timeout(self.options.busy_timeout).db()?;
+        conn.execute_batch(&format!(
+            "PRAGMA cache_size=-{};",
+            self.options.reader_cache_kib
+        ))
+        .db()?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Option<Connection> {
+        self.conns.lock().ok().and_then(|mut c| c.pop())
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.push(conn);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer thread.
+
+/// A write command: run inside a savepoint, answered after the commit.
+trait Job: Send {
+    /// Runs the command; `false` when it failed (its savepoint is then rolled back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller; `commit_error` is set when the group's commit failed.
+    fn reply(self: Box<Self>, commit_error: Option<&str>);
+}
+
+struct Call<T, F> {
+    f: Option<F>,
+    out: Option<Result<T>>,
+    tx: Option<oneshot::Sender<Result<T>>>,
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let out = f(conn);
+        let ok = out.is_ok();
+        self.out = Some(out);
+        ok
+    }
+
+    fn reply(self: Box<Self>, commit_error: Option<&str>) {
+        let Call { out, tx, .. } = *self;
+        let answer = match (out, commit_error) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(_)), Some(e)) => Err(StoreError::Unavailable(e.to_string())),
+            (Some(Ok(v)), None) => Ok(v),
+            (None, e) => Err(StoreError::Unavailable(
+                e.unwrap_or("the write did not run").to_string(),
+            )),
+        };
+        if let Some(tx) = tx {
+            let _ = tx.send(answer);
+        }
+    }
+}
+
+fn writer_loop(
+    conn: &Connection,
+    rx: &mpsc::Receiver<Box<dyn Job>>,
+    max_group: usize,
+    stats: &Stats,
+) {
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(max_group.min(1024));
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < max_group {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        stats
+            .commands
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        run_group(conn, &mut group, stats);
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// Runs one group in one transaction, each command in its own savepoint, then answers all.
+fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        let msg = format!("cannot begin a transaction: {e}");
+        for job in group.drain(..) {
+            job.reply(Some(&msg));
+        }
+        return;
+    }
+    let mut aborted: Option<String> = None;
+    for job in group.iter_mut() {
+        if let Err(e) = exec(conn, "SAVEPOINT cmd") {
+            aborted = Some(format!("cannot open a savepoint: {e}"));
+            break;
+        }
+        let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk): nothing of
+            // this group is applied.
+            aborted = Some("the transaction was rolled back by the database".to_string());
+            break;
+        }
+        let end = if ok {
+            exec(conn, "RELEASE cmd")
+        } else {
+            exec(conn, "ROLLBACK TO cmd").and_then(|()| exec(conn, "RELEASE cmd"))
+        };
+        if let Err(e) = end {
+            aborted = Some(format!("cannot close a savepoint: {e}"));
+            break;
+        }
+    }
+    let commit_error = match aborted {
+        Some(msg) => {
+            if !conn.is_autocommit() {
+                let _ = exec(conn, "ROLLBACK");
+            }
+            Some(msg)
+        }
+        None => match exec(conn, "COMMIT") {
+            Ok(()) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Err(e) => {
+                if !conn.is_autocommit() {
+                    let _ = exec(conn, "ROLLBACK");
+                }
+                Some(format!("commit failed: {e}"))
+            }
+        },
+    };
+    for job in group.drain(..) {
+        job.reply(commit_error.as_deref());
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").db()?;
+    let out = (|| {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .db()?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "schema version {version} is newer than this server's {SCHEMA_VERSION}"
+            )));
+        }
+        if version < 0 {
+            return Err(StoreError::Corrupt(format!(
+                "schema version {version} is not valid"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            conn.execute_batch(sql).db()?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .db()?;
+        }
+        Ok(())
+    })();
+    match out {
+        Ok(()) => conn.execute_batch("COMMIT").db(),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and encodings.
+
+trait Db<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T> {
+        self.map_err(map_error)
+    }
+}
+
+fn map_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                StoreError::Corrupt(e.to_string())
+            }
+            ErrorCode::ConstraintViolation => StoreError::Invalid(e.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn int(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} is out of range")))
+}
+
+fn uint(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("bad stored {what}"))
+}
+
+/// The separator of stored labels; it cannot occur in an HTTP header value.
+const LABEL_SEP: char = '\u{1f}';
+
+fn encode_labels(labels: &[String]) -> Result<String> {
+    if labels.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    out.push(LABEL_SEP);
+    for label in labels {
+        if label.contains(LABEL_SEP) {
+            return Err(StoreError::Invalid(
+                "a label contains the control character U+001F".to_string(),
+            ));
+        }
+        out.push_str(label);
+        out.push(LABEL_SEP);
+    }
+    Ok(out)
+}
+
+fn decode_labels(s: &str) -> Result<Vec<String>> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inner = s
+        .strip_prefix(LABEL_SEP)
+        .and_then(|s| s.strip_suffix(LABEL_SEP))
+        .ok_or_else(|| corrupt("labels"))?;
+    Ok(inner.split(LABEL_SEP).map(str::to_string).collect())
+}
+
+/// The needle that finds a whole label in stored labels with `instr`.
+fn label_needle(label: &str) -> String {
+    format!("{LABEL_SEP}{label}{LABEL_SEP}")
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(buf: &mut &[u8]) -> Result<usize> {
+    let mut v: usize = 0;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = buf.split_first().ok_or_else(|| corrupt("headers"))?;
+        *buf = rest;
+        v |= usize::from(b & 0x7f)
+            .checked_shl(shift)
+            .ok_or_else(|| corrupt("headers"))?;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(corrupt("headers"))
+}
+
+/// Headers as a count then length-prefixed names and values (LEB128 lengths).
+fn encode_headers(headers: &[(String, String)]) -> Vec<u8> {
+    let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let mut out = Vec::with_capacity(len + 2);
+    put_varint(&mut out, headers.len());
+    for (name, value) in headers {
+        put_varint(&mut out, name.len());
+        out.extend_from_slice(name.as_bytes());
+        put_varint(&mut out, value.len());
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
+}
+
+fn decode_headers(mut buf: &[u8]) -> Result<Vec<(String, String)>> {
+    fn string(buf: &mut &[u8]) -> Result<String> {
+        let len = get_varint(buf)?;
+        if len > buf.len() {
+            return Err(corrupt("headers"));
+        }
+        let (s, rest) = buf.split_at(len);
+        *buf = rest;
+        String::from_utf8(s.to_vec()).map_err(|_| corrupt("headers"))
+    }
+    let n = get_varint(&mut buf)?;
+    let mut out = Vec::with_capacity(n.min(buf.len() / 2));
+    for _ in 0..n {
+        let name = string(&mut buf)?;
+        let value = string(&mut buf)?;
+        out.push((name, value));
+    }
+    if !buf.is_empty() {
+        return Err(corrupt("headers"));
+    }
+    Ok(out)
+}
+
+fn opt_uint(v: Option<i64>) -> Result<Option<u64>> {
+    v.map(uint).transpose()
+}
+
+fn status(v: Option<i64>) -> Result<Option<u16>> {
+    v.map(|s| u16::try_from(s).map_err(|_| corrupt("status")))
+        .transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows.
+
+/// The columns of a message, as `decode_message` reads them (22 columns).
+const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
+     m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
+     m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body";
+
+fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
+    let get_u64 = |i: usize| -> Result<u64> { uint(row.get::<_, i64>(at + i).db()?) };
+    let dedup_id: Option<String> = row.get(at + 15).db()?;
+    let dedup_until: Option<i64> = row.get(at + 16).db()?;
+    let dedup = match (dedup_id, dedup_until) {
+        (Some(id), Some(until)) => Some(Dedup {
+            id,
+            until: uint(until)?,
+        }),
+        (None, _) => None,
+        (Some(_), None) => return Err(corrupt("deduplication id")),
+    };
+    let state: String = row.get(at + 11).db()?;
+    let state = MessageState::from_name(&state).ok_or_else(|| corrupt("state"))?;
+    let labels: String = row.get(at + 14).db()?;
+    let headers: Vec<u8> = row.get(at + 4).db()?;
+    let last_headers: Option<Vec<u8>> = row.get(at + 20).db()?;
+    let last_response = match last_headers {
+        Some(h) => Some(AttemptResponse {
+            status: status(row.get(at + 19).db()?)?,
+            headers: decode_headers(&h)?,
+            body: row
+                .get::<_, Option<Vec<u8>>>(at + 21)
+                .db()?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let max_retries = u32::try_from(get_u64(9)?).map_err(|_| corrupt("max retries"))?;
+    let retried = u32::try_from(get_u64(10)?).map_err(|_| corrupt("retried"))?;
+    Ok(StoredMessage {
+        message: NewMessage {
+            tenant: row.get(at).db()?,
+            id: row.get(at + 1).db()?,
+            destination: row.get(at + 2).db()?,
+            method: row.get(at + 3).db()?,
+            headers: decode_headers(&headers)?,
+            body: row.get(at + 5).db()?,
+            created_at: get_u64(6)?,
+            due_at: get_u64(7)?,
+            max_retries,
+            lease_ms: get_u64(13)?,
+            labels: decode_labels(&labels)?,
+            dedup,
+            flow_key: row.get(at + 17).db()?,
+            extra: row.get(at + 18).db()?,
+        },
+        state,
+        retried,
+        due_at: get_u64(8)?,
+        claim: get_u64(12)?,
+        last_response,
+    })
+}
+
+fn decode_event(row: &Row<'_>) -> Result<Event> {
+    let labels: String = row.get(5).db()?;
+    Ok(Event {
+        id: uint(row.get(0).db()?)?,
+        time: uint(row.get(1).db()?)?,
+        message_id: row.get(2).db()?,
+        state: row.get(3).db()?,
+        url: row.get(4).db()?,
+        labels: decode_labels(&labels)?,
+        response_status: status(row.get(6).db()?)?,
+        error: row.get(7).db()?,
+        next_delivery_time: opt_uint(row.get(8).db()?)?,
+    })
+}
+
+/// The columns of a dead letter joined with its message (`decode_dlq`).
+const DLQ_COLS: &str = "d.seq, d.dlq_id, d.created_at, d.response_status, d.response_headers, \
+     d.response_body, d.failure_callback, d.failure_callback_state";
+const DLQ_NCOLS: usize = 8;
+
+fn decode_dlq(row: &Row<'_>) -> Result<DlqEntry> {
+    let headers: Vec<u8> = row.get(4).db()?;
+    Ok(DlqEntry {
+        seq: uint(row.get(0).db()?)?,
+        dlq_id: row.get(1).db()?,
+        created_at: uint(row.get(2).db()?)?,
+        response: AttemptResponse {
+            status: status(row.get(3).db()?)?,
+            headers: decode_headers(&headers)?,
+            body: row.get(5).db()?,
+        },
+        failure_callback: row.get(6).db()?,
+        failure_callback_state: row.get(7).db()?,
+        message: decode_message(row, DLQ_NCOLS)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes (run on the writer thread, inside a savepoint).
+
+#[allow(clippy::too_many_arguments)]
+fn append_event(
+    conn: &Connection,
+    tenant: &str,
+    time: Millis,
+    message_id: &str,
+    state: &str,
+    url: &str,
+    labels: &str,
+    response_status: Option<u16>,
+    error: Option<&str>,
+    next_delivery_time: Option<Millis>,
+) -> Result<()> {
+    let next = next_delivery_time.map(int).transpose()?;
+    conn.prepare_cached(
+        "INSERT INTO events (tenant, time, message_id, state, url, labels, response_status, \
+         error, next_delivery_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .db()?
+    .execute(rusqlite::params![
+        tenant,
+        int(time)?,
+        message_id,
+        state,
+        url,
+        labels,
+        response_status,
+        error,
+        next
+    ])
+    .db()?;
+    Ok(())
+}
+
+fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOutcome> {
+    if let Some(dedup) = &m.dedup {
+        let existing: Option<(String, i64)> = conn
+            .prepare_cached(
+                "SELECT message_id, until FROM dedup WHERE tenant = ?1 AND dedup_id = ?2",
+            )
+            .db()?
+            .query_row(rusqlite::params![m.tenant, dedup.id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .db()?;
+        if let Some((existing_id, until)) = existing
+            && uint(until)? > now
+        {
+            return Ok(InsertOutcome::Deduplicated { existing_id });
+        }
+        // Forget a few expired ids on the way, so that the table stays small.
+        conn.prepare_cached(
+            "DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE until <= ?1 LIMIT 8)",
+        )
+        .db()?
+        .execute([int(now)?])
+        .db()?;
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO dedup (tenant, dedup_id, message_id, until) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            m.tenant,
+            dedup.id,
+            m.id,
+            int(dedup.until)?
+        ])
+        .db()?;
+    }
+    let labels = encode_labels(&m.labels)?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
+             first_due_at, due_at, max_retries, retried, state, claim, lease_ms, labels, dedup_id, \
+             dedup_until, flow_key, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 0, \
+             'PENDING', 0, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            m.tenant,
+            m.id,
+            m.destination,
+            m.method,
+            encode_headers(&m.headers),
+            m.body,
+            int(m.created_at)?,
+            int(m.due_at)?,
+            m.max_retries,
+            int(m.lease_ms)?,
+            labels,
+            m.dedup.as_ref().map(|d| d.id.as_str()),
+            m.dedup.as_ref().map(|d| int(d.until)).transpose()?,
+            m.flow_key,
+            m.extra,
+        ]);
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::ConstraintViolation => {
+            return Err(StoreError::Invalid(format!(
+                "message id {} exists already",
+                m.id
+            )));
+        }
+        Err(e) => return Err(map_error(e)),
+    }
+    append_event(
+        conn,
+        &m.tenant,
+        now,
+        &m.id,
+        "CREATED",
+        &m.destination,
+        &labels,
+        None,
+        None,
+        None,
+    )?;
+    Ok(InsertOutcome::Inserted)
+}
+
+fn insert_all(
+    conn: &Connection,
+    messages: &[NewMessage],
+    now: Millis,
+) -> Result<Vec<InsertOutcome>> {
+    messages.iter().map(|m| insert_one(conn, m, now)).collect()
+}
+
+fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let rowids: Vec<i64> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT rowid FROM messages WHERE state = 'PENDING' AND due_at <= ?1 \
+                 ORDER BY due_at, rowid LIMIT ?2",
+            )
+            .db()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(rusqlite::params![int(now)?, limit], |row| row.get(0))
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
+    };
+    let mut claimed = Vec::with_capacity(rowids.len());
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE messages SET claim = claim + 1, due_at = ?1 + lease_ms WHERE rowid = ?2 \
+             RETURNING {}",
+            MSG_COLS.replace("m.", "")
+        )
+    });
+    let sql: &str = &SQL;
+    for rowid in rowids {
+        let message = {
+            let mut stmt = conn.prepare_cached(sql).db()?;
+            let mut rows = stmt.query(rusqlite::params![int(now)?, rowid]).db()?;
+            let row = rows.next().db()?.ok_or_else(|| corrupt("message"))?;
+            decode_message(row, 0)?
+        };
+        let labels = encode_labels(&message.message.labels)?;
+        append_event(
+            conn,
+            &message.message.tenant,
+            now,
+            &message.message.id,
+            "ACTIVE",
+            &message.message.destination,
+            &labels,
+            None,
+            None,
+            None,
+        )?;
+        claimed.push(Claimed {
+            claim: message.claim,
+            lease_until: message.due_at,
+            message,
+        });
+    }
+    Ok(claimed)
+}
+
+fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
+    let current: Option<(i64, String, i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT rowid, state, claim, destination, labels FROM messages \
+             WHERE id = ?1 AND tenant = ?2",
+        )
+        .db()?
+        .query_row(rusqlite::params![f.message_id, f.tenant], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
+        .optional()
+        .db()?;
+    let Some((rowid, state, claim, url, labels)) = current else {
+        return Ok(FinishOutcome::Stale);
+    };
+    if state != MessageState::Pending.as_str() || uint(claim)? != f.claim {
+        return Ok(FinishOutcome::Stale);
+    }
+    let changed = match f.transition {
+        Transition::Delivered => conn
+            .prepare_cached("UPDATE messages SET state = 'DELIVERED' WHERE rowid = ?1")
+            .db()?
+            .execute([rowid]),
+        Transition::Failed => conn
+            .prepare_cached("UPDATE messages SET state = 'FAILED' WHERE rowid = ?1")
+            .db()?
+            .execute([rowid]),
+        Transition::Retry { at } => conn
+            .prepare_cached(
+                "UPDATE messages SET retried = retried + 1, due_at = ?2 WHERE rowid = ?1",
+            )
+            .db()?
+            .execute([rowid, int(at)?]),
+    }
+    .db()?;
+    if changed != 1 {
+        return Err(corrupt("message"));
+    }
+    if let Some(response) = &f.response {
+        conn.prepare_cached(
+            "UPDATE messages SET last_status = ?2, last_headers = ?3, last_body = ?4 \
+             WHERE rowid = ?1",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            rowid,
+            response.status,
+            encode_headers(&response.headers),
+            response.body
+        ])
+        .db()?;
+    }
+    append_event(
+        conn,
+        &f.tenant,
+        f.now,
+        &f.message_id,
+        &f.event.state,
+        &url,
+        &labels,
+        f.event.response_status,
+        f.event.error.as_deref(),
+        f.event.next_delivery_time,
+    )?;
+    for spawn in &f.spawn {
+        insert_one(conn, spawn, f.now)?;
+    }
+    if let Some(dlq) = &f.dlq {
+        insert_dlq(conn, &f.tenant, &f.message_id, dlq)?;
+    }
+    if let Some((dlq_id, state)) = &f.dlq_callback_state {
+        conn.prepare_cached(
+            "UPDATE dlq SET failure_callback_state = ?3 WHERE dlq_id = ?1 AND tenant = ?2",
+        )
+        .db()?
+        .execute(rusqlite::params![dlq_id, f.tenant, state])
+        .db()?;
+    }
+    Ok(FinishOutcome::Applied)
+}
+
+fn insert_dlq(conn: &Connection, tenant: &str, message_id: &str, dlq: &NewDlq) -> Result<()> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO dlq (dlq_id, tenant, message_id, created_at, response_status, \
+             response_headers, response_body, failure_callback) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            dlq.dlq_id,
+            tenant,
+            message_id,
+            int(dlq.created_at)?,
+            dlq.response.status,
+            encode_headers(&dlq.response.headers),
+            dlq.response.body,
+            dlq.failure_callback,
+        ]);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::ConstraintViolation => {
+            Err(StoreError::Invalid(format!(
+                "dead letter id {} exists already",
+                dlq.dlq_id
+            )))
+        }
+        Err(e) => Err(map_error(e)),
+    }
+}
+
+fn cancel(conn: &Connection, tenant: &str, id: &str, now: Millis) -> Result<CancelOutcome> {
+    let current: Option<(i64, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT rowid, state, destination, labels FROM messages WHERE id = ?1 AND tenant = ?2",
+        )
+        .db()?
+        .query_row(rusqlite::params![id, tenant], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()
+        .db()?;
+    let Some((rowid, state, url, labels)) = current else {
+        return Ok(CancelOutcome::NotFound);
+    };
+    let state = MessageState::from_name(&state).ok_or_else(|| corrupt("state"))?;
+    if state.is_final() {
+        return Ok(CancelOutcome::AlreadyFinal(state));
+    }
+    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED' WHERE rowid = ?1")
+        .db()?
+        .execute([rowid])
+        .db()?;
+    for event in ["CANCEL_REQUESTED", "CANCELLED"] {
+        append_event(
+            conn, tenant, now, id, event, &url, &labels, None, None, None,
+        )?;
+    }
+    Ok(CancelOutcome::Cancelled)
+}
+
+const KEY_CURRENT: &str = "signing_key_current";
+const KEY_NEXT: &str = "signing_key_next";
+
+fn read_keys(conn: &Connection) -> Result<Option<SigningKeys>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+        .db()?;
+    let current: Option<String> = stmt
+        .query_row([KEY_CURRENT], |row| row.get(0))
+        .optional()
+        .db()?;
+    let next: Option<String> = stmt
+        .query_row([KEY_NEXT], |row| row.get(0))
+        .optional()
+        .db()?;
+    match (current, next) {
+        (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
+        (None, None) => Ok(None),
+        _ => Err(corrupt("signing keys")),
+    }
+}
+
+fn write_keys(conn: &Connection, keys: &SigningKeys) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")
+        .db()?;
+    stmt.execute([KEY_CURRENT, keys.current.as_str()]).db()?;
+    stmt.execute([KEY_NEXT, keys.next.as_str()]).db()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads (run on a reader connection).
+
+fn page_limit(count: usize) -> i64 {
+    // One more row than asked tells whether an older page exists.
+    i64::try_from(count.max(1)).unwrap_or(i64::MAX - 1) + 1
+}
+
+fn list_events(
+    conn: &Connection,
+    tenant: &str,
+    filter: &EventFilter,
+    cursor: Option<u64>,
+    count: usize,
+) -> Result<Page<Event>> {
+    let count = count.max(1);
+    let mut sql = String::from(
+        "SELECT id, time, message_id, state, url, labels, response_status, error, \
+         next_delivery_time FROM events WHERE tenant = :tenant",
+    );
+    let cursor = cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let needle = filter.label.as_deref().map(label_needle);
+    let limit = page_limit(count);
+    let mut params: Vec<(&str, &dyn ToSql)> = vec![(":tenant", &tenant), (":limit", &limit)];
+    if let Some(cursor) = &cursor {
+        sql.push_str(" AND id < :cursor");
+        params.push((":cursor", cursor));
+    }
+    if let Some(message_id) = &filter.message_id {
+        sql.push_str(" AND message_id = :message_id");
+        params.push((":message_id", message_id));
+    }
+    if let Some(state) = &filter.state {
+        sql.push_str(" AND state = :state");
+        params.push((":state", state));
+    }
+    if let Some(url) = &filter.url {
+        sql.push_str(" AND url = :url");
+        params.push((":url", url));
+    }
+    if let Some(needle) = &needle {
+        sql.push_str(" AND instr(labels, :label) > 0");
+        params.push((":label", needle));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT :limit");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query(params.as_slice()).db()?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        items.push(decode_event(row)?);
+    }
+    let next = if items.len() > count {
+        items.truncate(count);
+        items.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+fn list_dlq(
+    conn: &Connection,
+    tenant: &str,
+    filter: &DlqFilter,
+    cursor: Option<u64>,
+    count: usize,
+) -> Result<Page<DlqEntry>> {
+    let count = count.max(1);
+    let mut sql = format!(
+        "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d \
+         JOIN messages m ON m.id = d.message_id AND m.tenant = d.tenant \
+         WHERE d.tenant = :tenant"
+    );
+    let cursor = cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let needle = filter.label.as_deref().map(label_needle);
+    let limit = page_limit(count);
+    let mut params: Vec<(&str, &dyn ToSql)> = vec![(":tenant", &tenant), (":limit", &limit)];
+    if let Some(cursor) = &cursor {
+        sql.push_str(" AND d.seq < :cursor");
+        params.push((":cursor", cursor));
+    }
+    if let Some(url) = &filter.url {
+        sql.push_str(" AND m.destination = :url");
+        params.push((":url", url));
+    }
+    if let Some(needle) = &needle {
+        sql.push_str(" AND instr(m.labels, :label) > 0");
+        params.push((":label", needle));
+    }
+    if let Some(status) = &filter.response_status {
+        sql.push_str(" AND d.response_status = :status");
+        params.push((":status", status));
+    }
+    sql.push_str(" ORDER BY d.seq DESC LIMIT :limit");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query(params.as_slice()).db()?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        items.push(decode_dlq(row)?);
+    }
+    let next = if items.len() > count {
+        items.truncate(count);
+        items.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        if !self.writer_alive.load(Ordering::SeqCst) {
+            return Err(closed("the writer thread stopped"));
+        }
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(())).db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_messages(
+        &self,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<Vec<InsertOutcome>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| insert_all(conn, &messages, now))
+            .await
+    }
+
+    async fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
+        self.write(move |conn| claim_due(conn, now, limit)).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        self.read(|conn| {
+            let due: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT due_at FROM messages WHERE state = 'PENDING' ORDER BY due_at LIMIT 1",
+                )
+                .db()?
+                .query_row([], |row| row.get(0))
+                .optional()
+                .db()?;
+            opt_uint(due)
+        })
+        .await
+    }
+
+    async fn finish(&self, finishes: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
+        if finishes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| finishes.iter().map(|f| finish_one(conn, f)).collect())
+            .await
+    }
+
+    async fn get_message(&self, tenant: &str, id: &str) -> Result<Option<StoredMessage>> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {MSG_COLS} FROM messages m WHERE m.id = ?1 AND m.tenant = ?2");
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query([&id, &tenant]).db()?;
+            match rows.next().db()? {
+                Some(row) => Ok(Some(decode_message(row, 0)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn cancel_message(&self, tenant: &str, id: &str, now: Millis) -> Result<CancelOutcome> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |conn| cancel(conn, &tenant, &id, now))
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        tenant: &str,
+        filter: &EventFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<Event>> {
+        let (tenant, filter) = (tenant.to_string(), filter.clone());
+        self.read(move |conn| list_events(conn, &tenant, &filter, cursor, count))
+            .await
+    }
+
+    async fn list_dlq(
+        &self,
+        tenant: &str,
+        filter: &DlqFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<DlqEntry>> {
+        let (tenant, filter) = (tenant.to_string(), filter.clone());
+        self.read(move |conn| list_dlq(conn, &tenant, &filter, cursor, count))
+            .await
+    }
+
+    async fn get_dlq(&self, tenant: &str, dlq_id: &str) -> Result<Option<DlqEntry>> {
+        let (tenant, dlq_id) = (tenant.to_string(), dlq_id.to_string());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d \
+                 JOIN messages m ON m.id = d.message_id AND m.tenant = d.tenant \
+                 WHERE d.dlq_id = ?1 AND d.tenant = ?2"
+            );
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query([&dlq_id, &tenant]).db()?;
+            match rows.next().db()? {
+                Some(row) => Ok(Some(decode_dlq(row)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn delete_dlq(&self, tenant: &str, dlq_ids: &[String]) -> Result<u64> {
+        if dlq_ids.is_empty() {
+            return Ok(0);
+        }
+        let (tenant, ids) = (tenant.to_string(), dlq_ids.to_vec());
+        self.write(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("DELETE FROM dlq WHERE dlq_id = ?1 AND tenant = ?2")
+                .db()?;
+            let mut deleted = 0u64;
+            for id in &ids {
+                deleted += stmt.execute([id, &tenant]).db()? as u64;
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn signing_keys_or_init(&self, proposed: SigningKeys) -> Result<SigningKeys> {
+        self.write(move |conn| match read_keys(conn)? {
+            Some(keys) => Ok(keys),
+            None => {
+                write_keys(conn, &proposed)?;
+                Ok(proposed)
+            }
+        })
+        .await
+    }
+
+    async fn rotate_signing_keys(&self, new_next: String) -> Result<SigningKeys> {
+        self.write(move |conn| {
+            let old = read_keys(conn)?.ok_or_else(|| {
+                StoreError::Invalid("there are no signing keys to rotate yet".to_string())
+            })?;
+            let keys = SigningKeys {
+                current: old.next,
+                next: new_next,
+            };
+            write_keys(conn, &keys)?;
+            Ok(keys)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip() {
+        let headers = vec![
+            ("A".to_string(), "1".to_string()),
+            ("Empty".to_string(), String::new()),
+            ("Long".to_string(), "x".repeat(300)),
+            ("A".to_string(), "ünïcode".to_string()),
+        ];
+        let bytes = encode_headers(&headers);
+        assert_eq!(decode_headers(&bytes).unwrap(), headers);
+        assert_eq!(decode_headers(&encode_headers(&[])).unwrap(), vec![]);
+        assert!(decode_headers(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_headers(&[0xff; 12]).is_err());
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(decode_headers(&extra).is_err());
+    }
+
+    #[test]
+    fn labels_round_trip() {
+        for labels in [
+            vec![],
+            vec![String::new()],
+            vec!["a".to_string()],
+            vec!["a%b".to_string(), "_".to_string(), "a,b".to_string()],
+        ] {
+            let s = encode_labels(&labels).unwrap();
+            assert_eq!(decode_labels(&s).unwrap(), labels);
+        }
+        assert!(encode_labels(&["a\u{1f}b".to_string()]).is_err());
+        let stored = encode_labels(&["ab".to_string(), "c".to_string()]).unwrap();
+        assert!(stored.contains(&label_needle("c")));
+        assert!(!stored.contains(&label_needle("a")));
+        assert!(!stored.contains(&label_needle("b")));
+    }
+}

@@ -399,3 +399,12 @@ fn keys_never_show() {
         }
     }
 }
+
+#[test]
+fn types_are_shareable() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Signer>();
+    shareable::<Receiver>();
+    shareable::<Claims>();
+    shareable::<VerifyError>();
+}

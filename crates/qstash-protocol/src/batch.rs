@@ -253,7 +253,7 @@ fn check_entry(req: &TriggerRequest) -> Result<(), BuildError> {
 }
 
 /// Writes headers as JSON `(name, value)` pairs with canonical names.
-struct JsonSink(Vec<(String, String)>);
+pub(crate) struct JsonSink(pub(crate) Vec<(String, String)>);
 
 impl Sink for JsonSink {
     fn known(&mut self, _name: &HeaderName, canonical: &'static str, value: Val<'_>) {
@@ -278,14 +278,32 @@ impl Sink for JsonSink {
             String::from_utf8_lossy(value.as_bytes()).into_owned(),
         ));
     }
+
+    fn extra(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.0.push((
+            name.as_str().to_owned(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        ));
+    }
 }
 
 fn decode_entry(entry: &BatchRequestEntry) -> Result<TriggerRequest, DecodeError> {
     let url = WorkflowUrl::parse(entry.destination.as_bytes()).map_err(|e| {
         DecodeError::invalid("destination", e).into_kind(DecodeErrorKind::WorkflowUrl)
     })?;
-    let mut map = HeaderMap::with_capacity(entry.headers.len().min(64));
-    for (name, value) in &entry.headers {
+    let map = entry_headers(&entry.headers)?;
+    let body = entry
+        .body
+        .as_ref()
+        .map_or_else(Bytes::new, |b| Bytes::copy_from_slice(b.as_bytes()));
+    decode_headers(&map, url, body)
+}
+
+/// The headers of a JSON batch entry as a `HeaderMap`; a name given twice (in any case) is
+/// an error.
+pub(crate) fn entry_headers(headers: &[(String, String)]) -> Result<HeaderMap, DecodeError> {
+    let mut map = HeaderMap::with_capacity(headers.len().min(64));
+    for (name, value) in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| DecodeError::at(DecodeErrorKind::InvalidHeaderName, name.as_str()))?;
         let field = || header::canonical(&header_name).map_or_else(|| name.clone(), str::to_owned);
@@ -297,11 +315,7 @@ fn decode_entry(entry: &BatchRequestEntry) -> Result<TriggerRequest, DecodeError
             return Err(DecodeError::new(DecodeErrorKind::TooManyForwardedHeaders));
         }
     }
-    let body = entry
-        .body
-        .as_ref()
-        .map_or_else(Bytes::new, |b| Bytes::copy_from_slice(b.as_bytes()));
-    decode_headers(&map, url, body)
+    Ok(map)
 }
 
 /// A JSON string as a header value: every byte but controls (tab excepted) and DEL.

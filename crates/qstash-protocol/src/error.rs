@@ -284,6 +284,9 @@ pub enum DecodeErrorKind {
     Json,
     /// A bulk cancel without any filter.
     MissingFilter,
+    /// A message batch with more entries than
+    /// [`MAX_BATCH_ENTRIES`](crate::MAX_BATCH_ENTRIES).
+    TooManyEntries,
 }
 
 /// An HTTP request that is not a valid QStash request.
@@ -418,18 +421,31 @@ impl fmt::Display for DecodeError {
             DecodeErrorKind::FlowControlValueWithoutKey => f.write_str(
                 "Upstash-Flow-Control-Value without Upstash-Flow-Control-Key (both or neither)",
             )?,
-            DecodeErrorKind::CallbackForwardWithoutCallback => write!(
-                f,
-                "{field} is only valid with Upstash-Failure-Callback, which is absent"
-            )?,
+            DecodeErrorKind::CallbackForwardWithoutCallback => {
+                let needed = if field.starts_with(crate::header::CALLBACK_FORWARD_PREFIX_CANONICAL)
+                {
+                    "Upstash-Callback"
+                } else {
+                    "Upstash-Failure-Callback"
+                };
+                write!(f, "{field} is only valid with {needed}, which is absent")?;
+            }
             DecodeErrorKind::TooManyForwardedHeaders => write!(
                 f,
                 "more than {} forwarded headers",
                 crate::MAX_FORWARDED_HEADERS
             )?,
             DecodeErrorKind::Json => f.write_str("invalid batch body")?,
+            DecodeErrorKind::MissingFilter if field == "dlqIds" => {
+                f.write_str("at least one dlqIds parameter is needed")?;
+            }
             DecodeErrorKind::MissingFilter => f.write_str(
                 "bulk cancel needs at least one of workflowRunIds, workflowUrl or label",
+            )?,
+            DecodeErrorKind::TooManyEntries => write!(
+                f,
+                "a batch holds at most {} entries",
+                crate::MAX_BATCH_ENTRIES
             )?,
         }
         if let Some(detail) = &self.detail {
@@ -468,6 +484,12 @@ pub enum BuildErrorKind {
     RepeatedHeader,
     /// A bulk cancel without any filter.
     MissingFilter,
+    /// A message batch with more entries than
+    /// [`MAX_BATCH_ENTRIES`](crate::MAX_BATCH_ENTRIES).
+    TooManyEntries,
+    /// An extra header (`PublishRequestBuilder::extra_header`) whose name is not an
+    /// `Upstash-*` name, or is one of the headers the request models.
+    NotAnExtraHeader,
 }
 
 /// A request that cannot be built: a value a header cannot carry, an invalid forwarded name,
@@ -566,6 +588,9 @@ impl fmt::Display for BuildError {
         match self.kind {
             BuildErrorKind::InvalidValue => write!(f, "invalid {field}")?,
             BuildErrorKind::InvalidHeaderName => write!(f, "invalid name for {field}")?,
+            BuildErrorKind::CallbackForwardWithoutCallback if field == "Upstash-Callback" => {
+                f.write_str("callback forwarded headers need a callback (Upstash-Callback)")?;
+            }
             BuildErrorKind::CallbackForwardWithoutCallback => f.write_str(
                 "failure-callback forwarded headers need a failure callback (a URL or the failure function)",
             )?,
@@ -579,8 +604,20 @@ impl fmt::Display for BuildError {
                 f,
                 "{field} has several values, which a JSON batch entry cannot carry"
             )?,
+            BuildErrorKind::MissingFilter if field == "dlqIds" => {
+                f.write_str("at least one DLQ id is needed")?;
+            }
             BuildErrorKind::MissingFilter => f.write_str(
                 "bulk cancel needs at least one of run ids, workflow URL or label",
+            )?,
+            BuildErrorKind::TooManyEntries => write!(
+                f,
+                "a batch holds at most {} entries",
+                crate::MAX_BATCH_ENTRIES
+            )?,
+            BuildErrorKind::NotAnExtraHeader => write!(
+                f,
+                "{field} cannot be an extra header: only unknown Upstash-* headers can"
             )?,
         }
         if let Some(source) = &self.source {

@@ -1,5 +1,6 @@
-//! Header names of the trigger request (§1), lowercase as `http` stores them, with their
-//! canonical spellings for messages and JSON batch entries.
+//! Header names of the trigger request (`SPEC.md` §1) and of a published message
+//! (`SERVER.md` §3), lowercase as `http` stores them, with their canonical spellings for
+//! messages and JSON batch entries.
 //!
 //! ```
 //! use qstash_protocol::header;
@@ -29,16 +30,35 @@ pub const FAILURE_CALLBACK: HeaderName = HeaderName::from_static("upstash-failur
 /// `Upstash-Retry-Delay`: a §3 expression.
 pub const RETRY_DELAY: HeaderName = HeaderName::from_static("upstash-retry-delay");
 
+/// `Upstash-Method`: the method a message is delivered with.
+pub const METHOD: HeaderName = HeaderName::from_static("upstash-method");
+/// `Upstash-Timeout`: a §2 delay bounding each delivery attempt of a message.
+pub const TIMEOUT: HeaderName = HeaderName::from_static("upstash-timeout");
+/// `Upstash-Callback`: the URL called after every delivery attempt of a message.
+pub const CALLBACK: HeaderName = HeaderName::from_static("upstash-callback");
+/// `Upstash-Deduplication-Id`: a message's deduplication id.
+pub const DEDUPLICATION_ID: HeaderName = HeaderName::from_static("upstash-deduplication-id");
+/// `Upstash-Content-Based-Deduplication`: `true` to deduplicate by content.
+pub const CONTENT_BASED_DEDUPLICATION: HeaderName =
+    HeaderName::from_static("upstash-content-based-deduplication");
+
 /// Prefix of headers forwarded to the workflow (`Upstash-Forward-<Name>`), lowercase.
 pub const FORWARD_PREFIX: &str = "upstash-forward-";
 /// Prefix of headers forwarded to the failure callback
 /// (`Upstash-Failure-Callback-Forward-<Name>`), lowercase.
 pub const FAILURE_CALLBACK_FORWARD_PREFIX: &str = "upstash-failure-callback-forward-";
 
+/// Prefix of headers forwarded to a message's callback (`Upstash-Callback-Forward-<Name>`),
+/// lowercase.
+pub const CALLBACK_FORWARD_PREFIX: &str = "upstash-callback-forward-";
+
 /// [`FORWARD_PREFIX`] in its canonical spelling.
 pub const FORWARD_PREFIX_CANONICAL: &str = "Upstash-Forward-";
 /// [`FAILURE_CALLBACK_FORWARD_PREFIX`] in its canonical spelling.
 pub const FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL: &str = "Upstash-Failure-Callback-Forward-";
+
+/// [`CALLBACK_FORWARD_PREFIX`] in its canonical spelling.
+pub const CALLBACK_FORWARD_PREFIX_CANONICAL: &str = "Upstash-Callback-Forward-";
 
 /// `Content-Type` in its canonical spelling.
 pub(crate) const CONTENT_TYPE_CANONICAL: &str = "Content-Type";
@@ -57,6 +77,11 @@ pub fn canonical(name: &HeaderName) -> Option<&'static str> {
         "upstash-flow-control-value" => "Upstash-Flow-Control-Value",
         "upstash-failure-callback" => "Upstash-Failure-Callback",
         "upstash-retry-delay" => "Upstash-Retry-Delay",
+        "upstash-method" => "Upstash-Method",
+        "upstash-timeout" => "Upstash-Timeout",
+        "upstash-callback" => "Upstash-Callback",
+        "upstash-deduplication-id" => "Upstash-Deduplication-Id",
+        "upstash-content-based-deduplication" => "Upstash-Content-Based-Deduplication",
         "content-type" => CONTENT_TYPE_CANONICAL,
         _ => return None,
     })

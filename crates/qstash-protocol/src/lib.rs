@@ -83,9 +83,14 @@
 struct ReadmeDoctests;
 
 mod batch;
+mod dlq;
 mod error;
+mod events;
 mod forward;
 pub mod header;
+mod message;
+mod publish;
+mod publish_batch;
 mod response;
 mod runs;
 mod trigger;
@@ -93,11 +98,22 @@ mod uri;
 mod values;
 
 pub use batch::{BATCH_TRIGGER_PATH, BatchRequestEntry, TriggerBatch};
+pub use dlq::{
+    DLQ_PATH, DLQ_RETRY_PATH, DlqBulkRetryResponse, DlqDelete, DlqDeleteResponse, DlqListResponse,
+    DlqMessage, DlqQuery, DlqRetryResponse,
+};
 pub use error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,
     ValueErrorKind,
 };
+pub use events::{EVENTS_PATH, Event, EventState, EventsQuery, EventsResponse, LOGS_V2_PATH};
 pub use forward::{ForwardedHeaders, MAX_FORWARD_NAME_LEN, MAX_FORWARDED_HEADERS};
+pub use message::{
+    CallbackBody, CallbackState, HeaderLists, KEYS_PATH, KEYS_ROTATE_PATH, MESSAGES_PATH, Message,
+    PublishResponse, SigningKeysResponse, header_lists,
+};
+pub use publish::{MessageCallback, PUBLISH_PATH, PublishRequest, PublishRequestBuilder};
+pub use publish_batch::{BATCH_PATH, MAX_BATCH_ENTRIES, PublishBatch};
 pub use response::{ApiErrorKind, BatchResponseEntry, ErrorBody, TriggerResponse};
 pub use runs::{
     BulkCancel, BulkCancelResponse, CancelRun, LOGS_PATH, LogsQuery, LogsResponse, RUNS_PATH,
@@ -107,7 +123,8 @@ pub use trigger::{
     FailureCallback, FailureTarget, TRIGGER_PATH, TriggerRequest, TriggerRequestBuilder,
 };
 pub use values::{
-    CallbackUrl, GENERATED_RUN_ID_CHARS, Label, MAX_ID_LEN, MAX_URL_LEN, RunId, WorkflowUrl,
+    CallbackUrl, DeduplicationId, GENERATED_RUN_ID_CHARS, Label, MAX_ID_LEN, MAX_URL_LEN, RunId,
+    WorkflowUrl,
 };
 
 /// The default base URL (upstream).

@@ -18,7 +18,7 @@ pub const RUNS_PATH: &str = "/v2/workflows/runs";
 /// The path of the logs: `GET /v2/workflows/logs`.
 pub const LOGS_PATH: &str = "/v2/workflows/logs";
 
-fn check_method(req: &Request<Bytes>, method: &Method) -> Result<(), DecodeError> {
+pub(crate) fn check_method(req: &Request<Bytes>, method: &Method) -> Result<(), DecodeError> {
     if req.method() == method {
         Ok(())
     } else {
@@ -27,14 +27,14 @@ fn check_method(req: &Request<Bytes>, method: &Method) -> Result<(), DecodeError
     }
 }
 
-fn wrong_path(expected: &str, found: &str) -> DecodeError {
+pub(crate) fn wrong_path(expected: &str, found: &str) -> DecodeError {
     DecodeError::new(DecodeErrorKind::Path).with_detail(format!(
         "expected {expected}, found \"{}\"",
         found.escape_debug()
     ))
 }
 
-fn request(method: Method, base: &Uri, tail: String) -> Request<Bytes> {
+pub(crate) fn request(method: Method, base: &Uri, tail: String) -> Request<Bytes> {
     let mut req = Request::new(Bytes::new());
     *req.method_mut() = method;
     *req.uri_mut() = join(base, tail);
@@ -225,7 +225,7 @@ impl BulkCancel {
 }
 
 /// Stores a decoded query parameter, failing when it was already set.
-fn param<T>(
+pub(crate) fn param<T>(
     slot: &mut Option<T>,
     name: &'static str,
     raw: &str,
@@ -242,22 +242,22 @@ fn param<T>(
 }
 
 /// A path with a query being built.
-struct Query(String);
+pub(crate) struct Query(pub(crate) String);
 
 impl Query {
-    fn new(path: &str) -> Query {
+    pub(crate) fn new(path: &str) -> Query {
         let mut s = String::with_capacity(path.len() + 64);
         s.push_str(path);
         Query(s)
     }
 
-    fn key(&mut self, key: &str) {
+    pub(crate) fn key(&mut self, key: &str) {
         self.0.push(if self.0.contains('?') { '&' } else { '?' });
         self.0.push_str(key);
         self.0.push('=');
     }
 
-    fn pair(&mut self, key: &str, value: &str) {
+    pub(crate) fn pair(&mut self, key: &str, value: &str) {
         self.key(key);
         push_encoded(&mut self.0, value);
     }

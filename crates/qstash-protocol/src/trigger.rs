@@ -434,7 +434,7 @@ impl TriggerRequest {
 }
 
 /// Labels joined by `,`.
-struct LabelList<'a>(&'a [Label]);
+pub(crate) struct LabelList<'a>(pub(crate) &'a [Label]);
 
 impl fmt::Display for LabelList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -467,11 +467,13 @@ pub(crate) trait Sink {
         bare: &str,
         value: &HeaderValue,
     );
+    /// Any other header, kept as received (unknown `Upstash-*` headers of a message).
+    fn extra(&mut self, name: &HeaderName, value: &HeaderValue);
 }
 
 /// Writes headers into an `http::HeaderMap`; values that must be formatted are written into
 /// one shared buffer, so that they cost one allocation together.
-struct MapSink<'a> {
+pub(crate) struct MapSink<'a> {
     map: &'a mut HeaderMap,
     buf: BytesMut,
     /// The capacity to give `buf` when it is first needed.
@@ -479,7 +481,7 @@ struct MapSink<'a> {
 }
 
 impl<'a> MapSink<'a> {
-    fn new(map: &'a mut HeaderMap, capacity: usize) -> MapSink<'a> {
+    pub(crate) fn new(map: &'a mut HeaderMap, capacity: usize) -> MapSink<'a> {
         MapSink {
             map,
             buf: BytesMut::new(),
@@ -541,6 +543,10 @@ impl Sink for MapSink<'_> {
         value: &HeaderValue,
     ) {
         let _ = self.map.try_append(full.clone(), value.clone());
+    }
+
+    fn extra(&mut self, name: &HeaderName, value: &HeaderValue) {
+        let _ = self.map.try_append(name.clone(), value.clone());
     }
 }
 
@@ -736,7 +742,7 @@ fn forwarded_count(req: &TriggerRequest) -> usize {
             .map_or(0, |cb| cb.forwarded.len())
 }
 
-fn append_forward(
+pub(crate) fn append_forward(
     map: &mut ForwardedHeaders,
     prefix: &str,
     prefix_canonical: &str,
@@ -770,7 +776,7 @@ fn append_forward(
 }
 
 /// Stores a single-valued header, failing when it was already set.
-fn once<T>(
+pub(crate) fn once<T>(
     slot: &mut Option<T>,
     canonical: &'static str,
     parse: impl FnOnce() -> Result<T, HeaderError>,
@@ -930,7 +936,7 @@ pub(crate) fn decode_headers(
 }
 
 /// Adds one forwarded header of a decoded request.
-fn decode_forward(
+pub(crate) fn decode_forward(
     map: &mut ForwardedHeaders,
     prefix_canonical: &'static str,
     full: &HeaderName,

@@ -593,3 +593,47 @@ pub(crate) const fn is_tchar(b: u8) -> bool {
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
         | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
 }
+
+/// A message's deduplication id (`Upstash-Deduplication-Id`): 1..=256 bytes of visible
+/// ASCII without `,`, the rules of a [`RunId`].
+///
+/// ```
+/// use qstash_protocol::DeduplicationId;
+///
+/// assert_eq!(DeduplicationId::new("order-42")?.as_str(), "order-42");
+/// assert!(DeduplicationId::new("").is_err());
+/// assert!(DeduplicationId::new("a b").is_err());
+/// # Ok::<(), qstash_protocol::ValueError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeduplicationId(Box<str>);
+
+impl DeduplicationId {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// A [`ValueError`] when `s` is empty, longer than 256 bytes, or holds a byte outside
+    /// visible ASCII or a `,`.
+    pub fn new(s: impl Into<String>) -> Result<DeduplicationId, ValueError> {
+        let s = s.into();
+        check_id("deduplication id", s.as_bytes())?;
+        Ok(DeduplicationId(s.into_boxed_str()))
+    }
+
+    /// Checks bytes and copies them.
+    ///
+    /// # Errors
+    /// As [`DeduplicationId::new`].
+    pub fn parse(s: &[u8]) -> Result<DeduplicationId, ValueError> {
+        check_id("deduplication id", s)?;
+        Ok(DeduplicationId(ascii_string(s).into_boxed_str()))
+    }
+}
+
+string_newtype_impls!(DeduplicationId, "deduplication id");
+
+/// Checks an opaque identifier read from a query (a cursor, a DLQ id): 1..=256 bytes of
+/// visible ASCII without `,`.
+pub(crate) fn check_token(what: &'static str, s: &str) -> Result<(), ValueError> {
+    check_id(what, s.as_bytes())
+}

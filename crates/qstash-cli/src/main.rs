@@ -6,8 +6,10 @@
 mod batch;
 mod check;
 mod diagnostic;
+mod receive;
 mod runs;
 mod schedule;
+mod serve;
 mod trigger;
 
 use std::io::Write as _;
@@ -85,6 +87,12 @@ enum Command {
     },
     /// List runs and their states, one page.
     Logs(runs::LogsArgs),
+    /// Run a development server on the embedded store (well-known token and signing keys).
+    Dev(Box<serve::DevArgs>),
+    /// Run the server (production: flags or environment variables for everything).
+    Serve(Box<serve::ServeArgs>),
+    /// Listen for deliveries on 127.0.0.1, verify their signatures, and print them.
+    Receive(receive::ReceiveArgs),
 }
 
 /// The values `qstash check` knows.
@@ -144,6 +152,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let client = cli.conn.client()?;
             block_on(runs::cancel(&client, ids))
         }
+        Command::Dev(args) => serve::dev(&args, cli.conn.token.as_deref()),
+        Command::Serve(args) => serve::serve(&args, cli.conn.token.as_deref()),
+        Command::Receive(args) => receive::run(&args),
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
             let client = cli.conn.client()?;

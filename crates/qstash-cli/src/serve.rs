@@ -1,0 +1,251 @@
+//! `qstash dev` and `qstash serve`: run the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use qstash_delay::Delay;
+use qstash_server::{
+    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, Limits, Server,
+    ServerBuilder,
+};
+use qstash_store::Store;
+use qstash_store::sqlite::SqliteStore;
+
+use crate::diagnostic::Failure;
+
+/// Settings shared by `dev` and `serve`: limits and delivery.
+#[derive(Debug, Args)]
+pub(crate) struct Tuning {
+    /// The largest message body accepted (bytes; 413 above it).
+    #[arg(long, env = "QSTASH_MAX_BODY", default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// The most retries a message may ask for (400 above it).
+    #[arg(long, env = "QSTASH_MAX_RETRIES", default_value_t = 10)]
+    max_retries: u32,
+    /// How far ahead a delay or not-before may reach (400 beyond it).
+    #[arg(long, env = "QSTASH_MAX_DELAY", default_value = "7d", value_parser = parse_delay)]
+    max_delay: Delay,
+    /// How long deduplication ids are remembered.
+    #[arg(long, env = "QSTASH_DEDUP_WINDOW", default_value = "10m", value_parser = parse_delay)]
+    dedup_window: Delay,
+    /// The timeout of an attempt whose message sets no Upstash-Timeout.
+    #[arg(long, env = "QSTASH_DELIVERY_TIMEOUT", default_value = "30s", value_parser = parse_delay)]
+    delivery_timeout: Delay,
+    /// The most attempts in flight at once.
+    #[arg(long, env = "QSTASH_CONCURRENCY", default_value_t = 256)]
+    concurrency: usize,
+    /// What a claim's lease adds to the attempt's timeout before the attempt is made again
+    /// after a crash.
+    #[arg(long, env = "QSTASH_LEASE_GRACE", default_value = "30s", value_parser = parse_delay)]
+    lease_grace: Delay,
+    /// How long a shutdown (SIGINT, SIGTERM) waits for attempts in flight.
+    #[arg(long, env = "QSTASH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_delay)]
+    shutdown_grace: Delay,
+}
+
+fn parse_delay(s: &str) -> Result<Delay, String> {
+    s.parse::<Delay>().map_err(|e| e.to_string())
+}
+
+impl Tuning {
+    fn apply(&self, builder: ServerBuilder) -> Result<ServerBuilder, Failure> {
+        if self.concurrency == 0 {
+            return Err(Failure::input("--concurrency must be at least 1"));
+        }
+        if self.delivery_timeout.as_nanos() == 0 {
+            return Err(Failure::input("--delivery-timeout must be above zero"));
+        }
+        let mut limits = Limits::default();
+        limits.max_body = self.max_body;
+        limits.max_retries = self.max_retries;
+        limits.max_delay = self.max_delay.into();
+        limits.dedup_window = self.dedup_window.into();
+        let mut delivery = DeliveryConfig::default();
+        delivery.timeout = self.delivery_timeout.into();
+        delivery.concurrency = self.concurrency;
+        delivery.lease_grace = self.lease_grace.into();
+        Ok(builder
+            .limits(limits)
+            .delivery(delivery)
+            .shutdown_grace(Duration::from(self.shutdown_grace)))
+    }
+}
+
+/// `qstash dev`.
+#[derive(Debug, Args)]
+pub(crate) struct DevArgs {
+    /// The port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Where the embedded store keeps its file (`qstash.db`); delete it to start afresh.
+    #[arg(long, default_value = ".qstash")]
+    data_dir: PathBuf,
+    /// The current signing key.
+    #[arg(long, default_value = DEV_CURRENT_SIGNING_KEY, hide_default_value = true)]
+    current_signing_key: String,
+    /// The next signing key.
+    #[arg(long, default_value = DEV_NEXT_SIGNING_KEY, hide_default_value = true)]
+    next_signing_key: String,
+    #[command(flatten)]
+    tuning: Tuning,
+}
+
+/// `qstash serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "QSTASH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The store: `sqlite://PATH` (embedded).
+    #[arg(long, env = "QSTASH_DATABASE_URL")]
+    database_url: String,
+    /// API tokens, comma-separated (each one a tenant); also `--token`.
+    #[arg(long = "tokens", env = "QSTASH_SERVER_TOKENS", hide_env_values = true)]
+    tokens: Option<String>,
+    /// The current signing key (default: the store's, generated on the first start).
+    #[arg(long, env = "QSTASH_CURRENT_SIGNING_KEY", hide_env_values = true)]
+    current_signing_key: Option<String>,
+    /// The next signing key.
+    #[arg(long, env = "QSTASH_NEXT_SIGNING_KEY", hide_env_values = true)]
+    next_signing_key: Option<String>,
+    #[command(flatten)]
+    tuning: Tuning,
+}
+
+fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, Failure> {
+    let store = SqliteStore::open(&path)
+        .map_err(|e| Failure::Api(format!("cannot open the store at {}: {e}", path.display())))?;
+    Ok(Arc::new(store))
+}
+
+/// Runs `qstash dev` until SIGINT or SIGTERM.
+pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure> {
+    let token = token.unwrap_or(DEV_TOKEN).to_owned();
+    let db = args.data_dir.join("qstash.db");
+    let listen = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let current = args.current_signing_key.clone();
+    let next = args.next_signing_key.clone();
+    let banner_keys = (token.clone(), current.clone(), next.clone());
+    run_server(
+        move || {
+            let store = open_sqlite(db.clone())?;
+            let builder = Server::builder(store)
+                .listen(listen)
+                .token(token.clone())
+                .map_err(|_| Failure::input("--token: must be non-empty visible ASCII"))?
+                .signing_keys(current, next);
+            args.tuning.apply(builder)
+        },
+        move |url| {
+            format!(
+                "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n",
+                args.data_dir.join("qstash.db").display(),
+                banner_keys.0,
+                banner_keys.1,
+                banner_keys.2
+            )
+        },
+    )
+}
+
+/// Runs `qstash serve` until SIGINT or SIGTERM.
+pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Failure> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        Failure::input(format!(
+            "--listen: {:?} is not an address like 127.0.0.1:8080",
+            args.listen
+        ))
+    })?;
+    let path = if let Some(p) = args.database_url.strip_prefix("sqlite://") {
+        if p.is_empty() {
+            return Err(Failure::input(
+                "--database-url: sqlite:// needs a file path",
+            ));
+        }
+        PathBuf::from(p)
+    } else if args.database_url.starts_with("postgres://")
+        || args.database_url.starts_with("postgresql://")
+    {
+        return Err(Failure::input(
+            "--database-url: the PostgreSQL store is not available in this build; use sqlite://PATH",
+        ));
+    } else {
+        return Err(Failure::input("--database-url: expected sqlite://PATH"));
+    };
+    let tokens: Vec<String> = token
+        .into_iter()
+        .chain(args.tokens.as_deref())
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if tokens.is_empty() {
+        return Err(Failure::input(
+            "--token: at least one API token is needed (--token, --tokens or QSTASH_SERVER_TOKENS)",
+        ));
+    }
+    let keys = match (&args.current_signing_key, &args.next_signing_key) {
+        (Some(c), Some(n)) => Some((c.clone(), n.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::input(
+                "--current-signing-key and --next-signing-key go together",
+            ));
+        }
+    };
+    run_server(
+        move || {
+            let store = open_sqlite(path.clone())?;
+            let mut builder = Server::builder(store).listen(listen);
+            for t in &tokens {
+                builder = builder.token(t.clone()).map_err(|_| {
+                    Failure::input("--token: a token must be non-empty visible ASCII")
+                })?;
+            }
+            if let Some((c, n)) = &keys {
+                builder = builder.signing_keys(c.clone(), n.clone());
+            }
+            args.tuning.apply(builder)
+        },
+        |url| format!("qstash server on {url}\n"),
+    )
+}
+
+/// Starts the server on a multi-threaded runtime, prints the banner, and runs until a signal.
+fn run_server(
+    build: impl FnOnce() -> Result<ServerBuilder, Failure>,
+    banner: impl FnOnce(&str) -> String,
+) -> Result<String, Failure> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Api(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let builder = build()?;
+        let server = builder.start().await.map_err(|e| match e {
+            qstash_server::StartError::Bind { .. } => Failure::input(e.to_string()),
+            other => Failure::Api(other.to_string()),
+        })?;
+        let text = banner(&server.url());
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        server.wait().await;
+        Ok(String::new())
+    })
+}
+
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+}

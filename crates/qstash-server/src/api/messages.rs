@@ -1,0 +1,322 @@
+//! Publishing (`POST /v2/publish/{destination}`, `POST /v2/batch`) and managing messages
+//! (`GET`/`DELETE /v2/messages/{id}`).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use qstash_protocol::{Message, PublishBatch, PublishRequest, PublishResponse};
+use qstash_store::{CancelOutcome, Dedup, InsertOutcome, Millis, NewMessage, StoredMessage};
+use sha2::{Digest, Sha256};
+
+use super::{AppState, Tenant};
+use crate::engine::envelope::{Envelope, Kind};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{message_id, now_ms};
+
+/// Reads a request body of at most `limit` bytes; a larger one is a 413 naming the limit.
+pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    })
+}
+
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> ApiResult<Response> {
+    let limits = *state.limits();
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, limits.max_body).await?;
+    let request = http::Request::from_parts(parts, body);
+    let decoded =
+        PublishRequest::from_http(&request).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = now_ms();
+    let message = new_message(&state, &tenant, &decoded, now)?;
+    let id = message.id.clone();
+    let outcome = state
+        .engine()
+        .store
+        .insert_messages(vec![message], now)
+        .await?;
+    state.engine().wake();
+    Ok(match outcome.into_iter().next() {
+        Some(InsertOutcome::Deduplicated { existing_id }) => {
+            (StatusCode::ACCEPTED, Json(deduplicated(existing_id))).into_response()
+        }
+        _ => (StatusCode::CREATED, Json(PublishResponse::new(id))).into_response(),
+    })
+}
+
+pub(crate) async fn batch(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    body: Body,
+) -> ApiResult<Response> {
+    let limits = *state.limits();
+    // A batch may carry up to `max_batch` bodies of the largest size; the JSON adds framing.
+    let limit = limits.max_body.saturating_mul(4).max(limits.max_body);
+    let body = read_body(body, limit).await?;
+    let batch = PublishBatch::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if batch.entries().len() > limits.max_batch {
+        return Err(ApiError::bad_request(format!(
+            "a batch holds at most {} messages, this one has {}",
+            limits.max_batch,
+            batch.entries().len()
+        )));
+    }
+    let now = now_ms();
+    let mut messages = Vec::with_capacity(batch.entries().len());
+    for (i, entry) in batch.entries().iter().enumerate() {
+        let m = new_message(&state, &tenant, entry, now)
+            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
+        if m.body.len() > limits.max_body {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "entry {i}: the body is larger than the limit of {} bytes",
+                    limits.max_body
+                ),
+            ));
+        }
+        messages.push(m);
+    }
+    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let outcomes = state.engine().store.insert_messages(messages, now).await?;
+    state.engine().wake();
+    let answers: Vec<PublishResponse> = outcomes
+        .into_iter()
+        .zip(ids)
+        .map(|(o, id)| match o {
+            InsertOutcome::Deduplicated { existing_id } => deduplicated(existing_id),
+            InsertOutcome::Inserted => PublishResponse::new(id),
+        })
+        .collect();
+    Ok((StatusCode::CREATED, Json(answers)).into_response())
+}
+
+fn deduplicated(existing_id: String) -> PublishResponse {
+    let mut r = PublishResponse::new(existing_id);
+    r.deduplicated = true;
+    r
+}
+
+/// The message to store for a decoded publish request, after the server's limits.
+pub(crate) fn new_message(
+    state: &AppState,
+    tenant: &str,
+    req: &PublishRequest,
+    now: Millis,
+) -> ApiResult<NewMessage> {
+    let limits = state.limits();
+    let delivery = state.engine().config();
+    let retries = req.retries().unwrap_or(3);
+    if retries > limits.max_retries {
+        return Err(ApiError::bad_request(format!(
+            "Upstash-Retries: {retries} is more than the maximum of {}",
+            limits.max_retries
+        )));
+    }
+    if req.body().len() > limits.max_body {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is larger than the limit of {} bytes",
+                limits.max_body
+            ),
+        ));
+    }
+    let max_delay_ms = limits.max_delay.as_millis() as u64;
+    let due_at = if let Some(secs) = req.not_before() {
+        let at = secs.saturating_mul(1000);
+        if at > now.saturating_add(max_delay_ms) {
+            return Err(ApiError::bad_request(format!(
+                "Upstash-Not-Before: {secs} is further ahead than the maximum delay of {}",
+                human(limits.max_delay)
+            )));
+        }
+        at
+    } else if let Some(delay) = req.delay() {
+        let d: Duration = delay.into();
+        if d > limits.max_delay {
+            return Err(ApiError::bad_request(format!(
+                "Upstash-Delay: {delay} is longer than the maximum of {}",
+                human(limits.max_delay)
+            )));
+        }
+        now.saturating_add(d.as_millis() as u64)
+    } else {
+        now
+    };
+    let timeout: Option<Duration> = req.timeout().map(Into::into);
+    let lease = timeout.unwrap_or(delivery.timeout) + delivery.lease_grace;
+    let envelope = Envelope {
+        kind: Kind::Message,
+        dlq_id: None,
+        forward: pairs(req.forwarded().iter()),
+        content_type: req
+            .content_type()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        timeout_ms: timeout.map(|t| t.as_millis() as u64),
+        retry_delay: req.retry_delay().map(|r| r.as_str().to_owned()),
+        callback: req.callback().map(|c| c.url().as_str().to_owned()),
+        callback_forward: req
+            .callback()
+            .map(|c| pairs(c.forwarded().iter()))
+            .unwrap_or_default(),
+        failure_callback: req.failure_callback().map(|c| c.url().as_str().to_owned()),
+        failure_callback_forward: req
+            .failure_callback()
+            .map(|c| pairs(c.forwarded().iter()))
+            .unwrap_or_default(),
+        not_before: req
+            .not_before()
+            .map(|s| s.saturating_mul(1000))
+            .unwrap_or(0),
+    };
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                qstash_protocol::header::canonical(n)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| n.as_str().to_owned()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let dedup_until = now.saturating_add(limits.dedup_window.as_millis() as u64);
+    let dedup = match (
+        req.deduplication_id(),
+        req.content_based_deduplication().unwrap_or(false),
+    ) {
+        (Some(id), _) => Some(Dedup {
+            id: id.as_str().to_owned(),
+            until: dedup_until,
+        }),
+        (None, true) => Some(Dedup {
+            id: content_hash(req.destination().as_str(), req.body(), &headers),
+            until: dedup_until,
+        }),
+        (None, false) => None,
+    };
+    Ok(NewMessage {
+        id: message_id(),
+        tenant: tenant.to_owned(),
+        destination: req.destination().as_str().to_owned(),
+        method: req.method().as_str().to_owned(),
+        headers,
+        body: req.body().to_vec(),
+        created_at: now,
+        due_at,
+        max_retries: retries,
+        lease_ms: lease.as_millis() as u64,
+        labels: req.labels().iter().map(|l| l.as_str().to_owned()).collect(),
+        dedup,
+        flow_key: req.flow_control().map(|(k, _)| k.as_str().to_owned()),
+        extra: envelope.encode(),
+    })
+}
+
+fn pairs<'a>(
+    iter: impl Iterator<Item = (&'a str, &'a http::HeaderValue)>,
+) -> Vec<(String, String)> {
+    iter.map(|(n, v)| {
+        (
+            n.to_owned(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+    })
+    .collect()
+}
+
+/// The content-based deduplication id: a hash of the destination, the body and the headers.
+fn content_hash(destination: &str, body: &[u8], headers: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_be_bytes());
+        h.update(b);
+    };
+    field(destination.as_bytes());
+    field(body);
+    let mut sorted: Vec<&(String, String)> = headers.iter().collect();
+    sorted.sort();
+    for (n, v) in sorted {
+        field(n.to_ascii_lowercase().as_bytes());
+        field(v.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut out = String::with_capacity(68);
+    out.push_str("cbd_");
+    for b in digest.iter() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn human(d: Duration) -> String {
+    qstash_delay::Delay::try_from(d)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| format!("{}s", d.as_secs()))
+}
+
+pub(crate) async fn get_message(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    let stored = state
+        .engine()
+        .store
+        .get_message(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(Json(message_view(&stored)))
+}
+
+/// A stored message as the API shows it.
+pub(crate) fn message_view(stored: &StoredMessage) -> Message {
+    let m = &stored.message;
+    let envelope = Envelope::decode(&m.extra);
+    let mut out = Message::new(m.id.clone(), m.destination.clone(), m.created_at);
+    out.method = Some(m.method.clone());
+    out.header = super::header_lists(&m.headers);
+    out.set_body(&m.body);
+    out.max_retries = Some(m.max_retries);
+    out.retry_delay_expression = envelope.retry_delay;
+    out.not_before = (envelope.not_before > 0).then_some(envelope.not_before);
+    out.callback = envelope.callback;
+    out.failure_callback = envelope.failure_callback;
+    out.flow_control_key = m.flow_key.clone();
+    out.set_labels(m.labels.iter().cloned());
+    out
+}
+
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    match state
+        .engine()
+        .store
+        .cancel_message(&tenant, &id, now_ms())
+        .await?
+    {
+        CancelOutcome::Cancelled => Ok(StatusCode::OK.into_response()),
+        CancelOutcome::AlreadyFinal(s) => Err(ApiError::bad_request(format!(
+            "message {id} cannot be cancelled: it is {}",
+            s.as_str().to_ascii_lowercase()
+        ))),
+        CancelOutcome::NotFound => Err(ApiError::not_found("message")),
+    }
+}

@@ -1,0 +1,152 @@
+//! The HTTP API (axum): routes, authentication, and the handlers.
+
+mod dlq;
+mod events;
+mod keys;
+mod messages;
+
+pub(crate) use crate::engine::outcome::header_lists;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use qstash_store::SigningKeys;
+
+use crate::config::Limits;
+use crate::engine::Engine;
+use crate::error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    /// Token → tenant id.
+    tenants: HashMap<String, String>,
+    limits: Limits,
+    keys: Mutex<SigningKeys>,
+    /// Whether the keys are the store's (else configuration gave them).
+    keys_in_store: bool,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        tenants: HashMap<String, String>,
+        limits: Limits,
+        keys: SigningKeys,
+        keys_in_store: bool,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                engine,
+                tenants,
+                limits,
+                keys: Mutex::new(keys),
+                keys_in_store,
+            }),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
+
+/// The tenant of the request's bearer token; a missing or unknown token is a 401.
+pub(crate) struct Tenant(pub String);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Tenant, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be Bearer <token>")
+            })?;
+        state
+            .inner
+            .tenants
+            .get(token)
+            .map(|t| Tenant(t.clone()))
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))
+    }
+}
+
+/// The API's routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v2/publish/{*destination}", post(messages::publish))
+        .route("/v2/batch", post(messages::batch))
+        .route(
+            "/v2/messages/{id}",
+            get(messages::get_message).delete(messages::cancel),
+        )
+        .route("/v2/events", get(events::list))
+        .route("/v2/logs", get(events::list))
+        .route("/v2/dlq", get(dlq::list).delete(dlq::delete_many))
+        .route("/v2/dlq/{id}", get(dlq::get_one).delete(dlq::delete_one))
+        .route("/v2/dlq/retry/{id}", post(dlq::retry))
+        .route("/v2/keys", get(keys::get))
+        .route("/v2/keys/rotate", post(keys::rotate))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match state.engine().store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "store unavailable"})),
+        ),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The default and the largest page of a list.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+fn page_size(count: Option<u32>) -> usize {
+    count.map_or(DEFAULT_PAGE, |c| (c as usize).clamp(1, MAX_PAGE))
+}
+
+/// A list cursor: the position of the last item of the previous page.
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("cursor: {c:?} is not a cursor this server gave"))
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,73 @@
+//! What the engine keeps with a message beyond what the store indexes: the decoded parts of
+//! its request that every attempt needs, so that an attempt never decodes headers again.
+
+use serde::{Deserialize, Serialize};
+
+/// A message's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Kind {
+    /// A message a user published.
+    #[default]
+    Message,
+    /// The callback of another message's attempt.
+    Callback,
+    /// The failure callback of a message that failed for good.
+    FailureCallback,
+}
+
+/// The engine's bookkeeping of one message, stored as JSON in the store's `extra` column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Envelope {
+    #[serde(default)]
+    pub kind: Kind,
+    /// For a failure callback: the dead letter it reports on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlq_id: Option<String>,
+    /// Headers sent to the destination as they are (prefix already removed), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The attempt timeout the message asked for, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The retry-delay expression, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callback_forward: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_callback: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failure_callback_forward: Vec<(String, String)>,
+    /// The not-before time the message asked for, in milliseconds (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_before: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Envelope {
+    /// The envelope as stored.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        // Serialising plain strings and numbers into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The envelope of a stored message; an unreadable one is treated as a plain message
+    /// with nothing to forward (and logged), never a reason to stop delivering.
+    pub(crate) fn decode(bytes: &[u8]) -> Envelope {
+        if bytes.is_empty() {
+            return Envelope::default();
+        }
+        serde_json::from_slice(bytes).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "unreadable message envelope");
+            Envelope::default()
+        })
+    }
+}

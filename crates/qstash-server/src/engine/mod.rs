@@ -1,0 +1,206 @@
+//! The engine: wakes when the next message is due, claims due attempts, makes them with a
+//! bounded number in flight, and commits each outcome (retry, delivery, failure, callbacks,
+//! dead letters) in one store transaction.
+
+pub(crate) mod deliver;
+pub(crate) mod envelope;
+pub(crate) mod outcome;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use qstash_signature::Signer;
+use qstash_store::{Claimed, Millis, Store, Transition};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::config::DeliveryConfig;
+use crate::ids::now_ms;
+use envelope::Envelope;
+
+/// The most attempts claimed in one store round trip.
+const CLAIM_BATCH: usize = 512;
+
+/// What the engine shares with the API: the store, the signer and the wake-up signal.
+pub(crate) struct Engine {
+    pub store: Arc<dyn Store>,
+    signer: RwLock<Arc<Signer>>,
+    wake: Notify,
+    config: DeliveryConfig,
+    http: reqwest::Client,
+    permits: Arc<Semaphore>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        signer: Signer,
+        config: DeliveryConfig,
+        http: reqwest::Client,
+    ) -> Engine {
+        Engine {
+            store,
+            signer: RwLock::new(Arc::new(signer)),
+            wake: Notify::new(),
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config,
+            http,
+        }
+    }
+
+    /// The delivery settings.
+    pub(crate) fn config(&self) -> &DeliveryConfig {
+        &self.config
+    }
+
+    /// Tells the scheduler that new work may be due (a message was accepted or retried).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Signs with a new current key (after a rotation).
+    pub(crate) fn set_signer(&self, signer: Signer) {
+        let mut guard = self.signer.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(signer);
+    }
+
+    fn signer(&self) -> Arc<Signer> {
+        self.signer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The scheduler loop: runs until `stop` turns true, then waits up to `grace` for the
+    /// attempts in flight.
+    pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
+        let mut tasks = JoinSet::new();
+        let mut store_backoff = Duration::from_millis(50);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            // Wait for room before claiming: a claim starts the lease clock.
+            let permit = tokio::select! {
+                p = self.permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = stop.changed() => continue,
+            };
+            let room = (self.permits.available_permits() + 1).min(CLAIM_BATCH);
+            let claimed = match self.store.claim_due(now_ms(), room).await {
+                Ok(c) => {
+                    store_backoff = Duration::from_millis(50);
+                    c
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!(error = %e, "claiming due messages failed; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(store_backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            let full = claimed.len() == room;
+            let mut first = Some(permit);
+            for c in claimed {
+                let p = match first.take() {
+                    Some(p) => p,
+                    None => self.permits.clone().try_acquire_owned().expect(
+                        "only the scheduler takes permits, and it counted them before claiming",
+                    ),
+                };
+                let engine = self.clone();
+                tasks.spawn(async move {
+                    engine.deliver(c).await;
+                    drop(p);
+                });
+            }
+            drop(first);
+            if full {
+                continue; // more may be due right now
+            }
+            let next = match self.store.next_due().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the next due time failed");
+                    Some(now_ms() + 1000)
+                }
+            };
+            let sleep = sleep_for(next, now_ms());
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // Graceful stop: let attempts in flight finish for up to `grace`.
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = tasks.len(),
+                "shutdown grace ended with attempts in flight; they are made again after the restart"
+            );
+            tasks.abort_all();
+        }
+    }
+
+    /// Makes one claimed attempt and commits its outcome.
+    async fn deliver(&self, claimed: Claimed) {
+        let envelope = Envelope::decode(&claimed.message.message.extra);
+        let msg = &claimed.message.message;
+        let signature = self.signer().sign(&msg.destination, &msg.body);
+        let attempt =
+            deliver::attempt(&self.http, &self.config, signature, &claimed, &envelope).await;
+        let finish = outcome::finish(&claimed, &envelope, attempt, now_ms(), &self.config);
+        let wake =
+            !finish.spawn.is_empty() || matches!(finish.transition, Transition::Retry { .. });
+        // A finish that cannot be committed is not lost: the lease ends and the attempt is
+        // made again (at least once).
+        let mut wait = Duration::from_millis(20);
+        for _ in 0..5 {
+            match self.store.finish(vec![finish.clone()]).await {
+                Ok(_) => {
+                    if wake {
+                        self.wake();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(message_id = %msg.id, error = %e, "committing an attempt's outcome failed");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+            }
+        }
+    }
+}
+
+/// How long the scheduler sleeps when the next due time is `next` (none: until woken).
+fn sleep_for(next: Option<Millis>, now: Millis) -> Duration {
+    match next {
+        // Due already (for example claimed by another process an instant ago): look again
+        // soon, not at once, so that a disagreement between the two queries cannot spin.
+        Some(t) if t <= now => Duration::from_millis(5),
+        Some(t) => Duration::from_millis(t - now),
+        None => Duration::from_secs(3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_until_due() {
+        assert_eq!(sleep_for(Some(1500), 1000), Duration::from_millis(500));
+        assert_eq!(sleep_for(Some(900), 1000), Duration::from_millis(5));
+        assert_eq!(sleep_for(None, 1000), Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,67 @@
+//! The API's error answers: a status and `{"error": "<message>"}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use qstash_store::StoreError;
+
+/// An error answer of the HTTP API.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// The same error with `prefix` before its message (`entry 3: …`).
+    pub(crate) fn prefixed(mut self, prefix: &str) -> ApiError {
+        self.message.insert_str(0, prefix);
+        self
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store operation failed");
+        match e {
+            StoreError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable; nothing was accepted, try again",
+            ),
+            StoreError::Invalid(m) => ApiError::bad_request(m),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal store error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+/// The result of an API handler.
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,290 @@
+//! A durable QStash-compatible server, as a library.
+//!
+//! It accepts messages (`POST /v2/publish/{destination}`, `POST /v2/batch`), keeps each one in a
+//! [`Store`] before answering, and delivers it over HTTP when it is due: signed with the
+//! `Upstash-Signature` JWT, retried with the message's retry-delay program (or `Retry-After`, or
+//! the default backoff), with callbacks after every attempt, a failure callback and a dead letter
+//! when it fails for good. Every token is a tenant: no endpoint shows one token another's data.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use qstash_server::Server;
+//! use qstash_store::sqlite::SqliteStore;
+//!
+//! let store = Arc::new(SqliteStore::open(".qstash/qstash.db")?);
+//! let server = Server::builder(store)
+//!     .listen("127.0.0.1:8080".parse()?)
+//!     .token("my-token")?
+//!     .start()
+//!     .await?;
+//! println!("listening on {}", server.url());
+//! server.wait().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # What it promises
+//! - **A 2xx means committed**: the store has made the message durable before the answer is
+//!   written; concurrent accepts share commits.
+//! - **At least once**: an attempt is made under a claim with a lease (the attempt's timeout
+//!   plus [`DeliveryConfig::lease_grace`]); if the process dies, the attempt is made again
+//!   after the lease, with the same `Upstash-Message-Id`.
+//! - **Idle costs nothing**: the scheduler sleeps until the next due time or until a message
+//!   is accepted; it never polls.
+//! - **Bounded work per attempt**: each attempt ends within its timeout and keeps at most
+//!   [`DeliveryConfig::max_response_body`] bytes of the response.
+
+mod api;
+mod config;
+mod engine;
+mod error;
+mod ids;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use qstash_signature::{Signer, generate_signing_key};
+use qstash_store::{SigningKeys, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{DeliveryConfig, InvalidToken, Limits, Token};
+
+/// The well-known development token of the official development server (upstream), the
+/// default token of `qstash dev`.
+pub const DEV_TOKEN: &str =
+    "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=";
+/// The well-known current signing key of the official development server (upstream).
+pub const DEV_CURRENT_SIGNING_KEY: &str = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r";
+/// The well-known next signing key of the official development server (upstream).
+pub const DEV_NEXT_SIGNING_KEY: &str = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs";
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// No token was configured: nobody could call the API.
+    #[error("no API token configured")]
+    NoToken,
+    /// The store failed while starting.
+    #[error(transparent)]
+    Store(#[from] qstash_store::StoreError),
+    /// The HTTP client for deliveries could not be built.
+    #[error("the delivery HTTP client could not be built: {0}")]
+    Http(String),
+}
+
+/// Builds and starts a [`Server`].
+pub struct ServerBuilder {
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+    tokens: Vec<Token>,
+    keys: Option<SigningKeys>,
+    limits: Limits,
+    delivery: DeliveryConfig,
+    shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listen", &self.listen)
+            .field("tokens", &self.tokens.len())
+            .field("limits", &self.limits)
+            .field("delivery", &self.delivery)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server: see [`Server::builder`].
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// A builder over `store`, listening on `127.0.0.1:0` until told otherwise.
+    pub fn builder(store: Arc<dyn Store>) -> ServerBuilder {
+        ServerBuilder {
+            store,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tokens: Vec::new(),
+            keys: None,
+            limits: Limits::default(),
+            delivery: DeliveryConfig::default(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The address to listen on (port 0: any free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Adds an API token (a tenant).
+    pub fn token(mut self, token: impl Into<String>) -> Result<Self, InvalidToken> {
+        self.tokens.push(Token::new(token)?);
+        Ok(self)
+    }
+
+    /// The signing keys. Without them, the store's keys are used, generated and stored on the
+    /// first start.
+    pub fn signing_keys(mut self, current: impl Into<String>, next: impl Into<String>) -> Self {
+        self.keys = Some(SigningKeys {
+            current: current.into(),
+            next: next.into(),
+        });
+        self
+    }
+
+    /// The limits on accepted messages.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The delivery settings.
+    pub fn delivery(mut self, delivery: DeliveryConfig) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// How long a shutdown waits for attempts in flight (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds the listener, loads or stores the signing keys, and starts the API and the
+    /// engine.
+    pub async fn start(self) -> Result<RunningServer, StartError> {
+        if self.tokens.is_empty() {
+            return Err(StartError::NoToken);
+        }
+        let keys_in_store = self.keys.is_none();
+        let keys = match self.keys {
+            Some(k) => k,
+            None => {
+                self.store
+                    .signing_keys_or_init(SigningKeys {
+                        current: generate_signing_key(),
+                        next: generate_signing_key(),
+                    })
+                    .await?
+            }
+        };
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let http = engine::deliver::http_client().map_err(StartError::Http)?;
+        let engine = Arc::new(engine::Engine::new(
+            self.store.clone(),
+            Signer::new(keys.current.clone()),
+            self.delivery,
+            http,
+        ));
+        let tenants: HashMap<String, String> = self
+            .tokens
+            .iter()
+            .map(|t| (t.expose().to_owned(), t.tenant()))
+            .collect();
+        let state = api::AppState::new(engine.clone(), tenants, self.limits, keys, keys_in_store);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let engine_task = tokio::spawn(engine.run(stop_rx.clone(), self.shutdown_grace));
+        let mut api_stop = stop_rx;
+        let app = api::router(state);
+        let api_task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = api_stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the API listener failed");
+            }
+        });
+        Ok(RunningServer {
+            local_addr,
+            stop: stop_tx,
+            engine_task,
+            api_task,
+        })
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    engine_task: JoinHandle<()>,
+    api_task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Its base URL, `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting, lets attempts in flight finish for up to the shutdown grace, and
+    /// returns when both the API and the engine have stopped.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.api_task.await;
+        let _ = self.engine_task.await;
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn wait(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

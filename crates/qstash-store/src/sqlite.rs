@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
         retried INTEGER NOT NULL DEFAULT 0,
         state TEXT NOT NULL,
         claim INTEGER NOT NULL DEFAULT 0,
+        claim_open INTEGER NOT NULL DEFAULT 0,
         lease_ms INTEGER NOT NULL,
         labels TEXT NOT NULL,
         dedup_id TEXT,
@@ -196,6 +197,8 @@ pub struct WriterStats {
     pub commits: u64,
     /// Commands run (each one caller's write).
     pub commands: u64,
+    /// Commands sent and not yet taken by the writer.
+    pub queued: u64,
 }
 
 /// The embedded store: one SQLite file, a writer thread with group commit, and a pool of
@@ -219,6 +222,7 @@ impl fmt::Debug for SqliteStore {
 
 #[derive(Default)]
 struct Stats {
+    sent: AtomicU64,
     commits: AtomicU64,
     commands: AtomicU64,
 }
@@ -316,9 +320,12 @@ impl SqliteStore {
 
     /// How many commits and commands the writer has made so far.
     pub fn stats(&self) -> WriterStats {
+        let commands = self.stats.commands.load(Ordering::SeqCst);
+        let sent = self.stats.sent.load(Ordering::SeqCst);
         WriterStats {
-            commits: self.stats.commits.load(Ordering::Relaxed),
-            commands: self.stats.commands.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::SeqCst),
+            commands,
+            queued: sent.saturating_sub(commands),
         }
     }
 
@@ -353,6 +360,7 @@ impl SqliteStore {
             out: None,
             tx: None::<oneshot::Sender<Result<()>>>,
         };
+        self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
             .send(Box::new(job))
             .map_err(|_| closed("the store is closed"))?;
@@ -373,6 +381,7 @@ impl SqliteStore {
             out: None,
             tx: Some(tx),
         };
+        self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
             .send(Box::new(job))
             .map_err(|_| closed("the store is closed"))?;
@@ -522,7 +531,7 @@ fn writer_loop(
         }
         stats
             .commands
-            .fetch_add(group.len() as u64, Ordering::Relaxed);
+            .fetch_add(group.len() as u64, Ordering::SeqCst);
         run_group(conn, &mut group, stats);
     }
 }
@@ -573,7 +582,7 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
         }
         None => match exec(conn, "COMMIT") {
             Ok(()) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.commits.fetch_add(1, Ordering::SeqCst);
                 None
             }
             Err(e) => {
@@ -1022,7 +1031,8 @@ fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed
     let mut claimed = Vec::with_capacity(rowids.len());
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "UPDATE messages SET claim = claim + 1, due_at = ?1 + lease_ms WHERE rowid = ?2 \
+            "UPDATE messages SET claim = claim + 1, claim_open = 1, due_at = ?1 + lease_ms \
+             WHERE rowid = ?2 \
              RETURNING {}",
             MSG_COLS.replace("m.", "")
         )
@@ -1058,9 +1068,9 @@ fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed
 }
 
 fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
-    let current: Option<(i64, String, i64, String, String)> = conn
+    let current: Option<(i64, String, i64, bool, String, String)> = conn
         .prepare_cached(
-            "SELECT rowid, state, claim, destination, labels FROM messages \
+            "SELECT rowid, state, claim, claim_open, destination, labels FROM messages \
              WHERE id = ?1 AND tenant = ?2",
         )
         .db()?
@@ -1071,28 +1081,33 @@ fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
                 row.get(2)?,
                 row.get(3)?,
                 row.get(4)?,
+                row.get(5)?,
             ))
         })
         .optional()
         .db()?;
-    let Some((rowid, state, claim, url, labels)) = current else {
+    let Some((rowid, state, claim, open, url, labels)) = current else {
         return Ok(FinishOutcome::Stale);
     };
-    if state != MessageState::Pending.as_str() || uint(claim)? != f.claim {
+    // A claim is finished at most once: a finish closes it.
+    if state != MessageState::Pending.as_str() || !open || uint(claim)? != f.claim {
         return Ok(FinishOutcome::Stale);
     }
     let changed = match f.transition {
         Transition::Delivered => conn
-            .prepare_cached("UPDATE messages SET state = 'DELIVERED' WHERE rowid = ?1")
+            .prepare_cached(
+                "UPDATE messages SET state = 'DELIVERED', claim_open = 0 WHERE rowid = ?1",
+            )
             .db()?
             .execute([rowid]),
         Transition::Failed => conn
-            .prepare_cached("UPDATE messages SET state = 'FAILED' WHERE rowid = ?1")
+            .prepare_cached("UPDATE messages SET state = 'FAILED', claim_open = 0 WHERE rowid = ?1")
             .db()?
             .execute([rowid]),
         Transition::Retry { at } => conn
             .prepare_cached(
-                "UPDATE messages SET retried = retried + 1, due_at = ?2 WHERE rowid = ?1",
+                "UPDATE messages SET retried = retried + 1, due_at = ?2, claim_open = 0 \
+                 WHERE rowid = ?1",
             )
             .db()?
             .execute([rowid, int(at)?]),
@@ -1192,7 +1207,7 @@ fn cancel(conn: &Connection, tenant: &str, id: &str, now: Millis) -> Result<Canc
     if state.is_final() {
         return Ok(CancelOutcome::AlreadyFinal(state));
     }
-    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED' WHERE rowid = ?1")
+    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED', claim_open = 0 WHERE rowid = ?1")
         .db()?
         .execute([rowid])
         .db()?;

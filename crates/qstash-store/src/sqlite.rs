@@ -47,6 +47,11 @@ use crate::{
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+///
+/// Event ids are rowids without `AUTOINCREMENT`: SQLite then gives each new row the largest id
+/// plus one, which increases as long as the newest events are never deleted (this store deletes
+/// none). Dead letters are deleted in any order, so their sequence uses `AUTOINCREMENT` and is
+/// never reused.
 const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
@@ -78,7 +83,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_due ON messages(due_at) WHERE state = 'PENDING';
 
     CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         tenant TEXT NOT NULL,
         time INTEGER NOT NULL,
         message_id TEXT NOT NULL,
@@ -268,7 +273,8 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(&format!(
-            "PRAGMA synchronous=FULL; PRAGMA cache_size=-{}; PRAGMA journal_size_limit=67108864;",
+            "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{}; \
+             PRAGMA journal_size_limit=67108864;",
             options.writer_cache_kib
         ))
         .db()?;
@@ -1557,5 +1563,53 @@ mod tests {
         assert!(stored.contains(&label_needle("c")));
         assert!(!stored.contains(&label_needle("a")));
         assert!(!stored.contains(&label_needle("b")));
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |row| row.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn hot_queries_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let claim = plan(
+            &conn,
+            "SELECT rowid FROM messages WHERE state = 'PENDING' AND due_at <= 5 \
+             ORDER BY due_at, rowid LIMIT 10",
+        );
+        assert!(claim.contains("messages_due"), "{claim}");
+        assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+        let next = plan(
+            &conn,
+            "SELECT due_at FROM messages WHERE state = 'PENDING' ORDER BY due_at LIMIT 1",
+        );
+        assert!(next.contains("messages_due"), "{next}");
+        let events = plan(
+            &conn,
+            "SELECT id FROM events WHERE tenant = 't' AND id < 9 ORDER BY id DESC LIMIT 5",
+        );
+        assert!(events.contains("events_tenant"), "{events}");
+        assert!(!events.contains("TEMP B-TREE"), "{events}");
+        let by_message = plan(
+            &conn,
+            "SELECT id FROM events WHERE tenant = 't' AND message_id = 'm' ORDER BY id DESC \
+             LIMIT 5",
+        );
+        assert!(by_message.contains("events_message"), "{by_message}");
+        let dlq = plan(
+            &conn,
+            &format!(
+                "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d JOIN messages m \
+                 ON m.id = d.message_id AND m.tenant = d.tenant WHERE d.tenant = 't' \
+                 ORDER BY d.seq DESC LIMIT 5"
+            ),
+        );
+        assert!(dlq.contains("dlq_tenant"), "{dlq}");
+        assert!(!dlq.contains("TEMP B-TREE"), "{dlq}");
     }
 }

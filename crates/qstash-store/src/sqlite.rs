@@ -14,6 +14,13 @@
 //!   `list_dlq`, `get_dlq`, `next_due`, `ping`) on tokio's blocking threads; WAL lets them run
 //!   beside the writer.
 //!
+//! One call is one command: the messages of one `insert_messages`, or the finishes of one
+//! `finish`, are applied all or none (a `finish` whose spawned message reuses an existing id
+//! fails the whole call, and none of its finishes is applied).
+//!
+//! - **A checkpoint thread** copies the WAL into the database file when the writer asks for it
+//!   (every few commits), so that commits do not wait for checkpoints.
+//!
 //! # Memory
 //! Every connection's page cache is bounded ([`SqliteOptions::writer_cache_kib`],
 //! [`SqliteOptions::reader_cache_kib`]) and no query loads more than one page of rows, so the
@@ -274,7 +281,8 @@ impl SqliteStore {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{}; \
-             PRAGMA journal_size_limit=67108864;",
+             PRAGMA journal_size_limit=67108864; \
+             PRAGMA wal_autocheckpoint=16384;",
             options.writer_cache_kib
         ))
         .db()?;
@@ -299,10 +307,12 @@ impl SqliteStore {
         let thread_stats = Arc::clone(&stats);
         let thread_alive = Arc::clone(&alive);
         let max_group = options.max_group;
+        let checkpoints = start_checkpointer(&path, &options)?;
         std::thread::Builder::new()
             .name("qstash-store-writer".into())
             .spawn(move || {
-                writer_loop(&conn, &rx, max_group, &thread_stats);
+                writer_loop(&conn, &rx, max_group, &thread_stats, &checkpoints);
+                drop(checkpoints);
                 thread_alive.store(false, Ordering::SeqCst);
                 drop(conn);
                 let _ = done_tx.send(());
@@ -525,8 +535,10 @@ fn writer_loop(
     rx: &mpsc::Receiver<Box<dyn Job>>,
     max_group: usize,
     stats: &Stats,
+    checkpoints: &mpsc::SyncSender<()>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(max_group.min(1024));
+    let mut commits_since_checkpoint = 0u32;
     while let Ok(first) = rx.recv() {
         group.push(first);
         while group.len() < max_group {
@@ -539,7 +551,40 @@ fn writer_loop(
             .commands
             .fetch_add(group.len() as u64, Ordering::SeqCst);
         run_group(conn, &mut group, stats);
+        commits_since_checkpoint += 1;
+        if commits_since_checkpoint >= CHECKPOINT_EVERY {
+            commits_since_checkpoint = 0;
+            // Full means a checkpoint is pending already.
+            let _ = checkpoints.try_send(());
+        }
     }
+}
+
+/// The writer asks for a checkpoint after this many commits.
+const CHECKPOINT_EVERY: u32 = 16;
+
+/// Starts the thread that copies the WAL into the database file (a passive checkpoint) when
+/// the writer asks, so that the writer's commits never wait for a checkpoint. The thread ends
+/// when the returned sender is dropped.
+fn start_checkpointer(path: &Path, options: &SqliteOptions) -> Result<mpsc::SyncSender<()>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .db()?;
+    conn.busy_timeout(options.busy_timeout).db()?;
+    conn.execute_batch("PRAGMA cache_size=-256;").db()?;
+    let (tx, rx) = mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("qstash-store-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // A failed checkpoint is retried at the next request; the WAL keeps the data.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(tx)
 }
 
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {

@@ -1306,7 +1306,7 @@ fn write_keys(conn: &Connection, keys: &SigningKeys) -> Result<()> {
 
 fn page_limit(count: usize) -> i64 {
     // One more row than asked tells whether an older page exists.
-    i64::try_from(count.max(1)).unwrap_or(i64::MAX - 1) + 1
+    i64::try_from(count.max(1)).map_or(i64::MAX, |c| c.saturating_add(1))
 }
 
 fn list_events(

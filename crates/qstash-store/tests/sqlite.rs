@@ -245,6 +245,18 @@ async fn options_and_close() {
         .expect("events");
     assert_eq!(page.items.len(), 1, "a count of 0 reads as 1");
     assert!(page.next.is_some());
+    for count in [usize::MAX, i64::MAX as usize] {
+        let page = store
+            .list_events("t1", &EventFilter::default(), None, count)
+            .await
+            .expect("events");
+        assert_eq!((page.items.len(), page.next), (5, None), "a huge count");
+        let dlq = store
+            .list_dlq("t1", &Default::default(), Some(u64::MAX), count)
+            .await
+            .expect("dlq");
+        assert!(dlq.items.is_empty());
+    }
     store.ping().await.expect("ping");
     store.close().await;
 }

@@ -20,6 +20,8 @@ pub struct BatchArgs {
     /// How many triggers are in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    #[command(flatten)]
+    pub deadline: crate::Deadline,
 }
 
 /// A line that could not become a request: its number and why.

@@ -12,6 +12,7 @@ mod trigger;
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use qstash_client::{Client, ErrorKind};
@@ -41,8 +42,9 @@ struct Connection {
 }
 
 impl Connection {
-    /// A client for this connection; a missing token is a usage error.
-    fn client(&self) -> Result<Client, Failure> {
+    /// A client for this connection whose calls end at `deadline`; a missing token is a
+    /// usage error.
+    fn client(&self, deadline: Deadline) -> Result<Client, Failure> {
         let token = self
             .token
             .as_deref()
@@ -50,9 +52,29 @@ impl Connection {
         Client::builder()
             .token(token)
             .base_url(self.base_url.as_str())
+            .total_timeout(Some(deadline.timeout))
             .build()
             .map_err(api_failure)
     }
+}
+
+/// How long a command that calls the API may wait for one call.
+#[derive(Debug, Clone, Copy, Args)]
+struct Deadline {
+    /// The longest one call to the API may take, its retries and their waits included, as a
+    /// delay (`30s`, `2m`, `1m30s`).
+    #[arg(long, value_name = "DELAY", default_value = "60s", value_parser = parse_timeout)]
+    timeout: Duration,
+}
+
+/// A `--timeout` value: a delay greater than zero.
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let delay: qstash_delay::Delay = value.parse().map_err(|e| format!("{e}"))?;
+    let timeout = Duration::from(delay);
+    if timeout.is_zero() {
+        return Err("the timeout must be longer than zero".to_owned());
+    }
+    Ok(timeout)
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +104,8 @@ enum Command {
         /// The run ids.
         #[arg(required = true)]
         run_ids: Vec<String>,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// List runs and their states, one page.
     Logs(runs::LogsArgs),
@@ -132,21 +156,21 @@ fn run(cli: Cli) -> Result<String, Failure> {
             if args.dry_run {
                 return trigger::dry_run(&request, &cli.conn);
             }
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.deadline)?;
             block_on(trigger::send(&client, request, args.json))
         }
         Command::Batch(args) => {
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.deadline)?;
             block_on(batch::run(&client, &args))
         }
-        Command::Cancel { run_ids } => {
+        Command::Cancel { run_ids, deadline } => {
             let ids = runs::parse_ids(&run_ids)?;
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(deadline)?;
             block_on(runs::cancel(&client, ids))
         }
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.deadline)?;
             block_on(runs::logs(&client, query, args.json))
         }
     }

@@ -607,3 +607,50 @@ fn logs_one_page() {
         stderr(&o)
     );
 }
+
+#[test]
+fn timeout_bounds_a_call_to_a_silent_server() {
+    // A server that accepts, reads, and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let o = qstash(&[
+        "--token",
+        "t",
+        "--url",
+        &url,
+        "trigger",
+        "https://example.com/wf",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("timed out: the call took longer than its total timeout of 300ms"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let o = qstash(&[
+        "--token",
+        "t",
+        "--url",
+        &url,
+        "cancel",
+        "wfr_x",
+        "--timeout",
+        "0s",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("longer than zero"), "{}", stderr(&o));
+}

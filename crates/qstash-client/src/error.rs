@@ -305,7 +305,7 @@ impl std::error::Error for Error {
 }
 
 /// Whole seconds when the duration is whole, else milliseconds.
-struct DisplayDuration(Duration);
+pub(crate) struct DisplayDuration(pub(crate) Duration);
 
 impl fmt::Display for DisplayDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -63,7 +63,10 @@ mod rate_limit;
 mod retry;
 mod trigger;
 
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+};
 pub use error::{Error, ErrorKind};
 pub use logs::LogPages;
 pub use rate_limit::{RateLimit, RateLimitWindow};

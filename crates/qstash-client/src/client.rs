@@ -505,9 +505,10 @@ fn transport_error(e: reqwest::Error) -> Error {
     Error::new(kind).with_source(e)
 }
 
-/// The server's message: the `error` field of a JSON body, or the body's text; capped, with
-/// control characters escaped and the token (when it is long enough to be told apart from
-/// ordinary words) replaced.
+/// The server's message: the `error` field of a JSON body, or the body's text, with every
+/// occurrence of the token replaced by `<redacted>` (whatever the token's length), then
+/// capped and with control characters escaped. The token is replaced first, so that the cap
+/// cannot leave a part of it.
 fn server_message(body: &[u8], token: &str) -> Option<String> {
     let text = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(b) => b.error,
@@ -517,6 +518,13 @@ fn server_message(body: &[u8], token: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
+    let scrubbed;
+    let text = if !token.is_empty() && text.contains(token) {
+        scrubbed = text.replace(token, REDACTED);
+        scrubbed.as_str()
+    } else {
+        text
+    };
     let mut end = text.len().min(MAX_MESSAGE_LEN);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -533,11 +541,11 @@ fn server_message(body: &[u8], token: &str) -> Option<String> {
     if end < text.len() {
         out.push('…');
     }
-    if token.len() >= 8 && out.contains(token) {
-        out = out.replace(token, "<redacted>");
-    }
     Some(out)
 }
+
+/// What a server message shows in place of the token.
+const REDACTED: &str = "<redacted>";
 
 /// The operations, as named in the tracing span.
 #[derive(Debug, Clone, Copy)]
@@ -836,6 +844,33 @@ mod tests {
             token,
         );
         assert_eq!(m.as_deref(), Some("token <redacted> is revoked"));
+    }
+
+    #[test]
+    fn tokens_of_every_length_are_redacted() {
+        // Letters that "<redacted>" does not hold, so that what remains can be searched.
+        let alphabet = b"ZQ7XK9W";
+        for len in 1..=64 {
+            let token: String = (0..len)
+                .map(|i| char::from(alphabet[i % alphabet.len()]))
+                .collect();
+            let body = format!(r#"{{"error":"{token} is not valid (got {token})"}}"#);
+            let m = server_message(body.as_bytes(), &token).unwrap();
+            assert_eq!(
+                m, "<redacted> is not valid (got <redacted>)",
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cap_does_not_leave_part_of_the_token() {
+        let token = "ZQ7XK9WZQ7XK9WZQ7XK9W";
+        for pad in MAX_MESSAGE_LEN - token.len()..=MAX_MESSAGE_LEN {
+            let body = format!("{}{token} tail", "a".repeat(pad));
+            let m = server_message(body.as_bytes(), token).unwrap();
+            assert!(!m.contains("ZQ7"), "padding {pad}: {m}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The client, its builder, and the retry loop every request goes through.
+//! The client, its builder, and one attempt of a request (the retry loop around it is in
+//! `retry.rs`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,10 +16,10 @@ use qstash_protocol::{
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::error::{DisplayDuration, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::logs::LogPages;
 use crate::rate_limit::RateLimit;
-use crate::retry::RetryPolicy;
+use crate::retry::{AttemptError, RetryPolicy};
 use crate::trigger::TriggerCall;
 
 /// The default timeout of one attempt (request sent and response read).
@@ -292,76 +293,42 @@ impl Client {
                 span.record("runs", many.len());
             }
         }
-        let result = self
-            .attempts(&encode, &parse)
+        let inner = &*self.inner;
+        let (result, attempts) = inner
+            .retry
+            .run(inner.total_timeout, || self.attempt(&encode, &parse))
             .instrument(span.clone())
             .await;
-        let (result, attempts) = match result {
-            Ok((value, attempts)) => (Ok(value), attempts),
-            Err((err, attempts)) => (Err(err), attempts),
-        };
         span.record("attempts", attempts);
         result.map_err(|e| e.with_run_ids(run_ids).with_attempts(attempts))
     }
 
-    /// The retry loop; returns the result and the number of attempts made. Every attempt and
-    /// every wait between two ends at the call's deadline ([`ClientBuilder::total_timeout`]).
-    async fn attempts<T>(
+    /// One attempt: the request `encode` gives, sent, and a successful body parsed with
+    /// `parse`.
+    async fn attempt<T>(
         &self,
-        encode: &impl Fn() -> http::Request<Bytes>,
-        parse: &impl Fn(&[u8]) -> Result<T, serde_json::Error>,
-    ) -> Result<(T, u32), (Error, u32)> {
-        let inner = &*self.inner;
-        let max = inner.retry.max_attempts();
-        let deadline = inner
-            .total_timeout
-            .map(|total| (total, tokio::time::Instant::now() + total));
-        let mut attempt = 0;
-        loop {
-            let request = self.prepare(encode()).map_err(|e| (e, attempt))?;
-            attempt += 1;
-            let outcome = match deadline {
-                None => self.attempt(request).await,
-                Some((total, at)) => tokio::time::timeout_at(at, self.attempt(request))
-                    .await
-                    .map_err(|_| (total_timeout_error(total), attempt))?,
-            };
-            let (err, server_wait) = match outcome {
-                Ok((status, body)) => {
-                    tracing::Span::current().record("status", status.as_u16());
-                    return parse(&body).map(|v| (v, attempt)).map_err(|e| {
-                        let err = Error::new(ErrorKind::UnexpectedResponse)
-                            .with_status(status)
-                            .with_message("the response body is not the expected JSON")
-                            .with_source(e);
-                        (err, attempt)
-                    });
-                }
-                Err(failure) => failure,
-            };
-            if let Some(status) = err.status() {
-                tracing::Span::current().record("status", status.as_u16());
-            }
-            if !err.is_retryable() || attempt >= max {
-                return Err((err, attempt));
-            }
-            let Some(wait) = inner.retry.wait_before(attempt, server_wait) else {
-                tracing::info!(attempt, error = %err, "not retrying: the server asks to wait longer than the retry policy allows");
-                return Err((err, attempt));
-            };
-            if deadline.is_some_and(|(_, at)| tokio::time::Instant::now() + wait >= at) {
-                tracing::info!(attempt, error = %err, "not retrying: the wait would pass the call's deadline");
-                return Err((err, attempt));
-            }
-            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
-            tokio::time::sleep(wait).await;
-        }
+        encode: impl Fn() -> http::Request<Bytes>,
+        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, AttemptError> {
+        let request = self.prepare(encode()).map_err(AttemptError::NotSent)?;
+        let (status, body) = self
+            .send(request)
+            .await
+            .map_err(|(err, wait)| AttemptError::Failed(err, wait))?;
+        tracing::Span::current().record("status", status.as_u16());
+        parse(&body).map_err(|e| {
+            let err = Error::new(ErrorKind::UnexpectedResponse)
+                .with_status(status)
+                .with_message("the response body is not the expected JSON")
+                .with_source(e);
+            AttemptError::Failed(err, None)
+        })
     }
 
-    /// One attempt: the status and body of a successful response, or the error with the
+    /// Sends a request: the status and body of a successful response, or the error with the
     /// wait the server asked for. At most [`ClientBuilder::max_response_size`] bytes of a
     /// successful body are read, and the first [`MAX_ERROR_BODY`] of an error's.
-    async fn attempt(
+    async fn send(
         &self,
         request: reqwest::Request,
     ) -> Result<(StatusCode, Bytes), (Error, Option<Duration>)> {
@@ -478,14 +445,6 @@ async fn read_at_most(
         body.extend_from_slice(&chunk);
     }
     Ok(Body::Complete(body.into()))
-}
-
-/// The error of a call that passed its deadline.
-fn total_timeout_error(total: Duration) -> Error {
-    Error::new(ErrorKind::Timeout).with_message(format!(
-        "the call took longer than its total timeout of {} (ClientBuilder::total_timeout)",
-        DisplayDuration(total)
-    ))
 }
 
 fn path_and_query(url: &reqwest::Url) -> String {

@@ -83,7 +83,7 @@ fn chunk_outcome(
     lines: &[usize],
     result: Result<Vec<BatchResponseEntry>, qstash_client::Error>,
 ) -> Result<Vec<(usize, String)>, String> {
-    let entries = result.map_err(|e| e.to_string())?;
+    let entries = result.map_err(|e| crate::diagnostic::report(&e))?;
     if entries.len() != lines.len() {
         return Err(format!(
             "unexpected response: the server answered {} entries for {} lines",

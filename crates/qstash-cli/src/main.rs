@@ -188,10 +188,11 @@ fn block_on<F: std::future::Future<Output = Result<String, Failure>>>(
 }
 
 /// Maps a client error to a failure: invalid input and setup are usage errors (2), the rest
-/// API or transport failures (1).
+/// API or transport failures (1). The message is the error's whole chain of causes.
 fn api_failure(e: qstash_client::Error) -> Failure {
+    let message = diagnostic::report(&e);
     match e.kind() {
-        ErrorKind::InvalidRequest | ErrorKind::Config => Failure::input(e.to_string()),
-        _ => Failure::Api(e.to_string()),
+        ErrorKind::InvalidRequest | ErrorKind::Config => Failure::input(message),
+        _ => Failure::Api(message),
     }
 }

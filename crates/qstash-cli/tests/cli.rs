@@ -459,6 +459,10 @@ fn transport_failure_exits_1() {
     let o = qstash(&["--token", "t", "--url", &url, "cancel", "wfr_x"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    // The causes follow, each once.
+    let err = stderr(&o);
+    assert_eq!(err.matches("error sending request").count(), 1, "{err}");
+    assert!(err.matches(": ").count() >= 3, "{err}");
 }
 
 #[test]

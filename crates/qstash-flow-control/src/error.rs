@@ -316,10 +316,10 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {
+    /// The message already says what the period's error says
+    /// ([`period_error`](Self::period_error)), so the chain goes on with that error's cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.period
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.period.as_deref().and_then(std::error::Error::source)
     }
 }
 

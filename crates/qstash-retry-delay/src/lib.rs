@@ -722,14 +722,17 @@ mod tests {
         assert_eq!(
             ops("max(1000, pow(2, retried) * 100)"),
             (
-                vec![Op::P2K(Bin::Mul, 100.0), Op::MaxK(1000.0)],
+                vec![Op::Pow2RetriedOpConst(Bin::Mul, 100.0), Op::MaxK(1000.0)],
                 StackSize::None
             )
         );
-        assert_eq!(ops("1000 - retried").0, [Op::KX(Bin::Sub, 1000.0)]);
+        assert_eq!(
+            ops("1000 - retried").0,
+            [Op::ConstOpRetried(Bin::Sub, 1000.0)]
+        );
         assert_eq!(
             ops("1000 * (1 + retried)").0,
-            [Op::XK(Bin::Add, 1.0), Op::MulK(1000.0)]
+            [Op::RetriedOpConst(Bin::Add, 1.0), Op::MulK(1000.0)]
         );
         assert_eq!(
             ops("1000 / pow(2, retried)").0,
@@ -739,7 +742,7 @@ mod tests {
             ops("retried * 2 + sqrt(retried)"),
             (
                 vec![
-                    Op::XK(Bin::Mul, 2.0),
+                    Op::RetriedOpConst(Bin::Mul, 2.0),
                     Op::Push,
                     Op::LoadV,
                     Op::Sqrt,
@@ -749,7 +752,10 @@ mod tests {
             )
         );
         assert_eq!(ops("--retried").0, [Op::LoadV]);
-        assert_eq!(ops("-(-(retried * 3))").0, [Op::XK(Bin::Mul, 3.0)]);
+        assert_eq!(
+            ops("-(-(retried * 3))").0,
+            [Op::RetriedOpConst(Bin::Mul, 3.0)]
+        );
         assert_eq!(ops("-retried * 3").0, [Op::LoadV, Op::Neg, Op::MulK(3.0)]);
         assert_eq!(ops("2 * 3 + 4").0, [Op::LoadK(10.0)]);
     }

@@ -44,9 +44,11 @@ impl Quoted {
 
     /// The quoted head of the input and the offending bytes.
     pub(crate) fn parts(&self) -> (&str, &str) {
-        self.text
-            .split_at_checked(self.found_at)
-            .unwrap_or_default()
+        // `found_at` is the length of the quoted head, a boundary of `text` by construction;
+        // the fallback is for release builds, where `Display` must not panic.
+        let parts = self.text.split_at_checked(self.found_at);
+        debug_assert!(parts.is_some(), "the quote splits at {}", self.found_at);
+        parts.unwrap_or_default()
     }
 
     /// `…` when the quoted head is not the whole input.

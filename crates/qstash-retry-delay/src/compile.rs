@@ -329,9 +329,11 @@ impl<'a> Compiler<'a, '_> {
         self.skip_ws();
     }
 
-    /// The error recorded when compilation stopped.
+    /// The error recorded when compilation stopped. Every [`Abort`] is made by
+    /// [`abort`](Self::abort), which records one; the fallback is for release builds only.
     #[cold]
     fn pending_error(&self) -> PendingError {
+        debug_assert!(self.error.is_some(), "compilation stopped without an error");
         self.error.unwrap_or(PendingError {
             kind: ErrorKind::UnexpectedCharacter,
             offset: self.pos,

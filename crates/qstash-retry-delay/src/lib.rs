@@ -454,11 +454,18 @@ impl Source {
 
     fn as_str(&self) -> &str {
         match self {
-            // Copied from a `str` at a character boundary, so always valid.
-            Source::Inline { bytes, len } => bytes
-                .get(..usize::from(*len))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
+            // Copied from a whole `str` that fits, so always valid; the fallback is for release
+            // builds, where `Display` must not panic.
+            Source::Inline { bytes, len } => {
+                let text = bytes
+                    .get(..usize::from(*len))
+                    .and_then(|b| std::str::from_utf8(b).ok());
+                debug_assert!(
+                    text.is_some(),
+                    "an inline source of {len} bytes is not a str"
+                );
+                text.unwrap_or_default()
+            }
             Source::Shared(source) => source,
         }
     }
@@ -497,7 +504,13 @@ impl Code {
     #[inline]
     fn steps(&self) -> &[Step] {
         match self {
-            Code::Inline { steps, len } => steps.get(..usize::from(*len)).unwrap_or(steps),
+            Code::Inline { steps, len } => {
+                // `len` counts the program's steps, at most `INLINE_STEPS`; the rest is padding
+                // that must never run.
+                let program = steps.get(..usize::from(*len));
+                debug_assert!(program.is_some(), "{len} inline steps of {INLINE_STEPS}");
+                program.unwrap_or_default()
+            }
             Code::Shared(steps) => steps,
         }
     }

@@ -217,7 +217,13 @@ pub(crate) struct Stack<'a> {
 impl Stack<'_> {
     #[inline(always)]
     fn push(&mut self, value: f64) {
-        // The compiler sized the stack for the program; a miss could only drop a value.
+        // The compiler sized the stack for the program (`StackSize`), so a push always has a
+        // slot; checked in debug builds, the tests and the fuzz targets.
+        debug_assert!(
+            self.sp < self.slots.len(),
+            "push beyond a stack of {}",
+            self.slots.len()
+        );
         if let Some(slot) = self.slots.get_mut(self.sp) {
             *slot = value;
         }
@@ -226,6 +232,12 @@ impl Stack<'_> {
 
     #[inline(always)]
     fn pop(&mut self) -> f64 {
+        // Every pop follows its push in a compiled program; checked as `push` is.
+        debug_assert!(
+            self.sp > 0 && self.sp <= self.slots.len(),
+            "pop from a stack at height {}",
+            self.sp
+        );
         self.sp = self.sp.wrapping_sub(1);
         self.slots.get(self.sp).copied().unwrap_or(f64::NAN)
     }

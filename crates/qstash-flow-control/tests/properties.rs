@@ -106,11 +106,11 @@ prop_compose! {
         ],
         period in proptest::option::of(period()),
     ) -> FlowControl {
-        let value = FlowControl::new(parallelism, rate).unwrap();
-        match period {
-            Some(p) => value.set_period(p).unwrap(),
-            None => value,
+        let mut value = FlowControl::new(parallelism, rate).unwrap();
+        if let Some(p) = period {
+            value.set_period(p).unwrap();
         }
+        value
     }
 }
 

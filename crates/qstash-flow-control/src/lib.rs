@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The grammar (from the project's wire contract, §4):
+//! The grammar:
 //!
 //! ```text
 //! value = pair { OWS "," OWS pair }
@@ -94,9 +94,9 @@ const MAX_PERIOD_SECS: u64 = 7 * 24 * 60 * 60;
 ///
 /// let two = NonZeroU32::new(2).unwrap();
 /// let five = NonZeroU32::new(5).unwrap();
-/// let value = FlowControl::with_parallelism(two)
-///     .set_rate(five)
-///     .set_period(Delay::checked_from_secs(60).unwrap())?;
+/// let mut value = FlowControl::with_parallelism(two);
+/// value.set_rate(five);
+/// value.set_period(Delay::checked_from_secs(60).unwrap())?;
 /// assert_eq!(value.to_string(), "parallelism=2, rate=5, period=1m");
 /// assert_eq!(value, "rate=5,parallelism=2,period=60".parse()?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,4 +1,4 @@
-//! The `Upstash-Delay` grammar (spec §2) as `nom` parsers over bytes.
+//! The `Upstash-Delay` grammar (see the crate docs) as `nom` parsers over bytes.
 //!
 //! ```text
 //! delay     = "0" | component { component }

@@ -1,5 +1,5 @@
 //! Property tests: canonical round trip, every key order with any optional whitespace, and
-//! agreement with a simple reference parser written here from the spec (§4).
+//! agreement with a simple reference parser written here from the grammar in the crate docs.
 
 use std::num::NonZeroU32;
 

@@ -1,4 +1,4 @@
-//! One test per rule of spec §4 and §1 (key), and one per error kind.
+//! One test per rule of the crate docs (value and key), and one per error kind.
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;
@@ -693,7 +693,7 @@ fn error_kinds_describe_themselves() {
     );
 }
 
-// ---- the key (§1) -------------------------------------------------------------------------
+// ---- the key ------------------------------------------------------------------------------
 
 #[test]
 fn key_accepts_visible_ascii_up_to_256_bytes() {

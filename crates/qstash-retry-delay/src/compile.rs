@@ -1,4 +1,4 @@
-//! The compiler: source bytes to a flat program in one pass (spec §3, §3.3).
+//! The compiler: source bytes to a flat program in one pass (the grammar and limits of the crate docs).
 //!
 //! ```text
 //! expr    = sum

@@ -20,7 +20,7 @@
 //! # Ok::<(), qstash_retry_delay::CompileError>(())
 //! ```
 //!
-//! The grammar (from the project's wire contract, §3):
+//! The grammar:
 //!
 //! ```text
 //! expr    = sum
@@ -80,7 +80,7 @@ use machine::{Op, StackSize, Step};
 
 /// The bounds a source must stay within to compile.
 ///
-/// [`Limits::default()`] is the wire contract's: at most 1 024 bytes and 64 levels of
+/// [`Limits::default()`] is what a QStash server accepts: at most 1 024 bytes and 64 levels of
 /// parentheses. Other bounds are for other uses (a server with its own policy, tests):
 ///
 /// ```
@@ -99,7 +99,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The wire contract's limits (spec §3.3): 1 024 bytes, 64 levels.
+    /// The limits a QStash server applies: 1 024 bytes, 64 levels.
     pub const DEFAULT: Limits = Limits {
         max_len: 1024,
         max_depth: 64,
@@ -172,11 +172,11 @@ pub struct RetryDelay {
 }
 
 impl RetryDelay {
-    /// The longest delay [`delay`](Self::delay) returns: one day (spec §3.2).
+    /// The longest delay [`delay`](Self::delay) returns: one day. A longer result is cut to it.
     pub const DEFAULT_CAP: Duration = Duration::from_secs(86_400);
 
     /// The source of [`default_backoff`](Self::default_backoff):
-    /// `min(86400, e^(2.5 · (retried + 1)))` seconds, in milliseconds (spec §3.4).
+    /// `min(86400, e^(2.5 · (retried + 1)))` seconds, in milliseconds.
     pub const DEFAULT_BACKOFF: &'static str = "min(86400, exp(2.5 * (retried + 1))) * 1000";
 
     /// Compiles an expression with the default [`Limits`].
@@ -269,7 +269,7 @@ impl RetryDelay {
         }
     }
 
-    /// The default backoff (spec §3.4), used when a request has no `Upstash-Retry-Delay`:
+    /// The default backoff, used when a request has no `Upstash-Retry-Delay`:
     /// [`DEFAULT_BACKOFF`](Self::DEFAULT_BACKOFF), compiled once and shared.
     ///
     /// ```
@@ -312,7 +312,8 @@ impl RetryDelay {
     }
 
     /// The delay before retry number `retried + 1`, capped at
-    /// [`DEFAULT_CAP`](Self::DEFAULT_CAP) (spec §3.2). It never allocates.
+    /// [`DEFAULT_CAP`](Self::DEFAULT_CAP) (the rounding and capping rules are in the crate docs).
+    /// It never allocates.
     ///
     /// ```
     /// use std::time::Duration;
@@ -516,7 +517,7 @@ impl Code {
     }
 }
 
-/// The delay for a value of `ms` milliseconds under `cap` (spec §3.2); `None` for NaN.
+/// The delay for a value of `ms` milliseconds under `cap` (the rounding and capping rules of the crate docs); `None` for NaN.
 #[inline]
 fn to_delay(ms: f64, cap: Duration) -> Option<Duration> {
     if ms.is_nan() {

@@ -54,6 +54,8 @@ pub struct LogsArgs {
     /// Print the page as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub deadline: crate::Deadline,
 }
 
 /// The query the flags describe, every value checked.

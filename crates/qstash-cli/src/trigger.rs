@@ -74,6 +74,8 @@ pub struct TriggerArgs {
     /// Print the response as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub deadline: crate::Deadline,
 }
 
 /// An error about the value of `flag`, pointing into it.

@@ -240,8 +240,9 @@ impl fmt::Display for HeaderError {
 }
 
 impl std::error::Error for HeaderError {
+    /// The parser's error is this error's message, so the chain goes on with its cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.as_error())
+        self.as_error().source()
     }
 }
 
@@ -628,7 +629,9 @@ impl fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {
+    /// The message already ends with the value's error ([`value_error`](Self::value_error)),
+    /// so the chain goes on with that error's cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.source.as_ref().and_then(std::error::Error::source)
     }
 }

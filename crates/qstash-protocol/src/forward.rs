@@ -5,6 +5,7 @@ use std::fmt;
 use http::{HeaderName, HeaderValue};
 
 use crate::error::{ValueError, ValueErrorKind};
+use crate::header::ForwardPrefix;
 use crate::values::{check_header_value, first_not, is_tchar};
 
 /// The most forwarded header lines a request may carry, counting the workflow's and the
@@ -16,8 +17,7 @@ use crate::values::{check_header_value, first_not, is_tchar};
 pub const MAX_FORWARDED_HEADERS: usize = 16_384;
 
 /// The longest forwarded header name: `http`'s limit for a name less the longest prefix.
-pub const MAX_FORWARD_NAME_LEN: usize =
-    (1 << 16) - 1 - crate::header::FAILURE_CALLBACK_FORWARD_PREFIX.len();
+pub const MAX_FORWARD_NAME_LEN: usize = (1 << 16) - 1 - ForwardPrefix::Failure.as_str().len();
 
 /// Headers to forward, seen without their `Upstash-…-Forward-` prefix.
 ///
@@ -36,9 +36,9 @@ pub struct ForwardedHeaders {
 
 impl ForwardedHeaders {
     /// No headers, for names with `prefix`.
-    pub(crate) fn new(prefix: &'static str) -> ForwardedHeaders {
+    pub(crate) fn new(prefix: ForwardPrefix) -> ForwardedHeaders {
         ForwardedHeaders {
-            prefix_len: prefix.len(),
+            prefix_len: prefix.as_str().len(),
             entries: Vec::new(),
         }
     }

@@ -3,7 +3,6 @@
 use std::fmt::{self, Write as _};
 
 use bytes::{Bytes, BytesMut};
-use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use qstash_delay::Delay;
 use qstash_flow_control::{FlowControl, FlowControlKey};
@@ -16,7 +15,7 @@ use crate::error::{
 use crate::forward::{
     ForwardedHeaders, MAX_FORWARDED_HEADERS, check_forward_name, check_forward_value,
 };
-use crate::header::{self, CONTENT_TYPE_CANONICAL};
+use crate::header::{CONTENT_TYPE_CANONICAL, ForwardPrefix, Known};
 use crate::uri::join;
 use crate::values::{
     CallbackUrl, Label, RunId, WorkflowUrl, check_header_value, parse_label_list, parse_u64,
@@ -90,7 +89,7 @@ impl TriggerRequest {
                 body: Bytes::new(),
                 content_type: None,
                 run_id: None,
-                forwarded: ForwardedHeaders::new(header::FORWARD_PREFIX),
+                forwarded: ForwardedHeaders::new(ForwardPrefix::Destination),
                 retries: None,
                 delay: None,
                 not_before: None,
@@ -100,7 +99,7 @@ impl TriggerRequest {
                 retry_delay: None,
             },
             callback_target: None,
-            callback_forwarded: ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX),
+            callback_forwarded: ForwardedHeaders::new(ForwardPrefix::Failure),
             error: None,
         }
     }
@@ -109,10 +108,7 @@ impl TriggerRequest {
     pub fn into_builder(mut self) -> TriggerRequestBuilder {
         let (callback_target, callback_forwarded) = match self.failure_callback.take() {
             Some(cb) => (Some(cb.target), cb.forwarded),
-            None => (
-                None,
-                ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX),
-            ),
+            None => (None, ForwardedHeaders::new(ForwardPrefix::Failure)),
         };
         TriggerRequestBuilder {
             req: self,
@@ -360,74 +356,45 @@ impl TriggerRequest {
     /// Feeds every header to `sink`, in a fixed order.
     pub(crate) fn encode(&self, sink: &mut impl Sink) {
         if let Some(ct) = &self.content_type {
-            sink.known(&CONTENT_TYPE, CONTENT_TYPE_CANONICAL, Val::Header(ct));
+            sink.known(Known::ContentType, Val::Header(ct));
         }
         if let Some(id) = &self.run_id {
-            sink.known(
-                &header::WORKFLOW_RUN_ID,
-                "Upstash-Workflow-RunId",
-                Val::Str(id.as_str()),
-            );
+            sink.known(Known::WorkflowRunId, Val::Str(id.as_str()));
         }
         if let Some(n) = self.retries {
-            sink.known(&header::RETRIES, "Upstash-Retries", Val::Num(u64::from(n)));
+            sink.known(Known::Retries, Val::Num(u64::from(n)));
         }
         if let Some(d) = &self.delay {
-            sink.known(&header::DELAY, "Upstash-Delay", Val::Display(d));
+            sink.known(Known::Delay, Val::Display(d));
         }
         if let Some(t) = self.not_before {
-            sink.known(&header::NOT_BEFORE, "Upstash-Not-Before", Val::Num(t));
+            sink.known(Known::NotBefore, Val::Num(t));
         }
         match self.labels.as_slice() {
             [] => {}
-            [one] => sink.known(&header::LABEL, "Upstash-Label", Val::Str(one.as_str())),
-            many => sink.known(
-                &header::LABEL,
-                "Upstash-Label",
-                Val::Display(&LabelList(many)),
-            ),
+            [one] => sink.known(Known::Label, Val::Str(one.as_str())),
+            many => sink.known(Known::Label, Val::Display(&LabelList(many))),
         }
         if let Some((key, value)) = &self.flow_control {
-            sink.known(
-                &header::FLOW_CONTROL_KEY,
-                "Upstash-Flow-Control-Key",
-                Val::Str(key.as_str()),
-            );
-            sink.known(
-                &header::FLOW_CONTROL_VALUE,
-                "Upstash-Flow-Control-Value",
-                Val::Display(value),
-            );
+            sink.known(Known::FlowControlKey, Val::Str(key.as_str()));
+            sink.known(Known::FlowControlValue, Val::Display(value));
         }
         if let Some(cb) = &self.failure_callback {
             let v = match &cb.target {
                 FailureTarget::FailureFunction => "",
                 FailureTarget::Url(url) => url.as_str(),
             };
-            sink.known(
-                &header::FAILURE_CALLBACK,
-                "Upstash-Failure-Callback",
-                Val::Str(v),
-            );
+            sink.known(Known::FailureCallback, Val::Str(v));
         }
         if let Some(rd) = &self.retry_delay {
-            sink.known(
-                &header::RETRY_DELAY,
-                "Upstash-Retry-Delay",
-                Val::Str(rd.as_str()),
-            );
+            sink.known(Known::RetryDelay, Val::Str(rd.as_str()));
         }
         for (full, bare, value) in self.forwarded.wire() {
-            sink.forwarded(header::FORWARD_PREFIX_CANONICAL, full, bare, value);
+            sink.forwarded(ForwardPrefix::Destination, full, bare, value);
         }
         if let Some(cb) = &self.failure_callback {
             for (full, bare, value) in cb.forwarded.wire() {
-                sink.forwarded(
-                    header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                    full,
-                    bare,
-                    value,
-                );
+                sink.forwarded(ForwardPrefix::Failure, full, bare, value);
             }
         }
     }
@@ -458,11 +425,12 @@ pub(crate) enum Val<'a> {
 
 /// Where [`TriggerRequest::encode`] writes headers: an `http::HeaderMap` or a JSON batch entry.
 pub(crate) trait Sink {
-    fn known(&mut self, name: &HeaderName, canonical: &'static str, value: Val<'_>);
-    /// A forwarded header: its full name, the name without prefix, its value.
+    /// A known header (a row of the table in [`header`]) and its value.
+    fn known(&mut self, header: Known, value: Val<'_>);
+    /// A forwarded header: its prefix, its full name, the name without prefix, its value.
     fn forwarded(
         &mut self,
-        prefix_canonical: &'static str,
+        prefix: ForwardPrefix,
         full: &HeaderName,
         bare: &str,
         value: &HeaderValue,
@@ -527,17 +495,17 @@ fn push_decimal(buf: &mut BytesMut, mut n: u64) {
 }
 
 impl Sink for MapSink<'_> {
-    fn known(&mut self, name: &HeaderName, _canonical: &'static str, value: Val<'_>) {
+    fn known(&mut self, header: Known, value: Val<'_>) {
         // Every value was checked when the request was built or decoded, so the conversion
         // cannot fail; `to_http` being infallible, a failure would drop the header.
         if let Some(value) = self.value(value) {
-            let _ = self.map.try_append(name.clone(), value);
+            let _ = self.map.try_append(header.name(), value);
         }
     }
 
     fn forwarded(
         &mut self,
-        _prefix_canonical: &'static str,
+        _prefix: ForwardPrefix,
         full: &HeaderName,
         _bare: &str,
         value: &HeaderValue,
@@ -602,8 +570,7 @@ impl TriggerRequestBuilder {
         if self.error.is_none()
             && let Err(e) = append_forward(
                 &mut self.req.forwarded,
-                header::FORWARD_PREFIX,
-                header::FORWARD_PREFIX_CANONICAL,
+                ForwardPrefix::Destination,
                 name.as_ref(),
                 value.as_ref(),
             )
@@ -673,8 +640,7 @@ impl TriggerRequestBuilder {
         if self.error.is_none()
             && let Err(e) = append_forward(
                 &mut self.callback_forwarded,
-                header::FAILURE_CALLBACK_FORWARD_PREFIX,
-                header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
+                ForwardPrefix::Failure,
                 name.as_ref(),
                 value.as_ref(),
             )
@@ -728,7 +694,7 @@ impl TriggerRequestBuilder {
         }
         if let Some(rd) = &req.retry_delay {
             check_header_value("header value", rd.as_str().as_bytes())
-                .map_err(|e| BuildError::value("Upstash-Retry-Delay", e))?;
+                .map_err(|e| BuildError::value(Known::RetryDelay.canonical(), e))?;
         }
         Ok(req)
     }
@@ -744,14 +710,14 @@ fn forwarded_count(req: &TriggerRequest) -> usize {
 
 pub(crate) fn append_forward(
     map: &mut ForwardedHeaders,
-    prefix: &str,
-    prefix_canonical: &str,
+    prefix: ForwardPrefix,
     name: &[u8],
     value: &[u8],
 ) -> Result<(), BuildError> {
+    let prefix_canonical = prefix.canonical();
     let field = || format!("{prefix_canonical}{}", String::from_utf8_lossy(name));
     check_forward_name(name).map_err(|e| BuildError::name(field(), e))?;
-    let full = [prefix.as_bytes(), name].concat();
+    let full = [prefix.as_str().as_bytes(), name].concat();
     let full = HeaderName::from_bytes(&full).map_err(|_| {
         BuildError::name(
             field(),
@@ -778,13 +744,16 @@ pub(crate) fn append_forward(
 /// Stores a single-valued header, failing when it was already set.
 pub(crate) fn once<T>(
     slot: &mut Option<T>,
-    canonical: &'static str,
+    header: Known,
     parse: impl FnOnce() -> Result<T, HeaderError>,
 ) -> Result<(), DecodeError> {
     if slot.is_some() {
-        return Err(DecodeError::at(DecodeErrorKind::Duplicate, canonical));
+        return Err(DecodeError::at(
+            DecodeErrorKind::Duplicate,
+            header.canonical(),
+        ));
     }
-    *slot = Some(parse().map_err(|e| DecodeError::invalid(canonical, e))?);
+    *slot = Some(parse().map_err(|e| DecodeError::invalid(header.canonical(), e))?);
     Ok(())
 }
 
@@ -796,7 +765,7 @@ pub(crate) fn decode_headers(
 ) -> Result<TriggerRequest, DecodeError> {
     let mut content_type = None;
     let mut run_id = None;
-    let mut forwarded = ForwardedHeaders::new(header::FORWARD_PREFIX);
+    let mut forwarded = ForwardedHeaders::new(ForwardPrefix::Destination);
     let mut retries = None;
     let mut delay = None;
     let mut not_before = None;
@@ -804,81 +773,69 @@ pub(crate) fn decode_headers(
     let mut flow_key = None;
     let mut flow_value = None;
     let mut callback = None;
-    let mut callback_forwarded = ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX);
+    let mut callback_forwarded = ForwardedHeaders::new(ForwardPrefix::Failure);
     let mut first_callback_forward: Option<&str> = None;
     let mut retry_delay = None;
 
     for (name, value) in headers {
-        let n = name.as_str();
         let v = value.as_bytes();
-        if n == "content-type" {
-            once(&mut content_type, CONTENT_TYPE_CANONICAL, || {
-                check_header_value("header value", v)?;
-                Ok(value.clone())
-            })?;
-            continue;
-        }
-        let Some(rest) = n.strip_prefix("upstash-") else {
+        let Some(known) = Known::from_name(name.as_str()) else {
+            if let Some((prefix, bare)) = ForwardPrefix::split(name.as_str()) {
+                match prefix {
+                    ForwardPrefix::Destination => {
+                        decode_forward(&mut forwarded, prefix, name, bare, value)?;
+                    }
+                    ForwardPrefix::Failure => {
+                        decode_forward(&mut callback_forwarded, prefix, name, bare, value)?;
+                        if first_callback_forward.is_none() {
+                            first_callback_forward = Some(bare);
+                        }
+                    }
+                    // A message's callback: unknown to a trigger, ignored.
+                    _ => {}
+                }
+            }
+            // Any other header is unknown and ignored.
             continue;
         };
-        match rest {
-            "workflow-runid" => {
-                once(&mut run_id, "Upstash-Workflow-RunId", || {
-                    Ok(RunId::parse(v)?)
-                })?;
-            }
-            "retries" => once(&mut retries, "Upstash-Retries", || {
+        let k = known;
+        match known {
+            Known::ContentType => once(&mut content_type, k, || {
+                check_header_value("header value", v)?;
+                Ok(value.clone())
+            })?,
+            Known::WorkflowRunId => once(&mut run_id, k, || Ok(RunId::parse(v)?))?,
+            Known::Retries => once(&mut retries, k, || {
                 let n = parse_u64("retries", v, u64::from(u32::MAX))?;
                 Ok(u32::try_from(n).unwrap_or(u32::MAX))
             })?,
-            "delay" => once(&mut delay, "Upstash-Delay", || {
+            Known::Delay => once(&mut delay, k, || {
                 Delay::parse(v).map_err(HeaderError::Delay)
             })?,
-            "not-before" => once(&mut not_before, "Upstash-Not-Before", || {
+            Known::NotBefore => once(&mut not_before, k, || {
                 Ok(parse_u64("unix time", v, u64::MAX)?)
             })?,
-            "label" => parse_label_list(v, &mut labels)
-                .map_err(|e| DecodeError::invalid("Upstash-Label", e))?,
-            "flow-control-key" => once(&mut flow_key, "Upstash-Flow-Control-Key", || {
+            Known::Label => parse_label_list(v, &mut labels)
+                .map_err(|e| DecodeError::invalid(k.canonical(), e))?,
+            Known::FlowControlKey => once(&mut flow_key, k, || {
                 FlowControlKey::parse(v).map_err(HeaderError::FlowControlKey)
             })?,
-            "flow-control-value" => once(&mut flow_value, "Upstash-Flow-Control-Value", || {
+            Known::FlowControlValue => once(&mut flow_value, k, || {
                 FlowControl::parse(v).map_err(HeaderError::FlowControl)
             })?,
-            "failure-callback" => once(&mut callback, "Upstash-Failure-Callback", || {
+            Known::FailureCallback => once(&mut callback, k, || {
                 if v.is_empty() {
                     Ok(FailureTarget::FailureFunction)
                 } else {
                     Ok(FailureTarget::Url(CallbackUrl::parse(v)?))
                 }
             })?,
-            "retry-delay" => once(&mut retry_delay, "Upstash-Retry-Delay", || {
+            Known::RetryDelay => once(&mut retry_delay, k, || {
                 check_header_value("header value", v)?;
                 RetryDelay::compile_bytes(v).map_err(HeaderError::RetryDelay)
             })?,
-            _ => {
-                if let Some(bare) = rest.strip_prefix("forward-") {
-                    decode_forward(
-                        &mut forwarded,
-                        header::FORWARD_PREFIX_CANONICAL,
-                        name,
-                        bare,
-                        value,
-                    )?;
-                } else if let Some(bare) = rest.strip_prefix("failure-callback-forward-") {
-                    decode_forward(
-                        &mut callback_forwarded,
-                        header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                        name,
-                        bare,
-                        value,
-                    )?;
-                    if first_callback_forward.is_none() {
-                        first_callback_forward = Some(bare);
-                    }
-                }
-                // Any other `Upstash-*` header is unknown and ignored.
-            }
+            // A message's header (`Scope::Message`): unknown to a trigger, ignored.
+            _ => {}
         }
     }
 
@@ -888,13 +845,13 @@ pub(crate) fn decode_headers(
         (Some(_), None) => {
             return Err(DecodeError::at(
                 DecodeErrorKind::FlowControlKeyWithoutValue,
-                "Upstash-Flow-Control-Key",
+                Known::FlowControlKey.canonical(),
             ));
         }
         (None, Some(_)) => {
             return Err(DecodeError::at(
                 DecodeErrorKind::FlowControlValueWithoutKey,
-                "Upstash-Flow-Control-Value",
+                Known::FlowControlValue.canonical(),
             ));
         }
     };
@@ -907,11 +864,7 @@ pub(crate) fn decode_headers(
         (None, Some(name)) => {
             return Err(DecodeError::at(
                 DecodeErrorKind::CallbackForwardWithoutCallback,
-                format!(
-                    "{}{}",
-                    header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                    name
-                ),
+                format!("{}{}", ForwardPrefix::Failure.canonical(), name),
             ));
         }
     };
@@ -938,11 +891,12 @@ pub(crate) fn decode_headers(
 /// Adds one forwarded header of a decoded request.
 pub(crate) fn decode_forward(
     map: &mut ForwardedHeaders,
-    prefix_canonical: &'static str,
+    prefix: ForwardPrefix,
     full: &HeaderName,
     bare: &str,
     value: &HeaderValue,
 ) -> Result<(), DecodeError> {
+    let prefix_canonical = prefix.canonical();
     if bare.is_empty() {
         return Err(DecodeError::at(
             DecodeErrorKind::EmptyForwardName,

@@ -5,11 +5,12 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use serde::{Deserialize, Serialize};
 
+use crate::encode::{Sink, Val};
 use crate::error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, ValueError, ValueErrorKind,
 };
 use crate::header::{self, ForwardPrefix, Known};
-use crate::trigger::{Sink, TriggerRequest, Val, decode_headers};
+use crate::trigger::{TriggerRequest, decode_headers};
 use crate::uri::join;
 use crate::values::WorkflowUrl;
 

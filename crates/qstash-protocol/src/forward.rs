@@ -4,7 +4,7 @@ use std::fmt;
 
 use http::{HeaderName, HeaderValue};
 
-use crate::error::{ValueError, ValueErrorKind};
+use crate::error::{BuildError, ValueError, ValueErrorKind};
 use crate::header::ForwardPrefix;
 use crate::values::{check_header_value, first_not, is_tchar};
 
@@ -164,4 +164,38 @@ pub(crate) fn check_forward_value(value: &[u8]) -> Result<HeaderValue, ValueErro
     check_header_value(WHAT, value)?;
     HeaderValue::from_bytes(value)
         .map_err(|_| ValueError::new(WHAT, ValueErrorKind::InvalidByte, value, 0, value.len()))
+}
+
+/// Checks a forwarded header given to a builder and appends it to `map`.
+pub(crate) fn append_forward(
+    map: &mut ForwardedHeaders,
+    prefix: ForwardPrefix,
+    name: &[u8],
+    value: &[u8],
+) -> Result<(), BuildError> {
+    let prefix_canonical = prefix.canonical();
+    let field = || format!("{prefix_canonical}{}", String::from_utf8_lossy(name));
+    check_forward_name(name).map_err(|e| BuildError::name(field(), e))?;
+    let full = [prefix.as_str().as_bytes(), name].concat();
+    let full = HeaderName::from_bytes(&full).map_err(|_| {
+        BuildError::name(
+            field(),
+            ValueError::new(
+                "header name",
+                ValueErrorKind::InvalidByte,
+                name,
+                0,
+                name.len(),
+            ),
+        )
+    })?;
+    let field = || {
+        format!(
+            "{prefix_canonical}{}",
+            name.to_ascii_lowercase().escape_ascii()
+        )
+    };
+    let value = check_forward_value(value).map_err(|e| BuildError::value(field(), e))?;
+    map.push(full, value);
+    Ok(())
 }

@@ -9,13 +9,15 @@ use qstash_delay::Delay;
 use qstash_flow_control::{FlowControl, FlowControlKey};
 use qstash_retry_delay::RetryDelay;
 
+use crate::decode::{decode_forward, once};
+use crate::encode::{LabelList, MapSink, Sink, Val};
 use crate::error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,
     ValueErrorKind,
 };
+use crate::forward::append_forward;
 use crate::forward::{ForwardedHeaders, MAX_FORWARDED_HEADERS, check_forward_value};
 use crate::header::{CONTENT_TYPE_CANONICAL, ForwardPrefix, Known};
-use crate::trigger::{LabelList, MapSink, Sink, Val, append_forward, decode_forward, once};
 use crate::uri::join;
 use crate::values::{
     CallbackUrl, DeduplicationId, Label, WorkflowUrl, check_header_value, first_not, is_tchar,

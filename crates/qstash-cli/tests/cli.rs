@@ -351,6 +351,22 @@ fn invalid_trigger_values_exit_2_and_send_nothing() {
     let o = qstash(&["trigger", "not a url", "--dry-run"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("error: URL: "), "{}", stderr(&o));
+    // A destination an HTTP stack would rewrite is refused, naming the segment (SPEC.md §1).
+    let o = qstash(&["trigger", "https://example.com/../x", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(r#"dot segment ".." is not allowed at byte 20"#),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
+    let o = qstash(&["trigger", "https://example.com/{id}", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(r#""{" is not allowed at byte 20"#),
+        "{}",
+        stderr(&o)
+    );
     let o = qstash(&["trigger"]);
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2 too");
     assert!(server.requests().is_empty(), "nothing was sent");

@@ -89,7 +89,9 @@
 struct ReadmeDoctests;
 
 mod batch;
+mod decode;
 mod dlq;
+mod encode;
 mod error;
 mod events;
 mod forward;

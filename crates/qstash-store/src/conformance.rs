@@ -61,6 +61,7 @@ pub fn message(tenant: &str, id: &str, due_at: Millis) -> NewMessage {
         dedup: None,
         flow_key: None,
         extra: vec![0, 1, 2, 255],
+        run: None,
     }
 }
 
@@ -86,6 +87,7 @@ pub fn finish_of(claimed: &Claimed, now: Millis, transition: Transition, state: 
         spawn: Vec::new(),
         dlq: None,
         dlq_callback_state: None,
+        end_run: None,
     }
 }
 

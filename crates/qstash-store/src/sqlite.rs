@@ -5,13 +5,15 @@
 //!
 //! # Threads
 //! - **One writer thread** owns the only read-write connection. Every write (insert, claim,
-//!   finish, cancel, dead-letter deletion, signing keys) is a command sent to it over a channel.
+//!   finish, cancel, dead-letter deletion, signing keys, creating and ending runs) is a command
+//!   sent to it over a channel.
 //!   The thread takes every command waiting (up to [`SqliteOptions::max_group`]), runs them all
 //!   in one transaction, each inside its own `SAVEPOINT`, commits once, and only then answers the
 //!   callers. Concurrent writers thus share one fsync (group commit), and a command that fails
 //!   rolls back alone and gets its own error while the others of its group commit.
 //! - **A small pool of read-only connections** serves the reads (`get_message`, `list_events`,
-//!   `list_dlq`, `get_dlq`, `next_due`, `ping`) on tokio's blocking threads; WAL lets them run
+//!   `list_dlq`, `get_dlq`, `next_due`, `ping`, `get_run`, `run_steps`, `list_runs`) on tokio's
+//!   blocking threads; WAL lets them run
 //!   beside the writer.
 //!
 //! One call is one command: the messages of one `insert_messages`, or the finishes of one
@@ -2083,5 +2085,135 @@ mod tests {
         );
         assert!(dlq.contains("dlq_tenant"), "{dlq}");
         assert!(!dlq.contains("TEMP B-TREE"), "{dlq}");
+
+        let run_pending = plan(
+            &conn,
+            "SELECT rowid, id, destination, labels FROM messages \
+             WHERE tenant = 't' AND run_id = 'r' AND state = 'PENDING'",
+        );
+        assert!(run_pending.contains("messages_run"), "{run_pending}");
+        let get_run = plan(
+            &conn,
+            &format!("SELECT {RUN_COLS} FROM runs r WHERE r.tenant = 't' AND r.run_id = 'r'"),
+        );
+        assert!(get_run.contains("sqlite_autoindex_runs"), "{get_run}");
+        let runs = plan(
+            &conn,
+            &format!(
+                "SELECT {RUN_COLS} FROM runs r WHERE r.tenant = 't' AND r.seq < 9 \
+                 ORDER BY r.seq DESC LIMIT 5"
+            ),
+        );
+        assert!(runs.contains("runs_tenant"), "{runs}");
+        assert!(!runs.contains("TEMP B-TREE"), "{runs}");
+        let steps = plan(
+            &conn,
+            "SELECT seq, message_id, body, created_at FROM run_steps \
+             WHERE tenant = 't' AND run_id = 'r' AND seq <= 5 ORDER BY seq",
+        );
+        assert!(steps.contains("sqlite_autoindex_run_steps"), "{steps}");
+        assert!(!steps.contains("TEMP B-TREE"), "{steps}");
+        let up_to = plan(
+            &conn,
+            "SELECT seq FROM run_steps WHERE tenant = 't' AND message_id = 'm' AND run_id = 'r'",
+        );
+        assert!(up_to.contains("run_steps_message"), "{up_to}");
+        let next_step = plan(
+            &conn,
+            "SELECT r.state, (SELECT MAX(s.seq) FROM run_steps s \
+             WHERE s.tenant = r.tenant AND s.run_id = r.run_id) \
+             FROM runs r WHERE r.tenant = 't' AND r.run_id = 'r'",
+        );
+        assert!(
+            next_step.contains("sqlite_autoindex_run_steps"),
+            "{next_step}"
+        );
+        assert!(!next_step.contains("SCAN"), "{next_step}");
+    }
+
+    /// A file written by the previous version (schema 1, before workflow runs) opens, migrates
+    /// to the current version, and keeps its data; the new columns read as "no run".
+    #[tokio::test]
+    async fn a_version_1_database_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode=WAL").unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            // Rows as version 1 wrote them.
+            conn.execute_batch(&format!(
+                "INSERT INTO messages (tenant, id, destination, method, headers, body, \
+                 created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra) \
+                 VALUES ('t1', 'msg_old', 'https://example.com/old', 'POST', x'00', x'6869', \
+                 5, 7, 7, 3, 'PENDING', 60000, '{sep}red{sep}', x''); \
+                 INSERT INTO messages (tenant, id, destination, method, headers, body, \
+                 created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra) \
+                 VALUES ('t1', 'msg_dead', 'https://example.com/dead', 'POST', x'00', x'', \
+                 5, 7, 7, 3, 'FAILED', 60000, '', x''); \
+                 INSERT INTO dlq (dlq_id, tenant, message_id, created_at, response_status, \
+                 response_headers, response_body) VALUES ('dlq_old', 't1', 'msg_dead', 8, 500, \
+                 x'00', x''); \
+                 INSERT INTO events (tenant, time, message_id, state, url, labels) \
+                 VALUES ('t1', 5, 'msg_old', 'CREATED', 'https://example.com/old', '');",
+                sep = LABEL_SEP
+            ))
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let old = store.get_message("t1", "msg_old").await.unwrap().unwrap();
+        assert_eq!(old.message.run, None);
+        assert_eq!(old.message.body, b"hi");
+        assert_eq!(old.message.labels, ["red"]);
+        assert_eq!(old.state, MessageState::Pending);
+        let not_workflow = DlqFilter {
+            workflow: Some(false),
+            ..DlqFilter::default()
+        };
+        let page = store.list_dlq("t1", &not_workflow, None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].message.message.run, None);
+        let workflow = DlqFilter {
+            workflow: Some(true),
+            ..DlqFilter::default()
+        };
+        let page = store.list_dlq("t1", &workflow, None, 10).await.unwrap();
+        assert!(page.items.is_empty());
+        // The new tables work beside the old rows.
+        let run = NewRun {
+            tenant: "t1".to_string(),
+            run_id: "wfr_a".to_string(),
+            workflow_url: "https://example.com/wf".to_string(),
+            created_at: 10,
+            initial_body: b"start".to_vec(),
+            labels: Vec::new(),
+            config: Vec::new(),
+        };
+        let mut first = old.message.clone();
+        first.id = "msg_new".to_string();
+        first.run = Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: true,
+        });
+        assert_eq!(
+            store.create_run(run, first.clone(), 10).await.unwrap(),
+            CreateRunOutcome::Created
+        );
+        let new = store.get_message("t1", "msg_new").await.unwrap().unwrap();
+        assert_eq!(new.message, first);
+        assert_eq!(store.run_steps("t1", "wfr_a", None).await.unwrap().len(), 1);
+        let events = store
+            .list_events("t1", &EventFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(events.items.len(), 2, "the old event and the new one");
+        store.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 2);
     }
 }

@@ -1838,7 +1838,8 @@ pub async fn end_run_cancels_pending<S: Store>(store: &S) {
 /// A finish with `end_run` ends a started run in its own transaction (the run's other pending
 /// messages are cancelled, its spawned messages inserted); when the run has ended already the
 /// run keeps its state and nothing is spawned, but the rest of the finish applies; a stale
-/// finish ends nothing.
+/// finish ends nothing; the finishing message is not cancelled by the run it ends; a run the
+/// tenant does not have ends nothing and does not stop the spawned messages.
 pub async fn finish_ends_run<S: Store>(store: &S) {
     create(
         store,
@@ -1912,6 +1913,14 @@ pub async fn finish_ends_run<S: Store>(store: &S) {
     // nothing more is spawned, but the message fails and its dead letter is added.
     let c = claim_one(store, T0 + 2).await;
     assert_eq!(c.message.message.id, "msg_fcb");
+    assert_eq!(
+        c.message.message.run,
+        Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: false
+        }),
+        "a claim carries the run link"
+    );
     let mut f = finish_of(&c, T0 + 3, Transition::Failed, "FAILED");
     f.end_run = Some((
         "wfr_a".to_string(),
@@ -1952,6 +1961,52 @@ pub async fn finish_ends_run<S: Store>(store: &S) {
         ["CREATED", "ACTIVE", "FAILED"]
     );
     assert_eq!(store.next_due().await.expect("next_due"), None);
+
+    // The finishing message itself is not cancelled by the run it ends, even while it stays
+    // pending; the run's other pending messages are.
+    create(
+        store,
+        new_run("t1", "wfr_b"),
+        linked(message("t1", "msg_b0", T0 + 10), "wfr_b", true),
+        T0 + 10,
+    )
+    .await;
+    insert(
+        store,
+        vec![linked(message("t1", "msg_b1", T0 + 50), "wfr_b", false)],
+        T0 + 10,
+    )
+    .await;
+    let c = claim_one(store, T0 + 10).await;
+    assert_eq!(c.message.message.id, "msg_b0");
+    let mut f = finish_of(&c, T0 + 11, Transition::Retry { at: T0 + 20 }, "RETRY");
+    f.end_run = Some(("wfr_b".to_string(), ended(RunState::Canceled)));
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    assert_eq!(run_of(store, "t1", "wfr_b").await.state, RunState::Canceled);
+    let b0 = get(store, "t1", "msg_b0").await;
+    assert_eq!((b0.state, b0.retried), (MessageState::Pending, 1));
+    assert_eq!(
+        get(store, "t1", "msg_b1").await.state,
+        MessageState::Cancelled
+    );
+    // A finish naming a run the tenant does not have ends nothing and still spawns.
+    let c = claim_one(store, T0 + 20).await;
+    assert_eq!(c.message.message.id, "msg_b0");
+    let mut f = finish_of(&c, T0 + 21, Transition::Failed, "FAILED");
+    f.end_run = Some(("wfr_none".to_string(), ended(RunState::Failed)));
+    f.spawn = vec![message("t1", "msg_b_cb", T0 + 21)];
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    assert_eq!(
+        store.get_run("t1", "wfr_none").await.expect("get_run"),
+        None
+    );
+    get(store, "t1", "msg_b_cb").await;
 }
 
 /// `DlqFilter::workflow`: `Some(true)` lists only dead letters of messages linked to a run,

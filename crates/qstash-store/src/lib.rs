@@ -184,6 +184,7 @@ impl fmt::Debug for NewMessage {
             .field("max_retries", &self.max_retries)
             .field("labels", &self.labels)
             .field("flow_key", &self.flow_key)
+            .field("run", &self.run)
             .finish_non_exhaustive()
     }
 }
@@ -325,9 +326,12 @@ pub struct Finish {
     /// failure callback): `(dlq_id, state)` with `CALLBACK_SUCCESS` or `CALLBACK_FAIL`. It is set
     /// only if the finish applies.
     pub dlq_callback_state: Option<(String, String)>,
-    /// Ends the message's workflow run (a run's message failed for good). When the run has
-    /// ended already, the run keeps its state and the messages of `spawn` are not inserted (a run
-    /// has one failure callback).
+    /// Ends the message's workflow run (a run's message failed for good): `(run_id, end)` of
+    /// the finish's tenant. Applied only if the finish applies, in the same transaction: a
+    /// started run ends as with [`Store::end_run`] (its other pending messages are cancelled).
+    /// When the run has ended already, the run keeps its state and the messages of `spawn` are
+    /// not inserted (a run has one failure callback); the rest of the finish still applies. When
+    /// the tenant has no such run, nothing is ended and `spawn` is inserted.
     pub end_run: Option<(String, EndRun)>,
 }
 
@@ -440,8 +444,8 @@ pub struct DlqFilter {
     pub label: Option<String>,
     /// Only dead letters whose last response had this status.
     pub response_status: Option<u16>,
-    /// `Some(true)`: only dead letters of workflow runs' messages; `Some(false)`: only of other
-    /// messages.
+    /// `Some(true)`: only dead letters of workflow runs' messages (stored with a
+    /// [`NewMessage::run`]); `Some(false)`: only of other messages; `None`: both.
     pub workflow: Option<bool>,
 }
 
@@ -555,6 +559,10 @@ pub struct RunStep {
 
 /// What [`Store::create_run`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per run creation; boxing would only add an allocation"
+)]
 pub enum CreateRunOutcome {
     /// The run and its first message were stored.
     Created,
@@ -616,6 +624,14 @@ pub trait Store: Send + Sync + 'static {
     /// (`until` later than `now`), is not stored: its outcome names the earlier message. Two
     /// messages of the same call with the same deduplication id: the first is stored, the second
     /// deduplicated against it. The outcomes are in the order of `messages`.
+    ///
+    /// A step of a workflow run ([`RunLink::step`]) is stored only while the tenant's run with
+    /// that id exists and is [`RunState::Started`]; its body is then appended to the run's steps
+    /// (the next sequence number, from 0) in the same transaction. Otherwise its outcome is
+    /// [`InsertOutcome::RunNotActive`] and nothing of it is stored (no event, no deduplication
+    /// id); like a deduplicated message, this is an outcome and not an error, so the other
+    /// messages of the call are still stored. A message linked with `step: false` is only linked
+    /// to its run (for [`Store::end_run`] and [`DlqFilter::workflow`]), whatever the run's state.
     async fn insert_messages(
         &self,
         messages: Vec<NewMessage>,
@@ -676,7 +692,14 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_signing_keys(&self, new_next: String) -> Result<SigningKeys>;
 
     /// Creates a workflow run (state [`RunState::Started`]) and stores its first message, both
-    /// or neither. A run id the tenant used before is [`CreateRunOutcome::Exists`].
+    /// or neither. A run id the tenant used before is [`CreateRunOutcome::Exists`]; another
+    /// tenant's run with the same id is a different run.
+    ///
+    /// The first message is stored as [`insert_messages`](Self::insert_messages) stores one, so
+    /// it is the run's step 0 when its [`RunLink`] says `step: true` for this run. When it would
+    /// not be stored (its deduplication id is still remembered, or it is a step of a run that is
+    /// not started), or it belongs to another tenant than the run, the call fails with
+    /// [`StoreError::Invalid`] and nothing is stored.
     async fn create_run(
         &self,
         run: NewRun,
@@ -697,6 +720,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<RunStep>>;
 
     /// Ends a started run and cancels its pending messages (appending `CANCELLED` events).
+    ///
+    /// The run's state becomes `end.state`, `ended_at` becomes `now`, and `end.response` and
+    /// `end.reason` are kept. Every pending message of the tenant linked to the run, claimed or
+    /// not, becomes [`MessageState::Cancelled`] (an attempt in flight then finishes
+    /// [`FinishOutcome::Stale`]). An `end.state` of [`RunState::Started`] is
+    /// [`StoreError::Invalid`].
     async fn end_run(
         &self,
         tenant: &str,

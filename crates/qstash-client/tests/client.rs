@@ -437,14 +437,9 @@ async fn a_timeout_then_success_is_one_run() {
 
 #[tokio::test]
 async fn connect_errors_are_transport_errors_and_retried() {
-    // A port that nothing listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let client = Client::builder()
         .token(TOKEN)
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(server::unused_url())
         .retry_policy(RetryPolicy::new(3).with_initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap();

@@ -77,13 +77,13 @@ pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
             ))
         })
     });
-    Ok(LogsQuery {
-        run_id: run_id.transpose()?,
-        cursor: args.cursor.clone(),
-        count: args.count,
-        state: state.transpose()?,
-        label: label.transpose()?,
-    })
+    let mut query = LogsQuery::new();
+    query.run_id = run_id.transpose()?;
+    query.cursor = args.cursor.clone();
+    query.count = args.count;
+    query.state = state.transpose()?;
+    query.label = label.transpose()?;
+    Ok(query)
 }
 
 /// One page: a line per run, then the cursor of the next page when there is one.

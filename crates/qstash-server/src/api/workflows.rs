@@ -81,10 +81,7 @@ pub(crate) async fn trigger(
     let req = TriggerRequest::from_http(&http::Request::from_parts(parts, body))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (run_id, created_at, _) = start_run(&state, &tenant, req, now_ms()).await?;
-    Ok(Json(TriggerResponse {
-        workflow_run_id: run_id,
-        workflow_created_at: created_at,
-    }))
+    Ok(Json(TriggerResponse::new(run_id, created_at)))
 }
 
 pub(crate) async fn batch_trigger(
@@ -110,11 +107,7 @@ pub(crate) async fn batch_trigger(
         let (run_id, created_at, created) = start_run(&state, &tenant, req, now)
             .await
             .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
-        out.push(BatchResponseEntry {
-            workflow_run_id: run_id,
-            workflow_created_at: created_at,
-            deduplicated: !created,
-        });
+        out.push(BatchResponseEntry::new(run_id, created_at, !created));
     }
     Ok(Json(out))
 }
@@ -232,7 +225,7 @@ pub(crate) async fn bulk_cancel(
             cancelled += 1;
         }
     }
-    Ok(Json(BulkCancelResponse { cancelled }))
+    Ok(Json(BulkCancelResponse::new(cancelled)))
 }
 
 /// `GET /v2/workflows/logs` (and `/v2/workflows/events?groupBy=workflowRunId`).
@@ -272,10 +265,10 @@ pub(crate) async fn logs(
         let steps = store.run_steps(&tenant, &run.run.run_id, None).await?;
         runs.push(run_log(&run, &steps)?);
     }
-    Ok(Json(LogsResponse {
-        cursor: page.next.map(|c| c.to_string()),
+    Ok(Json(LogsResponse::new(
         runs,
-    }))
+        page.next.map(|c| c.to_string()),
+    )))
 }
 
 /// A run as the logs show it, with its steps (`stepName`, `stepType`, `out`, `state`).
@@ -316,14 +309,13 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog
     }
     let run_id = RunId::new(run.run.run_id.clone())
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt run id"))?;
-    Ok(RunLog {
-        workflow_run_id: run_id,
-        workflow_url: Some(run.run.workflow_url.clone()),
-        workflow_state: Some(run.state.as_str().to_owned()),
-        workflow_run_created_at: Some(run.run.created_at),
-        workflow_run_completed_at: run.ended_at,
-        other,
-    })
+    let mut log = RunLog::new(run_id);
+    log.workflow_url = Some(run.run.workflow_url.clone());
+    log.workflow_state = Some(run.state.as_str().to_owned());
+    log.workflow_run_created_at = Some(run.run.created_at);
+    log.workflow_run_completed_at = run.ended_at;
+    log.other = other;
+    Ok(log)
 }
 
 /// `POST /v2/workflows/dlq/restart/{dlqId}`: a new run of the same workflow from the start,
@@ -368,8 +360,5 @@ pub(crate) async fn dlq_restart(
         now_ms(),
     )
     .await?;
-    Ok(Json(TriggerResponse {
-        workflow_run_id: run_id,
-        workflow_created_at: created_at,
-    }))
+    Ok(Json(TriggerResponse::new(run_id, created_at)))
 }

@@ -389,3 +389,80 @@ async fn runs_belong_to_their_tenant() {
     );
     assert_eq!(status_of(s.get(&run_path)).await, 200);
 }
+
+/// The SDK's `Client.trigger` publishes the Init message itself, with the run's retries, retry
+/// delay and failure callback (its workflow headers as `Upstash-Failure-Callback-Workflow-*`).
+/// They apply to the run's later step messages, and the failure callback carries the run id.
+#[tokio::test]
+async fn an_init_message_configures_its_run() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/sdk", sink.url);
+    let fcb = format!("{}/ok/failure", sink.url);
+    let run_id = "wfr_sdk-trigger";
+    let (status, answer) = batch(
+        &s,
+        TOKEN,
+        run_message(
+            &wf,
+            run_id,
+            true,
+            &[
+                ("upstash-retries", "1"),
+                ("upstash-retry-delay", "50"),
+                ("upstash-failure-callback", &fcb),
+                (
+                    "upstash-failure-callback-forward-upstash-workflow-failure-callback",
+                    "true",
+                ),
+                (
+                    "upstash-failure-callback-forward-upstash-workflow-is-failure",
+                    "true",
+                ),
+                ("upstash-failure-callback-workflow-runid", run_id),
+                ("upstash-failure-callback-workflow-url", &wf),
+                ("upstash-failure-callback-workflow-calltype", "failureCall"),
+                ("upstash-failure-callback-feature-set", FEATURES),
+            ],
+            r#"{"n":9}"#,
+        ),
+    )
+    .await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    sink.wait_for("/wf/sdk", 1, WAIT).await;
+
+    // A step message without retries of its own, to a destination that always fails.
+    let step = r#"{"stepId":1,"stepName":"a","stepType":"Run","out":"2","concurrent":1}"#;
+    let mut entry = run_message(&wf, run_id, false, &[], step);
+    entry["destination"] = json!(format!("{}/fail/step", sink.url));
+    let (status, answer) = batch(&s, TOKEN, entry).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+
+    let attempts = sink.wait_for("/fail/step", 2, WAIT).await;
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(
+        gap < Duration::from_secs(1),
+        "retry delay 50 ms, got {gap:?}"
+    );
+    let log = wait_state(&s, TOKEN, run_id, "RUN_FAILED").await;
+    let callbacks = sink.wait_for("/ok/failure", 1, WAIT).await;
+    let cb = &callbacks[0];
+    assert_eq!(cb.header("upstash-workflow-runid"), Some(run_id));
+    assert_eq!(cb.header("upstash-workflow-failure-callback"), Some("true"));
+    assert_eq!(cb.header("upstash-workflow-is-failure"), Some("true"));
+    assert_eq!(cb.header("upstash-workflow-url"), Some(wf.as_str()));
+    assert_eq!(cb.header("upstash-feature-set"), Some(FEATURES));
+    let body: Value = serde_json::from_slice(&cb.body).unwrap();
+    assert_eq!(body["workflowRunId"], run_id);
+    assert_eq!(body["status"], 500);
+    assert_eq!(
+        STANDARD
+            .decode(body["sourceBody"].as_str().unwrap())
+            .unwrap(),
+        br#"{"n":9}"#
+    );
+    // One retry only, one failure callback only.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.to("/fail/step").len(), 2, "{log:#?}");
+    assert_eq!(sink.to("/ok/failure").len(), 1);
+}

@@ -269,12 +269,22 @@ pub(crate) fn trigger_run(
 }
 
 /// The run an Init message starts when no trigger created it (the SDK's own `Client.trigger`,
-/// or a plain POST to a `serve()` endpoint).
+/// or a plain POST to a `serve()` endpoint). What the Init message configured (retries, retry
+/// delay, flow control, labels, failure callback) belongs to the run, as a trigger's would
+/// (`WF_TriggerOnConfig`): the SDK's later step messages do not repeat it.
 pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage) -> NewRun {
     let envelope = Envelope::decode(&message.extra);
+    let gave_retries = message
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("upstash-retries"));
     let config = RunConfig {
+        retries: gave_retries.then_some(message.max_retries),
+        retry_delay: envelope.retry_delay.clone(),
+        flow_key: message.flow_key.clone(),
+        labels: message.labels.clone(),
         failure_callback: envelope.failure_callback.clone(),
-        failure_callback_forward: envelope.failure_callback_forward.clone(),
+        failure_callback_forward: failure_callback_forward(message, &envelope),
         ..RunConfig::default()
     };
     NewRun {
@@ -289,6 +299,34 @@ pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage)
         labels: message.labels.clone(),
         config: config.encode(),
     }
+}
+
+/// The headers a run's failure callback carries: its `Upstash-Failure-Callback-Forward-*`
+/// headers, and the workflow headers the SDK's `Client.trigger` gives it as
+/// `Upstash-Failure-Callback-Workflow-*` and `Upstash-Failure-Callback-Feature-Set` (upstream:
+/// sent as `Upstash-Workflow-*` and `Upstash-Feature-Set`). Without `Upstash-Workflow-RunId` the
+/// SDK refuses the failure callback.
+fn failure_callback_forward(message: &NewMessage, envelope: &Envelope) -> Vec<(String, String)> {
+    const PREFIX: &str = "upstash-failure-callback-";
+    let mut forward = envelope.failure_callback_forward.clone();
+    for (name, value) in &message.headers {
+        let Some(rest) = name
+            .get(..PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+            .map(|_| &name[PREFIX.len()..])
+        else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        if (lower.starts_with("workflow-") || lower == "feature-set")
+            && !forward
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&format!("upstash-{rest}")))
+        {
+            forward.push((format!("Upstash-{rest}"), value.clone()));
+        }
+    }
+    forward
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use tracing::field::Empty;
 use crate::error::{Error, ErrorKind};
 use crate::logs::LogPages;
 use crate::rate_limit::RateLimit;
+use crate::replay::Replay;
 use crate::retry::RetryPolicy;
 use crate::trigger::TriggerCall;
 
@@ -251,6 +252,19 @@ impl Client {
         run_ids: &[RunId],
         parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<T, Error> {
+        self.execute_with(op, Replay::Safe, encode, run_ids, parse)
+            .await
+    }
+
+    /// As `execute`, retrying only the failures `replay` allows.
+    pub(crate) async fn execute_with<T>(
+        &self,
+        op: Op,
+        replay: Replay,
+        encode: impl Fn() -> http::Request<Bytes>,
+        run_ids: &[RunId],
+        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, Error> {
         let span = tracing::info_span!(
             "qstash.request",
             op = op.name(),
@@ -269,7 +283,7 @@ impl Client {
             }
         }
         let result = self
-            .attempts(&encode, &parse)
+            .attempts(replay, &encode, &parse)
             .instrument(span.clone())
             .await;
         let (result, attempts) = match result {
@@ -283,6 +297,7 @@ impl Client {
     /// The retry loop; returns the result and the number of attempts made.
     async fn attempts<T>(
         &self,
+        replay: Replay,
         encode: &impl Fn() -> http::Request<Bytes>,
         parse: &impl Fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<(T, u32), (Error, u32)> {
@@ -308,7 +323,7 @@ impl Client {
             if let Some(status) = err.status() {
                 tracing::Span::current().record("status", status.as_u16());
             }
-            if !err.is_retryable() || attempt >= max {
+            if !replay.allows(&err) || attempt >= max {
                 return Err((err, attempt));
             }
             let Some(wait) = inner.retry.wait_before(attempt, server_wait) else {
@@ -450,12 +465,23 @@ fn server_message(body: &[u8], token: &str) -> Option<String> {
 
 /// The operations, as named in the tracing span.
 #[derive(Debug, Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Trigger,
     BatchTrigger,
     CancelRun,
     CancelRuns,
     Logs,
+    Publish,
+    PublishBatch,
+    Message,
+    CancelMessage,
+    Events,
+    Dlq,
+    DlqMessage,
+    DeleteDlq,
+    RetryDlq,
+    SigningKeys,
+    RotateSigningKeys,
 }
 
 impl Op {
@@ -466,6 +492,17 @@ impl Op {
             Op::CancelRun => "cancel_run",
             Op::CancelRuns => "cancel_runs",
             Op::Logs => "logs",
+            Op::Publish => "publish",
+            Op::PublishBatch => "publish_batch",
+            Op::Message => "message",
+            Op::CancelMessage => "cancel_message",
+            Op::Events => "events",
+            Op::Dlq => "dlq",
+            Op::DlqMessage => "dlq_message",
+            Op::DeleteDlq => "delete_dlq",
+            Op::RetryDlq => "retry_dlq",
+            Op::SigningKeys => "signing_keys",
+            Op::RotateSigningKeys => "rotate_signing_keys",
         }
     }
 }

@@ -56,16 +56,21 @@ struct ReadmeDoctests;
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadmeDoctests;
 
+mod call;
 mod client;
 mod error;
 mod logs;
+mod messages;
+mod publish;
 mod rate_limit;
+mod replay;
 mod retry;
 mod trigger;
 
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use error::{Error, ErrorKind};
 pub use logs::LogPages;
+pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;
 pub use trigger::TriggerCall;
@@ -73,4 +78,9 @@ pub use trigger::TriggerCall;
 pub use qstash_protocol::{
     BatchResponseEntry, BulkCancel, CallbackUrl, Label, LogsQuery, LogsResponse, RunId, RunLog,
     RunState, TriggerRequest, TriggerResponse, WorkflowUrl,
+};
+pub use qstash_protocol::{
+    DeduplicationId, DlqListResponse, DlqMessage, DlqQuery, DlqRetryResponse, Event, EventState,
+    EventsQuery, EventsResponse, Message, PublishBatch, PublishRequest, PublishResponse,
+    SigningKeysResponse,
 };

@@ -6,7 +6,10 @@
 mod batch;
 mod check;
 mod diagnostic;
+mod messages;
+mod publish;
 mod receive;
+mod request;
 mod runs;
 mod schedule;
 mod serve;
@@ -79,6 +82,13 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         retries: u32,
     },
+    /// Publish a message: POST /v2/publish/{URL}; prints its id.
+    Publish(Box<publish::PublishArgs>),
+    /// List message events (the message logs), newest first, one page.
+    Events(messages::EventsArgs),
+    /// The dead-letter queue: list, get, retry or delete failed messages.
+    #[command(subcommand)]
+    Dlq(messages::DlqCommand),
     /// Cancel runs by id.
     Cancel {
         /// The run ids.
@@ -137,11 +147,11 @@ fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Trigger(args) => {
             let request = trigger::build(&args)?;
-            if args.dry_run {
+            if args.request.dry_run {
                 return trigger::dry_run(&request, &cli.conn);
             }
             let client = cli.conn.client()?;
-            block_on(trigger::send(&client, request, args.json))
+            block_on(trigger::send(&client, request, args.request.json))
         }
         Command::Batch(args) => {
             let client = cli.conn.client()?;
@@ -152,6 +162,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let client = cli.conn.client()?;
             block_on(runs::cancel(&client, ids))
         }
+        Command::Publish(args) => publish::run(&args, &cli.conn),
+        Command::Events(args) => messages::events(&args, &cli.conn),
+        Command::Dlq(command) => messages::dlq(command, &cli.conn),
         Command::Dev(args) => serve::dev(&args, cli.conn.token.as_deref()),
         Command::Serve(args) => serve::serve(&args, cli.conn.token.as_deref()),
         Command::Receive(args) => receive::run(&args),
@@ -164,9 +177,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
 }
 
 /// Runs a future on a single-threaded runtime: the command does network I/O only.
-fn block_on<F: std::future::Future<Output = Result<String, Failure>>>(
+fn block_on<T, F: std::future::Future<Output = Result<T, Failure>>>(
     future: F,
-) -> Result<String, Failure> {
+) -> Result<T, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -171,7 +171,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
             let client = cli.conn.client()?;
-            block_on(runs::logs(&client, query, args.json))
+            block_on(runs::logs(&client, query, args.page.json))
         }
     }
 }

@@ -32,7 +32,7 @@ pub struct EventsArgs {
 /// The paging and output flags of a list.
 #[derive(Debug, Args)]
 pub struct PageArgs {
-    /// How many entries.
+    /// How many entries (runs, events, messages).
     #[arg(long)]
     pub count: Option<u32>,
     /// Continue after a previous page (its cursor).
@@ -193,7 +193,7 @@ fn status(status: Option<u16>) -> String {
 }
 
 /// The line that tells how to get the next page, when there is one.
-fn more(out: &mut String, cursor: Option<&str>) {
+pub fn more(out: &mut String, cursor: Option<&str>) {
     if let Some(cursor) = cursor.filter(|c| !c.is_empty()) {
         let _ = writeln!(out, "more: --cursor {cursor}");
     }

@@ -3,17 +3,17 @@
 
 use clap::Args;
 use http::Method;
-use qstash_protocol::{CallbackUrl, DeduplicationId, PublishRequest, WorkflowUrl};
+use qstash_protocol::{CallbackUrl, DeduplicationId, PublishRequest};
 
 use crate::diagnostic::Failure;
-use crate::request::{RequestArgs, apply, bad, delay, dry_run, header_lines, json_line};
+use crate::request::{
+    RequestArgs, apply, bad, delay, destination, dry_run, header_lines, json_line,
+};
 use crate::{Connection, api_failure, block_on};
 
 /// `qstash publish` flags.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The destination (absolute http or https; its query string travels too).
-    pub url: String,
     /// The method the message is delivered with (Upstash-Method; POST when absent).
     #[arg(long)]
     pub method: Option<String>,
@@ -33,13 +33,6 @@ pub struct PublishArgs {
     /// Call this URL once the message failed for good (Upstash-Failure-Callback).
     #[arg(long, value_name = "URL")]
     pub failure_callback: Option<String>,
-    /// A header forwarded to the failure callback, `Name: value` (repeatable).
-    #[arg(
-        long = "failure-header",
-        value_name = "NAME: VALUE",
-        requires = "failure_callback"
-    )]
-    pub failure_headers: Vec<String>,
     /// A deduplication id (Upstash-Deduplication-Id): a second message with it is not
     /// enqueued, and the client may retry the publish safely.
     #[arg(long, value_name = "ID")]
@@ -55,8 +48,7 @@ pub struct PublishArgs {
 
 /// The message the flags describe, every value checked.
 pub fn build(args: &PublishArgs) -> Result<PublishRequest, Failure> {
-    let url =
-        WorkflowUrl::new(args.url.as_str()).map_err(|e| bad("URL", &e, &args.url, e.span()))?;
+    let url = destination(&args.request)?;
     let mut b = apply(&args.request, PublishRequest::builder(url))?;
     if let Some(m) = &args.method {
         let method =
@@ -77,7 +69,7 @@ pub fn build(args: &PublishArgs) -> Result<PublishRequest, Failure> {
     if let Some(url) = &args.failure_callback {
         b = b.failure_callback(callback("--failure-callback", url)?);
     }
-    for (name, value) in header_lines("--failure-header", &args.failure_headers)? {
+    for (name, value) in header_lines("--failure-header", &args.request.failure_headers)? {
         b = b.failure_callback_forward(name, value);
     }
     if let Some(id) = &args.dedup_id {

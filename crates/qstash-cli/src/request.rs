@@ -10,7 +10,7 @@ use clap::Args;
 use http::HeaderName;
 use qstash_delay::Delay;
 use qstash_flow_control::{FlowControl, FlowControlKey};
-use qstash_protocol::{Label, PublishRequestBuilder, TriggerRequestBuilder, header};
+use qstash_protocol::{Label, PublishRequestBuilder, TriggerRequestBuilder, WorkflowUrl, header};
 use qstash_retry_delay::RetryDelay;
 
 use crate::Connection;
@@ -19,6 +19,9 @@ use crate::diagnostic::{Diagnostic, Failure};
 /// The flags of `qstash trigger` and `qstash publish` for the headers both carry.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    /// The destination: the workflow's or endpoint's URL (absolute http or https; its query
+    /// string travels too).
+    pub url: String,
     /// The body, as text.
     #[arg(long, conflicts_with = "body_file")]
     pub body: Option<String>,
@@ -52,6 +55,13 @@ pub struct RequestArgs {
     /// The flow-control limits, `parallelism=2, rate=5, period=1m`; needs --flow-control-key.
     #[arg(long, value_name = "VALUE", requires = "flow_control_key")]
     pub flow_control: Option<String>,
+    /// A header forwarded to the failure callback, `Name: value` (repeatable).
+    #[arg(
+        long = "failure-header",
+        value_name = "NAME: VALUE",
+        requires = "failure_callback"
+    )]
+    pub failure_headers: Vec<String>,
     /// Print the exact HTTP request (token masked) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -102,7 +112,13 @@ macro_rules! shared_headers {
 
 shared_headers!(TriggerRequestBuilder, PublishRequestBuilder);
 
-/// Sets on `b` what the shared flags describe, every value checked.
+/// The destination, checked.
+pub fn destination(args: &RequestArgs) -> Result<WorkflowUrl, Failure> {
+    WorkflowUrl::new(args.url.as_str()).map_err(|e| bad("URL", &e, &args.url, e.span()))
+}
+
+/// Sets on `b` what the shared flags describe but the failure headers (their setter
+/// differs), every value checked.
 pub fn apply<B: SharedHeaders>(args: &RequestArgs, b: B) -> Result<B, Failure> {
     let mut b = b.body(read_body(args)?);
     if let Some(ct) = &args.content_type {

@@ -2,17 +2,15 @@
 
 use clap::Args;
 use qstash_client::Client;
-use qstash_protocol::{CallbackUrl, RunId, TriggerRequest, WorkflowUrl};
+use qstash_protocol::{CallbackUrl, RunId, TriggerRequest};
 
 use crate::diagnostic::Failure;
-use crate::request::{RequestArgs, apply, bad, header_lines, json_line};
+use crate::request::{RequestArgs, apply, bad, destination, header_lines, json_line};
 use crate::{Connection, api_failure};
 
 /// `qstash trigger` flags.
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// The workflow's URL (absolute http or https; its query string travels too).
-    pub url: String,
     /// The run id (Upstash-Workflow-RunId); one is generated when absent.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -20,13 +18,6 @@ pub struct TriggerArgs {
     /// `--failure-callback=`), the workflow's own failure function.
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub failure_callback: Option<String>,
-    /// A header forwarded to the failure callback, `Name: value` (repeatable).
-    #[arg(
-        long = "failure-header",
-        value_name = "NAME: VALUE",
-        requires = "failure_callback"
-    )]
-    pub failure_headers: Vec<String>,
     /// The flags a message has too.
     #[command(flatten)]
     pub request: RequestArgs,
@@ -34,8 +25,7 @@ pub struct TriggerArgs {
 
 /// The request the flags describe, every value checked.
 pub fn build(args: &TriggerArgs) -> Result<TriggerRequest, Failure> {
-    let url =
-        WorkflowUrl::new(args.url.as_str()).map_err(|e| bad("URL", &e, &args.url, e.span()))?;
+    let url = destination(&args.request)?;
     let mut b = apply(&args.request, TriggerRequest::builder(url))?;
     if let Some(id) = &args.run_id {
         b = b.run_id(RunId::new(id.as_str()).map_err(|e| bad("--run-id", &e, id, e.span()))?);
@@ -49,7 +39,7 @@ pub fn build(args: &TriggerArgs) -> Result<TriggerRequest, Failure> {
             b = b.failure_url(url);
         }
     }
-    for (name, value) in header_lines("--failure-header", &args.failure_headers)? {
+    for (name, value) in header_lines("--failure-header", &args.request.failure_headers)? {
         b = b.failure_forward(name, value);
     }
     b.build().map_err(|e| Failure::input(e.to_string()))

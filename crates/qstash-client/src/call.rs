@@ -4,10 +4,31 @@
 
 /// Implements, for `$call` (a struct with `client: &Client` and
 /// `builder: Result<$builder, Error>`), the private `map`/`try_map` helpers, the shared
-/// setters, and `IntoFuture` with `$output`.
+/// setters, `build` (giving a `$request`), `send` (with `Client::$send`, answering
+/// `$output`) and `IntoFuture`.
 macro_rules! shared_setters {
-    ($call:ident, $builder:ty, $output:ty) => {
+    ($call:ident, $builder:ty, $request:ty, $send:ident, $output:ty) => {
         impl<'c> $call<'c> {
+            /// The request, without sending it.
+            ///
+            /// # Errors
+            /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest): an invalid
+            /// destination, forwarded header or content type, or forwarded callback headers
+            /// without their callback.
+            pub fn build(self) -> Result<$request, Error> {
+                Ok(self.builder?.build()?)
+            }
+
+            #[doc = concat!("Sends the request ([`Client::", stringify!($send), "`]).")]
+            ///
+            /// # Errors
+            #[doc = concat!("As [`build`](Self::build), then as [`Client::", stringify!($send), "`].")]
+            pub async fn send(self) -> Result<$output, Error> {
+                let client = self.client;
+                let request = self.build()?;
+                client.$send(request).await
+            }
+
             fn map(mut self, f: impl FnOnce($builder) -> $builder) -> Self {
                 self.builder = self.builder.map(f);
                 self

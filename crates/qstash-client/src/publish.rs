@@ -215,26 +215,12 @@ impl<'c> PublishCall<'c> {
     pub fn extra_header(self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
         self.map(|b| b.extra_header(name, value))
     }
-
-    /// The message, without sending it.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest): an invalid
-    /// destination, forwarded header or content type, or callback headers without their
-    /// callback.
-    pub fn build(self) -> Result<PublishRequest, Error> {
-        Ok(self.builder?.build()?)
-    }
-
-    /// Sends the message ([`Client::publish`]).
-    ///
-    /// # Errors
-    /// As [`build`](Self::build), then as [`Client::publish`].
-    pub async fn send(self) -> Result<PublishResponse, Error> {
-        let client = self.client;
-        let request = self.build()?;
-        client.publish(request).await
-    }
 }
 
-shared_setters!(PublishCall, PublishRequestBuilder, PublishResponse);
+shared_setters!(
+    PublishCall,
+    PublishRequestBuilder,
+    PublishRequest,
+    publish,
+    PublishResponse
+);

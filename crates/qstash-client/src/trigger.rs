@@ -87,25 +87,12 @@ impl<'c> TriggerCall<'c> {
     pub fn failure_forward(self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
         self.map(|b| b.failure_forward(name, value))
     }
-
-    /// The request, without sending it.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest): an invalid
-    /// workflow URL, forwarded header or content type.
-    pub fn build(self) -> Result<TriggerRequest, Error> {
-        Ok(self.builder?.build()?)
-    }
-
-    /// Sends the trigger ([`Client::trigger`]).
-    ///
-    /// # Errors
-    /// As [`build`](Self::build), then as [`Client::trigger`].
-    pub async fn send(self) -> Result<TriggerResponse, Error> {
-        let client = self.client;
-        let request = self.build()?;
-        client.trigger(request).await
-    }
 }
 
-shared_setters!(TriggerCall, TriggerRequestBuilder, TriggerResponse);
+shared_setters!(
+    TriggerCall,
+    TriggerRequestBuilder,
+    TriggerRequest,
+    trigger,
+    TriggerResponse
+);

@@ -24,12 +24,11 @@ pub fn check(data: &[u8]) {
             let again = FlowControl::parse(shown.as_bytes()).expect("canonical form parses");
             assert_eq!(again, value, "display of {data:?} is {shown:?}");
             assert_eq!(again.to_string(), shown, "canonical form is stable");
-            let rebuilt = FlowControl::new(value.parallelism(), value.rate()).expect("a limit");
-            let rebuilt = if value.period_is_set() {
-                rebuilt.set_period(period).expect("period in range")
-            } else {
-                rebuilt
-            };
+            let mut rebuilt = FlowControl::new(value.parallelism(), value.rate()).expect("a limit");
+            if let Some(given) = value.given_period() {
+                assert_eq!(given, period);
+                rebuilt.set_period(given).expect("period in range");
+            }
             assert_eq!(rebuilt, value);
         }
         Err(err) => {

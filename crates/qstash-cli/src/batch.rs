@@ -1,4 +1,5 @@
-//! `qstash batch FILE`: one trigger per JSON line, several in flight at once.
+//! `qstash batch FILE`: one run per JSON line, started through `POST /v2/batch/trigger` in
+//! chunks of lines, several chunks in flight at once.
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
@@ -6,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use qstash_client::Client;
+use qstash_client::{BatchResponseEntry, Client};
 use qstash_protocol::{BatchRequestEntry, TriggerBatch, TriggerRequest};
 
 use crate::diagnostic::Failure;
@@ -17,9 +18,14 @@ pub struct BatchArgs {
     /// A JSON-lines file, one `{"destination", "body", "headers"}` object per line; `-` for
     /// stdin. Blank lines are skipped.
     pub file: PathBuf,
-    /// How many triggers are in flight at once.
+    /// How many batch requests are in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// How many lines one batch request carries.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch_size: u16,
+    #[command(flatten)]
+    pub deadline: crate::Deadline,
 }
 
 /// A line that could not become a request: its number and why.
@@ -71,6 +77,35 @@ fn parse_line(line: &str) -> Result<TriggerRequest, String> {
         .ok_or_else(|| "empty entry".to_string())
 }
 
+/// What one batch request gives its lines: a "started" line for each, in the order of the
+/// request, or the error that every line of the chunk shares.
+fn chunk_outcome(
+    lines: &[usize],
+    result: Result<Vec<BatchResponseEntry>, qstash_client::Error>,
+) -> Result<Vec<(usize, String)>, String> {
+    let entries = result.map_err(|e| crate::diagnostic::report(&e))?;
+    if entries.len() != lines.len() {
+        return Err(format!(
+            "unexpected response: the server answered {} entries for {} lines",
+            entries.len(),
+            lines.len()
+        ));
+    }
+    Ok(lines
+        .iter()
+        .zip(entries)
+        .map(|(&line, entry)| {
+            let note = if entry.deduplicated {
+                " (deduplicated)"
+            } else {
+                ""
+            };
+            let id = entry.workflow_run_id;
+            (line, format!("line {line}: started {}{note}", id.as_str()))
+        })
+        .collect())
+}
+
 /// Runs the file; returns the summary, or a failure when a line was bad (2) or a trigger
 /// failed (1), after every good line was tried.
 pub async fn run(client: &Client, args: &BatchArgs) -> Result<String, Failure> {
@@ -97,23 +132,29 @@ pub async fn run(client: &Client, args: &BatchArgs) -> Result<String, Failure> {
         report(format!("line {}: invalid: {}", b.line, b.message));
         bar.inc(1);
     }
-    let mut results = futures_util::stream::iter(requests)
-        .map(|(line, request)| async move { (line, client.trigger(request).await) })
+    let mut chunks = Vec::new();
+    let mut requests = requests.into_iter().peekable();
+    while requests.peek().is_some() {
+        let chunk: (Vec<usize>, Vec<TriggerRequest>) =
+            requests.by_ref().take(usize::from(args.batch_size)).unzip();
+        chunks.push(chunk);
+    }
+    let mut results = futures_util::stream::iter(chunks)
+        .map(|(lines, requests)| async move { (lines, client.batch_trigger(requests).await) })
         .buffer_unordered(usize::from(args.concurrency));
     let mut outcomes = Vec::with_capacity(total);
     let mut failed = 0usize;
-    while let Some((line, result)) = results.next().await {
-        match &result {
-            Ok(r) => outcomes.push((
-                line,
-                format!("line {line}: started {}", r.workflow_run_id.as_str()),
-            )),
-            Err(e) => {
-                failed += 1;
-                report(format!("line {line}: failed: {e}"));
+    while let Some((lines, result)) = results.next().await {
+        match chunk_outcome(&lines, result) {
+            Ok(started) => outcomes.extend(started),
+            Err(message) => {
+                for &line in &lines {
+                    failed += 1;
+                    report(format!("line {line}: failed: {message}"));
+                }
             }
         }
-        bar.inc(1);
+        bar.inc(lines.len() as u64);
     }
     bar.finish_and_clear();
     outcomes.sort_by_key(|(line, _)| *line);

@@ -4,6 +4,19 @@
 use std::fmt;
 use std::ops::Range;
 
+/// An error and its causes on one line, `error: cause: cause`, as the `source()` chain gives
+/// them (the client's errors show each message once along that chain).
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
+
 /// What went wrong, and how the process should exit.
 #[derive(Debug)]
 pub enum Failure {

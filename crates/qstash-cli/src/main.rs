@@ -17,6 +17,7 @@ mod trigger;
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use qstash_client::{Client, ErrorKind};
@@ -46,8 +47,9 @@ struct Connection {
 }
 
 impl Connection {
-    /// A client for this connection; a missing token is a usage error.
-    fn client(&self) -> Result<Client, Failure> {
+    /// A client for this connection whose calls end at `deadline`; a missing token is a
+    /// usage error.
+    fn client(&self, deadline: Deadline) -> Result<Client, Failure> {
         let token = self
             .token
             .as_deref()
@@ -55,9 +57,29 @@ impl Connection {
         Client::builder()
             .token(token)
             .base_url(self.base_url.as_str())
+            .total_timeout(Some(deadline.timeout))
             .build()
             .map_err(api_failure)
     }
+}
+
+/// How long a command that calls the API may wait for one call.
+#[derive(Debug, Clone, Copy, Args)]
+struct Deadline {
+    /// The longest one call to the API may take, its retries and their waits included, as a
+    /// delay (`30s`, `2m`, `1m30s`).
+    #[arg(long, value_name = "DELAY", default_value = "60s", value_parser = parse_timeout)]
+    timeout: Duration,
+}
+
+/// A `--timeout` value: a delay greater than zero.
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let delay: qstash_delay::Delay = value.parse().map_err(|e| format!("{e}"))?;
+    let timeout = Duration::from(delay);
+    if timeout.is_zero() {
+        return Err("the timeout must be longer than zero".to_owned());
+    }
+    Ok(timeout)
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +116,8 @@ enum Command {
         /// The run ids.
         #[arg(required = true)]
         run_ids: Vec<String>,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// List runs and their states, one page.
     Logs(runs::LogsArgs),
@@ -150,16 +174,16 @@ fn run(cli: Cli) -> Result<String, Failure> {
             if args.request.dry_run {
                 return trigger::dry_run(&request, &cli.conn);
             }
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.request.deadline)?;
             block_on(trigger::send(&client, request, args.request.json))
         }
         Command::Batch(args) => {
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.deadline)?;
             block_on(batch::run(&client, &args))
         }
-        Command::Cancel { run_ids } => {
+        Command::Cancel { run_ids, deadline } => {
             let ids = runs::parse_ids(&run_ids)?;
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(deadline)?;
             block_on(runs::cancel(&client, ids))
         }
         Command::Publish(args) => publish::run(&args, &cli.conn),
@@ -170,7 +194,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Receive(args) => receive::run(&args),
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
-            let client = cli.conn.client()?;
+            let client = cli.conn.client(args.page.deadline)?;
             block_on(runs::logs(&client, query, args.page.json))
         }
     }
@@ -188,10 +212,11 @@ fn block_on<T, F: std::future::Future<Output = Result<T, Failure>>>(
 }
 
 /// Maps a client error to a failure: invalid input and setup are usage errors (2), the rest
-/// API or transport failures (1).
+/// API or transport failures (1). The message is the error's whole chain of causes.
 fn api_failure(e: qstash_client::Error) -> Failure {
+    let message = diagnostic::report(&e);
     match e.kind() {
-        ErrorKind::InvalidRequest | ErrorKind::Config => Failure::input(e.to_string()),
-        _ => Failure::Api(e.to_string()),
+        ErrorKind::InvalidRequest | ErrorKind::Config => Failure::input(message),
+        _ => Failure::Api(message),
     }
 }

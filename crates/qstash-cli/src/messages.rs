@@ -7,7 +7,7 @@ use qstash_protocol::{DlqQuery, EventState, EventsQuery, Label};
 
 use crate::diagnostic::Failure;
 use crate::request::{bad, json_line};
-use crate::{Connection, api_failure, block_on};
+use crate::{Connection, Deadline, api_failure, block_on};
 
 /// `qstash events` flags.
 #[derive(Debug, Args)]
@@ -41,6 +41,8 @@ pub struct PageArgs {
     /// Print the page as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub deadline: Deadline,
 }
 
 /// `qstash dlq` subcommands.
@@ -64,17 +66,23 @@ pub enum DlqCommand {
     Get {
         /// The DLQ id.
         dlq_id: String,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// Send a failed message again as a new message; prints the new message's id.
     Retry {
         /// The DLQ id.
         dlq_id: String,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// Delete failed messages.
     Delete {
         /// The DLQ ids.
         #[arg(required = true)]
         dlq_ids: Vec<String>,
+        #[command(flatten)]
+        deadline: Deadline,
     },
 }
 
@@ -107,7 +115,7 @@ pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
     query.label = label(args.label.as_ref())?;
     query.count = args.page.count;
     query.cursor = args.page.cursor.clone();
-    let client = conn.client()?;
+    let client = conn.client(args.page.deadline)?;
     let page = block_on(async { client.events(&query).await.map_err(api_failure) })?;
     if args.page.json {
         return json_line(&page);
@@ -137,7 +145,13 @@ pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
 
 /// `qstash dlq …`.
 pub fn dlq(command: DlqCommand, conn: &Connection) -> Result<String, Failure> {
-    let client = conn.client()?;
+    let deadline = match &command {
+        DlqCommand::List { page, .. } => page.deadline,
+        DlqCommand::Get { deadline, .. }
+        | DlqCommand::Retry { deadline, .. }
+        | DlqCommand::Delete { deadline, .. } => *deadline,
+    };
+    let client = conn.client(deadline)?;
     match command {
         DlqCommand::List {
             url,
@@ -172,15 +186,15 @@ pub fn dlq(command: DlqCommand, conn: &Connection) -> Result<String, Failure> {
             more(&mut out, list.cursor.as_deref());
             Ok(out)
         }
-        DlqCommand::Get { dlq_id } => {
+        DlqCommand::Get { dlq_id, .. } => {
             let m = block_on(async { client.dlq_message(&dlq_id).await.map_err(api_failure) })?;
             json_line(&m)
         }
-        DlqCommand::Retry { dlq_id } => {
+        DlqCommand::Retry { dlq_id, .. } => {
             let r = block_on(async { client.retry_dlq(&dlq_id).await.map_err(api_failure) })?;
             Ok(format!("{}\n", r.message_id))
         }
-        DlqCommand::Delete { dlq_ids } => {
+        DlqCommand::Delete { dlq_ids, .. } => {
             let total = dlq_ids.len();
             let n = block_on(async { client.delete_dlq(dlq_ids).await.map_err(api_failure) })?;
             Ok(format!("deleted {n} of {total}\n"))

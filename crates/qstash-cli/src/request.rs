@@ -68,6 +68,8 @@ pub struct RequestArgs {
     /// Print the response as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub deadline: crate::Deadline,
 }
 
 /// The setters of the headers a trigger and a message both carry.

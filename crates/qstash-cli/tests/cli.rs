@@ -125,6 +125,7 @@ fn stderr(o: &Output) -> String {
 }
 
 const OK_TRIGGER: &str = r#"{"workflowRunId":"wfr_server","workflowCreatedAt":1767225600000}"#;
+const OK_BATCH_OF_TWO: &str = r#"[{"workflowRunId":"wfr_one","workflowCreatedAt":1767225600000},{"workflowRunId":"wfr_two","workflowCreatedAt":1767225600000,"deduplicated":true}]"#;
 
 #[test]
 fn check_delay_prints_canonical_form() {
@@ -350,6 +351,22 @@ fn invalid_trigger_values_exit_2_and_send_nothing() {
     let o = qstash(&["trigger", "not a url", "--dry-run"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("error: URL: "), "{}", stderr(&o));
+    // A destination an HTTP stack would rewrite is refused, naming the segment (SPEC.md §1).
+    let o = qstash(&["trigger", "https://example.com/../x", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(r#"dot segment ".." is not allowed at byte 20"#),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
+    let o = qstash(&["trigger", "https://example.com/{id}", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(r#""{" is not allowed at byte 20"#),
+        "{}",
+        stderr(&o)
+    );
     let o = qstash(&["trigger"]);
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2 too");
     assert!(server.requests().is_empty(), "nothing was sent");
@@ -458,11 +475,15 @@ fn transport_failure_exits_1() {
     let o = qstash(&["--token", "t", "--url", &url, "cancel", "wfr_x"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    // The causes follow, each once.
+    let err = stderr(&o);
+    assert_eq!(err.matches("error sending request").count(), 1, "{err}");
+    assert!(err.matches(": ").count() >= 3, "{err}");
 }
 
 #[test]
 fn batch_runs_every_good_line_and_reports_the_bad_one() {
-    let server = Server::start(vec![(200, OK_TRIGGER)]);
+    let server = Server::start(vec![(200, OK_BATCH_OF_TWO)]);
     let file = std::env::temp_dir().join(format!("qstash-batch-{}.jsonl", std::process::id()));
     std::fs::write(
         &file,
@@ -497,27 +518,35 @@ fn batch_runs_every_good_line_and_reports_the_bad_one() {
     assert!(err.contains("line 2: invalid: "), "{err}");
     assert!(err.contains("unknown unit \"sec\""), "{err}");
     assert!(
-        err.contains("line 1: started wfr_server\nline 4: started wfr_server\n"),
+        err.contains("line 1: started wfr_one\nline 4: started wfr_two (deduplicated)\n"),
         "{err}"
     );
     assert!(
         err.contains("2 started, 0 failed, 1 invalid, of 3 lines"),
         "{err}"
     );
-    let mut targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
-    targets.sort();
+    // The two good lines travel in one batch request, in file order.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].target, "/v2/batch/trigger");
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let destinations: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["destination"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        targets,
-        [
-            "/v2/trigger/https://example.com/a",
-            "/v2/trigger/https://example.com/c"
-        ]
+        destinations,
+        ["https://example.com/a", "https://example.com/c"]
     );
+    assert_eq!(body[1]["headers"]["Upstash-Delay"], "1m");
 }
 
 #[test]
 fn batch_from_stdin_all_good() {
-    let server = Server::start(vec![(200, OK_TRIGGER)]);
+    let server = Server::start(vec![(200, OK_BATCH_OF_TWO)]);
     let o = qstash_with_stdin(
         &["--token", "t", "--url", &server.url, "batch", "-"],
         "{\"destination\":\"https://example.com/a\"}\n{\"destination\":\"https://example.com/b\"}\n",
@@ -525,8 +554,70 @@ fn batch_from_stdin_all_good() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "line 1: started wfr_server\nline 2: started wfr_server\n2 started, 0 failed, 0 invalid, of 2 lines\n"
+        "line 1: started wfr_one\nline 2: started wfr_two (deduplicated)\n2 started, 0 failed, 0 invalid, of 2 lines\n"
     );
+}
+
+#[test]
+fn batch_sends_chunks_and_reports_a_failed_chunk_per_line() {
+    // Five lines in chunks of two: three requests; the second one fails.
+    let server = Server::start(vec![
+        (200, OK_BATCH_OF_TWO),
+        (400, r#"{"error":"bad batch"}"#),
+        (
+            200,
+            r#"[{"workflowRunId":"wfr_five","workflowCreatedAt":1}]"#,
+        ),
+    ]);
+    let lines: String = (1..=5)
+        .map(|i| format!("{{\"destination\":\"https://example.com/{i}\"}}\n"))
+        .collect();
+    let o = qstash_with_stdin(
+        &[
+            "--token",
+            "s3cr3t-token",
+            "--url",
+            &server.url,
+            "batch",
+            "-",
+            "--batch-size",
+            "2",
+            "--concurrency",
+            "1",
+        ],
+        &lines,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 3: failed: bad request (HTTP 400): bad batch"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 4: failed: bad request (HTTP 400): bad batch"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 1: started wfr_one\nline 2: started wfr_two (deduplicated)\nline 5: started wfr_five\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 started, 2 failed, 0 invalid, of 5 lines"),
+        "{err}"
+    );
+    let sizes: Vec<usize> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.target, "/v2/batch/trigger");
+            serde_json::from_slice::<serde_json::Value>(&r.body)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [2, 2, 1]);
 }
 
 #[test]
@@ -606,4 +697,51 @@ fn logs_one_page() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn timeout_bounds_a_call_to_a_silent_server() {
+    // A server that accepts, reads, and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let o = qstash(&[
+        "--token",
+        "t",
+        "--url",
+        &url,
+        "trigger",
+        "https://example.com/wf",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("timed out: the call took longer than its total timeout of 300ms"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let o = qstash(&[
+        "--token",
+        "t",
+        "--url",
+        &url,
+        "cancel",
+        "wfr_x",
+        "--timeout",
+        "0s",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("longer than zero"), "{}", stderr(&o));
 }

@@ -1,4 +1,5 @@
-//! The client, its builder, and the retry loop every request goes through.
+//! The client, its builder, and one attempt of a request (the retry loop around it is in
+//! `retry.rs`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,13 +20,20 @@ use crate::error::{Error, ErrorKind};
 use crate::logs::LogPages;
 use crate::rate_limit::RateLimit;
 use crate::replay::Replay;
-use crate::retry::RetryPolicy;
+use crate::retry::{AttemptError, RetryPolicy};
 use crate::trigger::TriggerCall;
 
 /// The default timeout of one attempt (request sent and response read).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default connect timeout of the client's own connection pool.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default deadline of a whole call, across its attempts and the waits between them.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default limit on the body of a successful response, in bytes (8 MiB): the API's JSON
+/// answers are far smaller, so a longer body is a broken or hostile server.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 8 * 1024 * 1024;
+/// How much of an error response's body is read, in bytes: enough for the message.
+const MAX_ERROR_BODY: usize = 8 * 1024;
 /// The longest server message an [`Error`] keeps, in bytes.
 const MAX_MESSAGE_LEN: usize = 1024;
 
@@ -67,6 +75,8 @@ struct Inner {
     token: Secret,
     retry: RetryPolicy,
     timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    max_response_size: usize,
 }
 
 /// A token: shown as `"<redacted>"` by `Debug`.
@@ -86,6 +96,8 @@ impl fmt::Debug for Client {
             .field("token", &self.inner.token)
             .field("retry", &self.inner.retry)
             .field("timeout", &self.inner.timeout)
+            .field("total_timeout", &self.inner.total_timeout)
+            .field("max_response_size", &self.inner.max_response_size)
             .finish_non_exhaustive()
     }
 }
@@ -102,7 +114,8 @@ impl Client {
     }
 
     /// A builder with the defaults: base URL `https://qstash.upstash.io`, no token,
-    /// [`DEFAULT_TIMEOUT`] per attempt, [`RetryPolicy::default`].
+    /// [`DEFAULT_TIMEOUT`] per attempt, [`DEFAULT_TOTAL_TIMEOUT`] per call,
+    /// [`DEFAULT_MAX_RESPONSE_SIZE`], [`RetryPolicy::default`].
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -133,6 +146,18 @@ impl Client {
     #[must_use]
     pub fn timeout(&self) -> Option<Duration> {
         self.inner.timeout
+    }
+
+    /// The deadline of a whole call across its attempts, if any.
+    #[must_use]
+    pub fn total_timeout(&self) -> Option<Duration> {
+        self.inner.total_timeout
+    }
+
+    /// The longest body of a successful response the client reads, in bytes.
+    #[must_use]
+    pub fn max_response_size(&self) -> usize {
+        self.inner.max_response_size
     }
 
     /// Starts a trigger of the workflow at `url` in the fluent form; see [`TriggerCall`].
@@ -282,66 +307,54 @@ impl Client {
                 span.record("runs", many.len());
             }
         }
-        let result = self
-            .attempts(replay, &encode, &parse)
+        let inner = &*self.inner;
+        let (encode, parse) = (&encode, &parse);
+        let (result, attempts) = inner
+            .retry
+            .run(inner.total_timeout, move || async move {
+                match self.attempt(encode, parse).await {
+                    Err(AttemptError::Failed(err, _)) if !replay.allows(&err) => {
+                        Err(AttemptError::Final(err))
+                    }
+                    other => other,
+                }
+            })
             .instrument(span.clone())
             .await;
-        let (result, attempts) = match result {
-            Ok((value, attempts)) => (Ok(value), attempts),
-            Err((err, attempts)) => (Err(err), attempts),
-        };
         span.record("attempts", attempts);
         result.map_err(|e| e.with_run_ids(run_ids).with_attempts(attempts))
     }
 
-    /// The retry loop; returns the result and the number of attempts made.
-    async fn attempts<T>(
+    /// One attempt: the request `encode` gives, sent, and a successful body parsed with
+    /// `parse`.
+    async fn attempt<T>(
         &self,
-        replay: Replay,
-        encode: &impl Fn() -> http::Request<Bytes>,
-        parse: &impl Fn(&[u8]) -> Result<T, serde_json::Error>,
-    ) -> Result<(T, u32), (Error, u32)> {
-        let inner = &*self.inner;
-        let max = inner.retry.max_attempts();
-        let mut attempt = 0;
-        loop {
-            let request = self.prepare(encode()).map_err(|e| (e, attempt))?;
-            attempt += 1;
-            let (err, server_wait) = match self.attempt(request).await {
-                Ok((status, body)) => {
-                    tracing::Span::current().record("status", status.as_u16());
-                    return parse(&body).map(|v| (v, attempt)).map_err(|e| {
-                        let err = Error::new(ErrorKind::UnexpectedResponse)
-                            .with_status(status)
-                            .with_message("the response body is not the expected JSON")
-                            .with_source(e);
-                        (err, attempt)
-                    });
-                }
-                Err(failure) => failure,
-            };
-            if let Some(status) = err.status() {
-                tracing::Span::current().record("status", status.as_u16());
-            }
-            if !replay.allows(&err) || attempt >= max {
-                return Err((err, attempt));
-            }
-            let Some(wait) = inner.retry.wait_before(attempt, server_wait) else {
-                tracing::info!(attempt, error = %err, "not retrying: the server asks to wait longer than the retry policy allows");
-                return Err((err, attempt));
-            };
-            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
-            tokio::time::sleep(wait).await;
-        }
+        encode: impl Fn() -> http::Request<Bytes>,
+        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, AttemptError> {
+        let request = self.prepare(encode()).map_err(AttemptError::NotSent)?;
+        let (status, body) = self
+            .send(request)
+            .await
+            .map_err(|(err, wait)| AttemptError::Failed(err, wait))?;
+        tracing::Span::current().record("status", status.as_u16());
+        parse(&body).map_err(|e| {
+            let err = Error::new(ErrorKind::UnexpectedResponse)
+                .with_status(status)
+                .with_message("the response body is not the expected JSON")
+                .with_source(e);
+            AttemptError::Failed(err, None)
+        })
     }
 
-    /// One attempt: the status and body of a successful response, or the error with the
-    /// wait the server asked for.
-    async fn attempt(
+    /// Sends a request: the status and body of a successful response, or the error with the
+    /// wait the server asked for. At most [`ClientBuilder::max_response_size`] bytes of a
+    /// successful body are read, and the first [`MAX_ERROR_BODY`] of an error's.
+    async fn send(
         &self,
         request: reqwest::Request,
     ) -> Result<(StatusCode, Bytes), (Error, Option<Duration>)> {
-        let response = self
+        let mut response = self
             .inner
             .http
             .execute(request)
@@ -350,15 +363,33 @@ impl Client {
         let status = response.status();
         tracing::debug!(status = status.as_u16(), "response");
         if status.is_success() {
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| (transport_error(e).with_status(status), None))?;
-            return Ok((status, body));
+            let limit = self.inner.max_response_size;
+            let too_long = || {
+                Error::new(ErrorKind::UnexpectedResponse)
+                    .with_status(status)
+                    .with_message(format!(
+                        "the response body is longer than the client's limit of {limit} bytes (ClientBuilder::max_response_size)"
+                    ))
+            };
+            if response
+                .content_length()
+                .is_some_and(|len| len > limit as u64)
+            {
+                return Err((too_long(), None));
+            }
+            return match read_at_most(&mut response, limit).await {
+                Ok(Body::Complete(body)) => Ok((status, body)),
+                Ok(Body::Truncated(_)) => Err((too_long(), None)),
+                Err(e) => Err((transport_error(e).with_status(status), None)),
+            };
         }
         let rate_limit = RateLimit::from_headers(response.headers(), SystemTime::now());
-        // An error body that cannot be read still leaves the status to report.
-        let body = response.bytes().await.unwrap_or_default();
+        // An error body that cannot be read still leaves the status to report; only its
+        // beginning is read, the message keeps less.
+        let body = match read_at_most(&mut response, MAX_ERROR_BODY).await {
+            Ok(Body::Complete(body) | Body::Truncated(body)) => body,
+            Err(_) => Bytes::new(),
+        };
         let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::UnexpectedResponse);
         let mut err = Error::new(kind).with_status(status);
         if let Some(message) = server_message(&body, &self.inner.token.0) {
@@ -412,6 +443,32 @@ impl Client {
     }
 }
 
+/// A response body read up to a limit.
+enum Body {
+    /// The whole body.
+    Complete(Bytes),
+    /// The first `limit` bytes of a longer body.
+    Truncated(Bytes),
+}
+
+/// Reads `response`'s body, stopping after `limit` bytes.
+async fn read_at_most(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Body, reqwest::Error> {
+    let expected = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(limit).min(limit));
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            return Ok(Body::Truncated(body.into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Complete(body.into()))
+}
+
 fn path_and_query(url: &reqwest::Url) -> String {
     match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -429,9 +486,10 @@ fn transport_error(e: reqwest::Error) -> Error {
     Error::new(kind).with_source(e)
 }
 
-/// The server's message: the `error` field of a JSON body, or the body's text; capped, with
-/// control characters escaped and the token (when it is long enough to be told apart from
-/// ordinary words) replaced.
+/// The server's message: the `error` field of a JSON body, or the body's text, with every
+/// occurrence of the token replaced by `<redacted>` (whatever the token's length), then
+/// capped and with control characters escaped. The token is replaced first, so that the cap
+/// cannot leave a part of it.
 fn server_message(body: &[u8], token: &str) -> Option<String> {
     let text = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(b) => b.error,
@@ -441,6 +499,13 @@ fn server_message(body: &[u8], token: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
+    let scrubbed;
+    let text = if !token.is_empty() && text.contains(token) {
+        scrubbed = text.replace(token, REDACTED);
+        scrubbed.as_str()
+    } else {
+        text
+    };
     let mut end = text.len().min(MAX_MESSAGE_LEN);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -457,11 +522,11 @@ fn server_message(body: &[u8], token: &str) -> Option<String> {
     if end < text.len() {
         out.push('…');
     }
-    if token.len() >= 8 && out.contains(token) {
-        out = out.replace(token, "<redacted>");
-    }
     Some(out)
 }
+
+/// What a server message shows in place of the token.
+const REDACTED: &str = "<redacted>";
 
 /// The operations, as named in the tracing span.
 #[derive(Debug, Clone, Copy)]
@@ -530,7 +595,9 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     token: Option<Secret>,
     timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
     connect_timeout: Duration,
+    max_response_size: usize,
     retry: RetryPolicy,
     http: Option<reqwest::Client>,
 }
@@ -541,7 +608,9 @@ impl Default for ClientBuilder {
             base_url: None,
             token: None,
             timeout: Some(DEFAULT_TIMEOUT),
+            total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             retry: RetryPolicy::default(),
             http: None,
         }
@@ -554,7 +623,9 @@ impl fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("token", &self.token)
             .field("timeout", &self.timeout)
+            .field("total_timeout", &self.total_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_size", &self.max_response_size)
             .field("retry", &self.retry)
             .field("custom_http_client", &self.http.is_some())
             .finish()
@@ -596,6 +667,24 @@ impl ClientBuilder {
     /// response (default [`DEFAULT_TIMEOUT`]); `None` for no timeout of the client's own.
     pub fn timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the deadline of a whole call: its attempts and the waits between them (default
+    /// [`DEFAULT_TOTAL_TIMEOUT`]); `None` for none. A call that passes it fails with
+    /// [`ErrorKind::Timeout`]; a retry whose wait would pass it is not made, and the last
+    /// attempt's error is returned.
+    pub fn total_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
+        self.total_timeout = timeout;
+        self
+    }
+
+    /// Sets the longest body of a successful response the client reads, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_SIZE`]). A longer body fails the call with
+    /// [`ErrorKind::UnexpectedResponse`] naming the limit, after reading no more than it. Of
+    /// an error response only the first KiBs are read, for the message.
+    pub fn max_response_size(mut self, bytes: usize) -> ClientBuilder {
+        self.max_response_size = bytes;
         self
     }
 
@@ -667,6 +756,8 @@ impl ClientBuilder {
                 token: Secret(token),
                 retry: self.retry,
                 timeout: self.timeout,
+                total_timeout: self.total_timeout,
+                max_response_size: self.max_response_size,
             }),
         })
     }
@@ -756,6 +847,33 @@ mod tests {
             token,
         );
         assert_eq!(m.as_deref(), Some("token <redacted> is revoked"));
+    }
+
+    #[test]
+    fn tokens_of_every_length_are_redacted() {
+        // Letters that "<redacted>" does not hold, so that what remains can be searched.
+        let alphabet = b"ZQ7XK9W";
+        for len in 1..=64 {
+            let token: String = (0..len)
+                .map(|i| char::from(alphabet[i % alphabet.len()]))
+                .collect();
+            let body = format!(r#"{{"error":"{token} is not valid (got {token})"}}"#);
+            let m = server_message(body.as_bytes(), &token).unwrap();
+            assert_eq!(
+                m, "<redacted> is not valid (got <redacted>)",
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cap_does_not_leave_part_of_the_token() {
+        let token = "ZQ7XK9WZQ7XK9WZQ7XK9W";
+        for pad in MAX_MESSAGE_LEN - token.len()..=MAX_MESSAGE_LEN {
+            let body = format!("{}{token} tail", "a".repeat(pad));
+            let m = server_message(body.as_bytes(), token).unwrap();
+            assert!(!m.contains("ZQ7"), "padding {pad}: {m}");
+        }
     }
 
     #[test]

@@ -28,8 +28,7 @@ pub enum ErrorKind {
     Timeout,
     /// The request could not be sent or the response not read (connect, TLS, I/O).
     Transport,
-    /// The request is invalid; nothing was sent. [`std::error::Error::source`] is the
-    /// codec's error.
+    /// The request is invalid; nothing was sent. [`Error::get_ref`] is the codec's error.
     InvalidRequest,
     /// A response the API does not send: another status, or a body that is not the expected
     /// JSON.
@@ -224,6 +223,15 @@ impl Error {
         self.0.rate_limit.as_ref().and_then(RateLimit::reset_at)
     }
 
+    /// The underlying error whose message ends this one's: the codec's error of an
+    /// [`ErrorKind::InvalidRequest`], the HTTP stack's of a transport error or timeout, the
+    /// JSON parser's of an unexpected response. [`std::error::Error::source`] goes on with
+    /// this error's own cause, so that each message shows once in a report.
+    #[must_use]
+    pub fn get_ref(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.0.source.as_deref()
+    }
+
     /// How many attempts were made (0 when nothing was sent).
     #[must_use]
     pub fn attempts(&self) -> u32 {
@@ -296,16 +304,15 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {
+    /// The message already ends with the underlying error's ([`Error::get_ref`]), so the chain
+    /// goes on with that error's cause: a report that walks the chain shows each message once.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
+        self.0.source.as_deref().and_then(std::error::Error::source)
     }
 }
 
 /// Whole seconds when the duration is whole, else milliseconds.
-struct DisplayDuration(Duration);
+pub(crate) struct DisplayDuration(pub(crate) Duration);
 
 impl fmt::Display for DisplayDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,7 +1,7 @@
 //! An async client of the QStash workflow API: it starts workflow runs
 //! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs.
 //!
-//! - Every request is exactly the one of the wire contract, encoded by
+//! - Every request is exactly the one the QStash API defines, encoded by
 //!   [`qstash_protocol`], with `Authorization: Bearer <token>`.
 //! - Transient failures (transport errors, timeouts, `429`, `502`, `503`, `504`) are retried
 //!   with capped exponential backoff and jitter, honouring `Retry-After`, a bounded number
@@ -67,7 +67,10 @@ mod replay;
 mod retry;
 mod trigger;
 
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+};
 pub use error::{Error, ErrorKind};
 pub use logs::LogPages;
 pub use publish::PublishCall;

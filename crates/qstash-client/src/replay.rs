@@ -34,7 +34,7 @@ fn never_connected(err: &Error) -> bool {
     if !matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout) {
         return false;
     }
-    std::error::Error::source(err)
+    err.get_ref()
         .and_then(|s| s.downcast_ref::<reqwest::Error>())
         .is_some_and(reqwest::Error::is_connect)
 }

@@ -1,8 +1,11 @@
-//! The client's own retries of transient failures.
+//! The client's own retries of transient failures: the policy and the loop every request
+//! goes through.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::error::{DisplayDuration, Error, ErrorKind};
 
 /// How the client retries a request that failed for a transient reason: a connect or other
 /// transport error, a timeout, `429`, `502`, `503` or `504`. Everything else (`412` quota
@@ -170,6 +173,77 @@ impl RetryPolicy {
             }
         }
     }
+}
+
+/// Why one attempt did not give a result.
+pub(crate) enum AttemptError {
+    /// The request could not be prepared: nothing was sent, nothing is retried.
+    NotSent(Error),
+    /// The attempt failed, with the wait the server asked for; retried when the error
+    /// [is retryable](Error::is_retryable).
+    Failed(Error, Option<Duration>),
+    /// The attempt failed and the request must not be sent again (it may have done
+    /// something that a second copy would do twice).
+    Final(Error),
+}
+
+impl RetryPolicy {
+    /// The retry loop: runs `attempt` until it succeeds, fails for good, or the policy's
+    /// attempts run out; returns the result and the number of attempts that sent a request.
+    /// With `total_timeout`, every attempt and every wait between two ends at the call's
+    /// deadline: an attempt still running then fails with [`ErrorKind::Timeout`], and a retry
+    /// whose wait would pass it is not made (the last attempt's error is returned).
+    pub(crate) async fn run<T, F>(
+        &self,
+        total_timeout: Option<Duration>,
+        mut attempt: impl FnMut() -> F,
+    ) -> (Result<T, Error>, u32)
+    where
+        F: Future<Output = Result<T, AttemptError>>,
+    {
+        let deadline = total_timeout.map(|total| (total, tokio::time::Instant::now() + total));
+        let mut made = 0;
+        loop {
+            let outcome = match deadline {
+                None => attempt().await,
+                Some((total, at)) => match tokio::time::timeout_at(at, attempt()).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return (Err(total_timeout_error(total)), made + 1),
+                },
+            };
+            let (err, server_wait, again) = match outcome {
+                Ok(value) => return (Ok(value), made + 1),
+                Err(AttemptError::NotSent(err)) => return (Err(err), made),
+                Err(AttemptError::Failed(err, wait)) => (err, wait, true),
+                Err(AttemptError::Final(err)) => (err, None, false),
+            };
+            made += 1;
+            if let Some(status) = err.status() {
+                tracing::Span::current().record("status", status.as_u16());
+            }
+            if !again || !err.is_retryable() || made >= self.max_attempts {
+                return (Err(err), made);
+            }
+            let Some(wait) = self.wait_before(made, server_wait) else {
+                tracing::info!(attempt = made, error = %err, "not retrying: the server asks to wait longer than the retry policy allows");
+                return (Err(err), made);
+            };
+            if deadline.is_some_and(|(_, at)| tokio::time::Instant::now() + wait >= at) {
+                tracing::info!(attempt = made, error = %err, "not retrying: the wait would pass the call's deadline");
+                return (Err(err), made);
+            }
+            tracing::info!(attempt = made, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The error of a call that passed its deadline.
+fn total_timeout_error(total: Duration) -> Error {
+    Error::new(ErrorKind::Timeout).with_message(format!(
+        "the call took longer than its total timeout of {} (ClientBuilder::total_timeout)",
+        DisplayDuration(total)
+    ))
 }
 
 /// Half of `d` plus a random part of the other half chosen by `random`.

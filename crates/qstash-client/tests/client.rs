@@ -284,7 +284,7 @@ async fn quota_exceeded_is_never_retried() {
 
 /// A client for tests on paused time, which jumps to the next timer whenever the runtime
 /// idles (waiting for the server included): no timer but the retry waits, so no request
-/// timeout and no connection-pool idle sweep.
+/// timeout, no call deadline and no connection-pool idle sweep.
 fn paused_client(server: &TestServer) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
@@ -296,6 +296,7 @@ fn paused_client(server: &TestServer) -> Client {
         .base_url(server.url())
         .http_client(http)
         .timeout(None)
+        .total_timeout(None)
         .build()
         .unwrap()
 }

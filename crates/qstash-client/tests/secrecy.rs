@@ -44,6 +44,10 @@ fn check_error(err: &Error) {
     assert_no_token("Display", &err.to_string());
     assert_no_token("Debug", &format!("{err:?}"));
     assert_no_token("alternate Debug", &format!("{err:#?}"));
+    if let Some(inner) = err.get_ref() {
+        assert_no_token("underlying error", &inner.to_string());
+        assert_no_token("underlying error Debug", &format!("{inner:?}"));
+    }
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         assert_no_token("source", &s.to_string());

@@ -93,8 +93,13 @@ impl fmt::Display for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; CAPACITY];
         let len = write(self.as_nanos(), &mut buf);
-        let text = buf.get(..len).unwrap_or_default();
-        f.pad(std::str::from_utf8(text).unwrap_or_default())
+        // `write` stays within the buffer and writes ASCII only; the fallbacks are for release
+        // builds, where a broken invariant must not panic in `Display`.
+        let text = buf.get(..len);
+        debug_assert!(text.is_some(), "display wrote {len} bytes into {CAPACITY}");
+        let text = std::str::from_utf8(text.unwrap_or_default());
+        debug_assert!(text.is_ok(), "display wrote a byte that is not ASCII");
+        f.pad(text.unwrap_or_default())
     }
 }
 

@@ -16,7 +16,7 @@
 //! # Ok::<(), qstash_delay::ParseError>(())
 //! ```
 //!
-//! The grammar (from the project's wire contract, §2):
+//! The grammar:
 //!
 //! ```text
 //! delay     = "0" | component { component }

@@ -1,4 +1,4 @@
-//! The `Upstash-Delay` grammar (spec §2) as `nom` parsers over bytes.
+//! The `Upstash-Delay` grammar (see the crate docs) as `nom` parsers over bytes.
 //!
 //! ```text
 //! delay     = "0" | component { component }
@@ -7,7 +7,7 @@
 //! unit      = "d" | "h" | "m" | "s" | "ms" | "us" | "µs" | "μs" | "ns"
 //! ```
 //!
-//! Each grammar rule is a function returning [`IResult`] with a [`Fault`] error that keeps the
+//! Each grammar rule is a function returning [`IResult`] with a [`Rejection`] error that keeps the
 //! remaining input, so the caller can turn it into a byte offset. The hot rules (digits, unit)
 //! are written out by hand, one pass over the bytes with no backtracking; `nom`'s combinators
 //! classify the cold error paths. The arithmetic is exact `u64` nanoseconds, every step
@@ -31,15 +31,15 @@ const SAFE_DIGITS: usize = 19;
 
 /// A parse failure: what, where (the input remaining at the fault) and how many bytes.
 #[derive(Debug, PartialEq)]
-struct Fault<'a> {
+struct Rejection<'a> {
     kind: ErrorKind,
     at: &'a [u8],
     len: usize,
 }
 
-impl<'a> nom::error::ParseError<&'a [u8]> for Fault<'a> {
+impl<'a> nom::error::ParseError<&'a [u8]> for Rejection<'a> {
     fn from_error_kind(at: &'a [u8], _: nom::error::ErrorKind) -> Self {
-        Fault {
+        Rejection {
             kind: ErrorKind::UnexpectedCharacter,
             at,
             len: char_len(at),
@@ -51,8 +51,8 @@ impl<'a> nom::error::ParseError<&'a [u8]> for Fault<'a> {
     }
 }
 
-fn fail<T>(kind: ErrorKind, at: &[u8], len: usize) -> IResult<&[u8], T, Fault<'_>> {
-    Err(nom::Err::Error(Fault { kind, at, len }))
+fn fail<T>(kind: ErrorKind, at: &[u8], len: usize) -> IResult<&[u8], T, Rejection<'_>> {
+    Err(nom::Err::Error(Rejection { kind, at, len }))
 }
 
 /// Bytes that make up a unit: ASCII letters and any non-ASCII byte (`µ`, `μ`, or a typo).
@@ -80,7 +80,7 @@ fn char_len(rest: &[u8]) -> usize {
 
 /// `digit { digit }` or nothing: the run of ASCII digits and its value (`None` above
 /// `u64::MAX`), in one pass.
-fn digits(input: &[u8]) -> IResult<&[u8], (&[u8], Option<u64>), Fault<'_>> {
+fn digits(input: &[u8]) -> IResult<&[u8], (&[u8], Option<u64>), Rejection<'_>> {
     let mut value = 0u64;
     let mut len = 0;
     while let Some(&b) = input.get(len) {
@@ -110,7 +110,7 @@ fn checked_value(run: &[u8]) -> Option<u64> {
 
 /// `unit`: its size in nanoseconds. The whole run of letters must be the unit, so `1hm`
 /// and `5sec` are unknown units rather than a unit followed by garbage.
-fn unit(input: &[u8]) -> IResult<&[u8], u64, Fault<'_>> {
+fn unit(input: &[u8]) -> IResult<&[u8], u64, Rejection<'_>> {
     let second_is_s = input.get(1) == Some(&b's');
     let (size, len) = match input.first() {
         Some(b's') => (S, 1),
@@ -134,8 +134,8 @@ fn unit(input: &[u8]) -> IResult<&[u8], u64, Fault<'_>> {
 
 /// Says why `input` does not start with a unit.
 #[cold]
-fn not_a_unit(input: &[u8]) -> IResult<&[u8], u64, Fault<'_>> {
-    let run: IResult<&[u8], &[u8], Fault<'_>> = take_while(is_unit_byte).parse(input);
+fn not_a_unit(input: &[u8]) -> IResult<&[u8], u64, Rejection<'_>> {
+    let run: IResult<&[u8], &[u8], Rejection<'_>> = take_while(is_unit_byte).parse(input);
     match (run, input.first()) {
         (Ok((_, word)), _) if !word.is_empty() => fail(ErrorKind::UnknownUnit, input, word.len()),
         (_, None) => fail(ErrorKind::MissingUnit, input, 0),
@@ -157,7 +157,7 @@ fn fraction(digits: &[u8], unit: u64) -> u64 {
 }
 
 /// `component = decimal unit`: its length in nanoseconds.
-fn component(input: &[u8]) -> IResult<&[u8], u64, Fault<'_>> {
+fn component(input: &[u8]) -> IResult<&[u8], u64, Rejection<'_>> {
     let (rest, (int, int_value)) = digits(input)?;
     let (rest, frac) = match rest {
         [b'.', after @ ..] => {
@@ -291,14 +291,14 @@ pub(crate) fn parse_full(input: &[u8]) -> Result<Delay, ParseError> {
                     rest = after;
                     continue;
                 }
-                None => Fault {
+                None => Rejection {
                     kind: ErrorKind::Overflow,
                     at: rest,
                     len: rest.len() - after.len(),
                 },
             },
             Err(nom::Err::Error(fault) | nom::Err::Failure(fault)) => fault,
-            Err(nom::Err::Incomplete(_)) => Fault {
+            Err(nom::Err::Incomplete(_)) => Rejection {
                 kind: ErrorKind::UnexpectedCharacter,
                 at: rest,
                 len: 1,

@@ -1,4 +1,4 @@
-//! Every example of the wire contract (spec §2) and every error kind.
+//! Every example the crate docs give of the grammar, and every error kind.
 
 use std::time::Duration;
 

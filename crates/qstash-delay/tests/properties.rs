@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use qstash_delay::Delay;
 
-/// An independent reading of spec §2: a plain loop over the bytes with `u128` arithmetic,
+/// An independent reading of the grammar in the crate docs: a plain loop over the bytes with `u128` arithmetic,
 /// no `nom`, no shared code. Returns `None` for any input outside the grammar or above
 /// `u64::MAX` nanoseconds. Fractions are limited to 24 digits so that `u128` stays exact;
 /// the generators below respect that.

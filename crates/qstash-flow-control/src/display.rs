@@ -47,8 +47,15 @@ impl Buf {
     }
 
     fn as_str(&self) -> &str {
-        // Only ASCII key names, digits, units and separators are ever pushed.
-        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or_default()
+        // Only ASCII key names, digits, units and separators are ever pushed, within the
+        // buffer; the fallbacks are for release builds, where `Display` must not panic.
+        let text = std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default());
+        debug_assert!(
+            self.len <= self.bytes.len() && text.is_ok(),
+            "the display buffer holds {} bytes, or a byte that is not ASCII",
+            self.len
+        );
+        text.unwrap_or_default()
     }
 }
 

@@ -44,9 +44,11 @@ impl Quoted {
 
     /// The quoted head of the input and the offending bytes.
     pub(crate) fn parts(&self) -> (&str, &str) {
-        self.text
-            .split_at_checked(self.found_at)
-            .unwrap_or_default()
+        // `found_at` is the length of the quoted head, a boundary of `text` by construction;
+        // the fallback is for release builds, where `Display` must not panic.
+        let parts = self.text.split_at_checked(self.found_at);
+        debug_assert!(parts.is_some(), "the quote splits at {}", self.found_at);
+        parts.unwrap_or_default()
     }
 
     /// `…` when the quoted head is not the whole input.
@@ -316,10 +318,10 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {
+    /// The message already says what the period's error says
+    /// ([`period_error`](Self::period_error)), so the chain goes on with that error's cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.period
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.period.as_deref().and_then(std::error::Error::source)
     }
 }
 

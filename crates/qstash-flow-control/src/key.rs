@@ -1,4 +1,4 @@
-//! The `Upstash-Flow-Control-Key`: 1..=256 bytes of visible ASCII (spec §1).
+//! The `Upstash-Flow-Control-Key`: 1..=256 bytes of visible ASCII.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -85,7 +85,7 @@ impl FlowControlKey {
     }
 }
 
-/// Checks the rule of §1, reporting the first problem in input order.
+/// Checks the key rule (1..=256 bytes of visible ASCII), reporting the first problem in input order.
 fn validate(key: &[u8]) -> Result<(), KeyError> {
     if key.is_empty() {
         return Err(KeyError::new(KeyErrorKind::Empty, key, 0, 0));

@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The grammar (from the project's wire contract, §4):
+//! The grammar:
 //!
 //! ```text
 //! value = pair { OWS "," OWS pair }
@@ -66,7 +66,7 @@ mod parse;
 mod serde_impl;
 
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::str::FromStr;
 
 pub use error::{ErrorKind, ParseError, PeriodError};
@@ -94,9 +94,9 @@ const MAX_PERIOD_SECS: u64 = 7 * 24 * 60 * 60;
 ///
 /// let two = NonZeroU32::new(2).unwrap();
 /// let five = NonZeroU32::new(5).unwrap();
-/// let value = FlowControl::with_parallelism(two)
-///     .set_rate(five)
-///     .set_period(Delay::checked_from_secs(60).unwrap())?;
+/// let mut value = FlowControl::with_parallelism(two);
+/// value.set_rate(five);
+/// value.set_period(Delay::checked_from_secs(60).unwrap())?;
 /// assert_eq!(value.to_string(), "parallelism=2, rate=5, period=1m");
 /// assert_eq!(value, "rate=5,parallelism=2,period=60".parse()?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -105,8 +105,8 @@ const MAX_PERIOD_SECS: u64 = 7 * 24 * 60 * 60;
 pub struct FlowControl {
     parallelism: Option<NonZeroU32>,
     rate: Option<NonZeroU32>,
-    /// The period in nanoseconds, or 0 when it was not given (a given period is never 0).
-    period: u64,
+    /// The period in nanoseconds, when it was given.
+    period: Option<NonZeroU64>,
 }
 
 impl FlowControl {
@@ -158,7 +158,7 @@ impl FlowControl {
         Some(FlowControl {
             parallelism,
             rate,
-            period: 0,
+            period: None,
         })
     }
 
@@ -178,7 +178,7 @@ impl FlowControl {
         FlowControl {
             parallelism: Some(parallelism),
             rate: None,
-            period: 0,
+            period: None,
         }
     }
 
@@ -198,91 +198,86 @@ impl FlowControl {
         FlowControl {
             parallelism: None,
             rate: Some(rate),
-            period: 0,
+            period: None,
         }
     }
 
-    /// This value with its `parallelism` limit set to `parallelism`.
+    /// Sets the `parallelism` limit, in place.
     ///
     /// ```
     /// use std::num::NonZeroU32;
     /// use qstash_flow_control::FlowControl;
     ///
-    /// let value = FlowControl::with_rate(NonZeroU32::new(10).unwrap())
-    ///     .set_parallelism(NonZeroU32::new(4).unwrap());
+    /// let mut value = FlowControl::with_rate(NonZeroU32::new(10).unwrap());
+    /// value.set_parallelism(NonZeroU32::new(4).unwrap());
     /// assert_eq!(value.to_string(), "parallelism=4, rate=10");
     /// ```
-    #[must_use]
     #[inline]
-    pub const fn set_parallelism(self, parallelism: NonZeroU32) -> Self {
-        FlowControl {
-            parallelism: Some(parallelism),
-            ..self
-        }
+    pub const fn set_parallelism(&mut self, parallelism: NonZeroU32) {
+        self.parallelism = Some(parallelism);
     }
 
-    /// This value with its `rate` limit set to `rate`.
+    /// Sets the `rate` limit, in place.
     ///
     /// ```
     /// use std::num::NonZeroU32;
     /// use qstash_flow_control::FlowControl;
     ///
-    /// let value = FlowControl::with_parallelism(NonZeroU32::MIN).set_rate(NonZeroU32::MIN);
+    /// let mut value = FlowControl::with_parallelism(NonZeroU32::MIN);
+    /// value.set_rate(NonZeroU32::MIN);
     /// assert_eq!(value.to_string(), "parallelism=1, rate=1");
     /// ```
-    #[must_use]
     #[inline]
-    pub const fn set_rate(self, rate: NonZeroU32) -> Self {
-        FlowControl {
-            rate: Some(rate),
-            ..self
-        }
+    pub const fn set_rate(&mut self, rate: NonZeroU32) {
+        self.rate = Some(rate);
     }
 
-    /// This value with its `period` set to `period`, which then shows in the display even when
-    /// it equals the default.
+    /// Sets the `period`, in place; it then shows in the display even when it equals the
+    /// default. A refused period leaves the value as it was.
     ///
     /// ```
     /// use std::num::NonZeroU32;
     /// use qstash_flow_control::{Delay, FlowControl};
     ///
     /// let value = FlowControl::with_rate(NonZeroU32::MIN);
-    /// let every_second = value.set_period(FlowControl::DEFAULT_PERIOD)?;
+    /// let mut every_second = value;
+    /// every_second.set_period(FlowControl::DEFAULT_PERIOD)?;
     /// assert_eq!(every_second.to_string(), "rate=1, period=1s");
     /// assert_ne!(every_second, value);
-    /// assert!(value.set_period(Delay::ZERO).is_err());
-    /// assert!(value.set_period("8d".parse()?).is_err());
+    /// assert!(every_second.set_period(Delay::ZERO).is_err());
+    /// assert!(every_second.set_period("8d".parse()?).is_err());
+    /// assert_eq!(every_second.to_string(), "rate=1, period=1s");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// A [`PeriodError`] when `period` is zero or longer than [`FlowControl::MAX_PERIOD`].
     #[inline]
-    pub const fn set_period(self, period: Delay) -> Result<Self, PeriodError> {
-        let nanos = period.as_nanos();
-        if nanos == 0 || nanos > Self::MAX_PERIOD.as_nanos() {
-            return Err(PeriodError::new(period));
+    pub const fn set_period(&mut self, period: Delay) -> Result<(), PeriodError> {
+        match NonZeroU64::new(period.as_nanos()) {
+            Some(nanos) if nanos.get() <= Self::MAX_PERIOD.as_nanos() => {
+                self.period = Some(nanos);
+                Ok(())
+            }
+            _ => Err(PeriodError::new(period)),
         }
-        Ok(FlowControl {
-            period: nanos,
-            ..self
-        })
     }
 
-    /// This value without a given period, so that it uses the default and does not show one.
+    /// Forgets the given period, in place, so that the value uses the default and does not
+    /// show one.
     ///
     /// ```
     /// use std::num::NonZeroU32;
     /// use qstash_flow_control::FlowControl;
     ///
-    /// let value = FlowControl::parse(b"rate=1, period=1s")?.clear_period();
+    /// let mut value = FlowControl::parse(b"rate=1, period=1s")?;
+    /// value.clear_period();
     /// assert_eq!(value, FlowControl::with_rate(NonZeroU32::MIN));
     /// # Ok::<(), qstash_flow_control::ParseError>(())
     /// ```
-    #[must_use]
     #[inline]
-    pub const fn clear_period(self) -> Self {
-        FlowControl { period: 0, ..self }
+    pub const fn clear_period(&mut self) {
+        self.period = None;
     }
 
     /// The most runs of the key in flight at once, if limited.
@@ -311,10 +306,28 @@ impl FlowControl {
     #[must_use]
     #[inline]
     pub const fn period(self) -> Delay {
-        if self.period == 0 {
-            Self::DEFAULT_PERIOD
-        } else {
-            Delay::from_nanos(self.period)
+        match self.given_period() {
+            Some(period) => period,
+            None => Self::DEFAULT_PERIOD,
+        }
+    }
+
+    /// The period, when it was given (and so is displayed); `None` when it defaults.
+    ///
+    /// ```
+    /// use qstash_flow_control::FlowControl;
+    ///
+    /// assert_eq!(FlowControl::parse(b"rate=5")?.given_period(), None);
+    /// let given = FlowControl::parse(b"rate=5, period=1s")?.given_period();
+    /// assert_eq!(given, Some(FlowControl::DEFAULT_PERIOD));
+    /// # Ok::<(), qstash_flow_control::ParseError>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub const fn given_period(self) -> Option<Delay> {
+        match self.period {
+            Some(nanos) => Some(Delay::from_nanos(nanos.get())),
+            None => None,
         }
     }
 
@@ -330,7 +343,7 @@ impl FlowControl {
     #[must_use]
     #[inline]
     pub const fn period_is_set(self) -> bool {
-        self.period != 0
+        self.period.is_some()
     }
 
     /// Builds a value from parts the parser already checked.
@@ -343,9 +356,10 @@ impl FlowControl {
         FlowControl {
             parallelism,
             rate,
+            // The parser refuses a zero period.
             period: match period {
-                Some(p) => p.as_nanos(),
-                None => 0,
+                Some(p) => NonZeroU64::new(p.as_nanos()),
+                None => None,
             },
         }
     }
@@ -353,7 +367,7 @@ impl FlowControl {
 
 impl fmt::Debug for FlowControl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let period = self.period_is_set().then(|| self.period());
+        let period = self.given_period();
         f.debug_struct("FlowControl")
             .field("parallelism", &self.parallelism)
             .field("rate", &self.rate)

@@ -1,4 +1,4 @@
-//! The `Upstash-Flow-Control-Value` grammar (spec §4), lexed with `nom` over bytes.
+//! The `Upstash-Flow-Control-Value` grammar (see the crate docs), lexed with `nom` over bytes.
 //!
 //! ```text
 //! value = pair { OWS "," OWS pair }

@@ -1,5 +1,5 @@
 //! Property tests: canonical round trip, every key order with any optional whitespace, and
-//! agreement with a simple reference parser written here from the spec (§4).
+//! agreement with a simple reference parser written here from the grammar in the crate docs.
 
 use std::num::NonZeroU32;
 
@@ -106,11 +106,11 @@ prop_compose! {
         ],
         period in proptest::option::of(period()),
     ) -> FlowControl {
-        let value = FlowControl::new(parallelism, rate).unwrap();
-        match period {
-            Some(p) => value.set_period(p).unwrap(),
-            None => value,
+        let mut value = FlowControl::new(parallelism, rate).unwrap();
+        if let Some(p) = period {
+            value.set_period(p).unwrap();
         }
+        value
     }
 }
 

@@ -5,11 +5,12 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use serde::{Deserialize, Serialize};
 
+use crate::encode::{Sink, Val};
 use crate::error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, ValueError, ValueErrorKind,
 };
-use crate::header;
-use crate::trigger::{Sink, TriggerRequest, Val, decode_headers};
+use crate::header::{self, ForwardPrefix, Known};
+use crate::trigger::{TriggerRequest, decode_headers};
 use crate::uri::join;
 use crate::values::WorkflowUrl;
 
@@ -232,8 +233,8 @@ fn check_entry(req: &TriggerRequest) -> Result<(), BuildError> {
     }
     let callback = req.failure_callback().map(|cb| cb.forwarded());
     let maps = [
-        Some((header::FORWARD_PREFIX_CANONICAL, req.forwarded())),
-        callback.map(|m| (header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL, m)),
+        Some((ForwardPrefix::Destination.canonical(), req.forwarded())),
+        callback.map(|m| (ForwardPrefix::Failure.canonical(), m)),
     ];
     for (prefix, map) in maps.into_iter().flatten() {
         if let Some(repeated) = map.repeated_name() {
@@ -256,25 +257,25 @@ fn check_entry(req: &TriggerRequest) -> Result<(), BuildError> {
 pub(crate) struct JsonSink(pub(crate) Vec<(String, String)>);
 
 impl Sink for JsonSink {
-    fn known(&mut self, _name: &HeaderName, canonical: &'static str, value: Val<'_>) {
+    fn known(&mut self, header: Known, value: Val<'_>) {
         let value = match value {
             Val::Str(s) => s.to_owned(),
             Val::Display(d) => d.to_string(),
             Val::Num(n) => n.to_string(),
             Val::Header(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         };
-        self.0.push((canonical.to_owned(), value));
+        self.0.push((header.canonical().to_owned(), value));
     }
 
     fn forwarded(
         &mut self,
-        prefix_canonical: &'static str,
+        prefix: ForwardPrefix,
         _full: &HeaderName,
         bare: &str,
         value: &HeaderValue,
     ) {
         self.0.push((
-            format!("{prefix_canonical}{bare}"),
+            format!("{}{bare}", prefix.canonical()),
             String::from_utf8_lossy(value.as_bytes()).into_owned(),
         ));
     }

@@ -33,6 +33,9 @@ pub enum ValueErrorKind {
     BadEscape,
     /// A word that is not one of the accepted values (a run state).
     UnknownValue,
+    /// A dot segment (`.`, `..`, `%2e`, …) in the path of a destination, which a URL parser
+    /// would resolve.
+    DotSegment,
 }
 
 impl ValueErrorKind {
@@ -50,6 +53,7 @@ impl ValueErrorKind {
             ValueErrorKind::Overflow => "overflow",
             ValueErrorKind::BadEscape => "bad percent-escape",
             ValueErrorKind::UnknownValue => "unknown value",
+            ValueErrorKind::DotSegment => "dot segment",
         }
     }
 }
@@ -155,6 +159,7 @@ fn describe_byte(f: &mut fmt::Formatter<'_>, b: u8) -> fmt::Result {
         b'\n' => f.write_str("line feed (0x0A)"),
         b'\r' => f.write_str("carriage return (0x0D)"),
         0 => f.write_str("NUL (0x00)"),
+        b'\'' => f.write_str("\"'\""),
         0x21..=0x7E => write!(f, "\"{}\"", char::from(b).escape_debug()),
         _ => write!(f, "byte 0x{b:02X}"),
     }
@@ -198,6 +203,18 @@ impl fmt::Display for ValueError {
                 f.write_str("bad percent-escape (expected %XX decoding to UTF-8)")?;
             }
             ValueErrorKind::UnknownValue => f.write_str("not one of the accepted values")?,
+            ValueErrorKind::DotSegment => {
+                // Destinations are ASCII, so the quoted input holds the segment's bytes.
+                match self
+                    .input
+                    .get(self.offset..self.offset.saturating_add(self.len))
+                {
+                    Some(seg) if !self.input_truncated || self.offset + self.len <= QUOTE_LIMIT => {
+                        write!(f, "dot segment \"{seg}\" is not allowed")?;
+                    }
+                    _ => f.write_str("a dot segment is not allowed")?,
+                }
+            }
         }
         write!(f, " at byte {}", self.offset)
     }
@@ -240,8 +257,9 @@ impl fmt::Display for HeaderError {
 }
 
 impl std::error::Error for HeaderError {
+    /// The parser's error is this error's message, so the chain goes on with its cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.as_error())
+        self.as_error().source()
     }
 }
 
@@ -628,7 +646,9 @@ impl fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {
+    /// The message already ends with the value's error ([`value_error`](Self::value_error)),
+    /// so the chain goes on with that error's cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.source.as_ref().and_then(std::error::Error::source)
     }
 }

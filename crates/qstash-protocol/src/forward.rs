@@ -4,7 +4,8 @@ use std::fmt;
 
 use http::{HeaderName, HeaderValue};
 
-use crate::error::{ValueError, ValueErrorKind};
+use crate::error::{BuildError, ValueError, ValueErrorKind};
+use crate::header::ForwardPrefix;
 use crate::values::{check_header_value, first_not, is_tchar};
 
 /// The most forwarded header lines a request may carry, counting the workflow's and the
@@ -16,8 +17,7 @@ use crate::values::{check_header_value, first_not, is_tchar};
 pub const MAX_FORWARDED_HEADERS: usize = 16_384;
 
 /// The longest forwarded header name: `http`'s limit for a name less the longest prefix.
-pub const MAX_FORWARD_NAME_LEN: usize =
-    (1 << 16) - 1 - crate::header::FAILURE_CALLBACK_FORWARD_PREFIX.len();
+pub const MAX_FORWARD_NAME_LEN: usize = (1 << 16) - 1 - ForwardPrefix::Failure.as_str().len();
 
 /// Headers to forward, seen without their `Upstash-…-Forward-` prefix.
 ///
@@ -36,9 +36,9 @@ pub struct ForwardedHeaders {
 
 impl ForwardedHeaders {
     /// No headers, for names with `prefix`.
-    pub(crate) fn new(prefix: &'static str) -> ForwardedHeaders {
+    pub(crate) fn new(prefix: ForwardPrefix) -> ForwardedHeaders {
         ForwardedHeaders {
-            prefix_len: prefix.len(),
+            prefix_len: prefix.as_str().len(),
             entries: Vec::new(),
         }
     }
@@ -164,4 +164,38 @@ pub(crate) fn check_forward_value(value: &[u8]) -> Result<HeaderValue, ValueErro
     check_header_value(WHAT, value)?;
     HeaderValue::from_bytes(value)
         .map_err(|_| ValueError::new(WHAT, ValueErrorKind::InvalidByte, value, 0, value.len()))
+}
+
+/// Checks a forwarded header given to a builder and appends it to `map`.
+pub(crate) fn append_forward(
+    map: &mut ForwardedHeaders,
+    prefix: ForwardPrefix,
+    name: &[u8],
+    value: &[u8],
+) -> Result<(), BuildError> {
+    let prefix_canonical = prefix.canonical();
+    let field = || format!("{prefix_canonical}{}", String::from_utf8_lossy(name));
+    check_forward_name(name).map_err(|e| BuildError::name(field(), e))?;
+    let full = [prefix.as_str().as_bytes(), name].concat();
+    let full = HeaderName::from_bytes(&full).map_err(|_| {
+        BuildError::name(
+            field(),
+            ValueError::new(
+                "header name",
+                ValueErrorKind::InvalidByte,
+                name,
+                0,
+                name.len(),
+            ),
+        )
+    })?;
+    let field = || {
+        format!(
+            "{prefix_canonical}{}",
+            name.to_ascii_lowercase().escape_ascii()
+        )
+    };
+    let value = check_forward_value(value).map_err(|e| BuildError::value(field(), e))?;
+    map.push(full, value);
+    Ok(())
 }

@@ -11,78 +11,285 @@
 
 use http::HeaderName;
 
-/// `Upstash-Workflow-RunId`: the run id.
-pub const WORKFLOW_RUN_ID: HeaderName = HeaderName::from_static("upstash-workflow-runid");
-/// `Upstash-Retries`: retries after the first delivery.
-pub const RETRIES: HeaderName = HeaderName::from_static("upstash-retries");
-/// `Upstash-Delay`: a §2 delay before the first delivery.
-pub const DELAY: HeaderName = HeaderName::from_static("upstash-delay");
-/// `Upstash-Not-Before`: unix seconds before which nothing is delivered.
-pub const NOT_BEFORE: HeaderName = HeaderName::from_static("upstash-not-before");
-/// `Upstash-Label`: comma-separated labels.
-pub const LABEL: HeaderName = HeaderName::from_static("upstash-label");
-/// `Upstash-Flow-Control-Key`: the flow-control key.
-pub const FLOW_CONTROL_KEY: HeaderName = HeaderName::from_static("upstash-flow-control-key");
-/// `Upstash-Flow-Control-Value`: the §4 limits of the key.
-pub const FLOW_CONTROL_VALUE: HeaderName = HeaderName::from_static("upstash-flow-control-value");
-/// `Upstash-Failure-Callback`: empty for the workflow's failure function, or a URL.
-pub const FAILURE_CALLBACK: HeaderName = HeaderName::from_static("upstash-failure-callback");
-/// `Upstash-Retry-Delay`: a §3 expression.
-pub const RETRY_DELAY: HeaderName = HeaderName::from_static("upstash-retry-delay");
+/// Which requests carry a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// A trigger (`POST /v2/trigger/…`) only; a message keeps it as an extra header.
+    Trigger,
+    /// A message (`POST /v2/publish/…`) only; a trigger ignores it.
+    Message,
+    /// Both.
+    Both,
+}
 
-/// `Upstash-Method`: the method a message is delivered with.
-pub const METHOD: HeaderName = HeaderName::from_static("upstash-method");
-/// `Upstash-Timeout`: a §2 delay bounding each delivery attempt of a message.
-pub const TIMEOUT: HeaderName = HeaderName::from_static("upstash-timeout");
-/// `Upstash-Callback`: the URL called after every delivery attempt of a message.
-pub const CALLBACK: HeaderName = HeaderName::from_static("upstash-callback");
-/// `Upstash-Deduplication-Id`: a message's deduplication id.
-pub const DEDUPLICATION_ID: HeaderName = HeaderName::from_static("upstash-deduplication-id");
-/// `Upstash-Content-Based-Deduplication`: `true` to deduplicate by content.
-pub const CONTENT_BASED_DEDUPLICATION: HeaderName =
-    HeaderName::from_static("upstash-content-based-deduplication");
+impl Scope {
+    /// Whether a trigger carries the header.
+    #[must_use]
+    pub const fn trigger(self) -> bool {
+        matches!(self, Scope::Trigger | Scope::Both)
+    }
 
-/// Prefix of headers forwarded to the workflow (`Upstash-Forward-<Name>`), lowercase.
-pub const FORWARD_PREFIX: &str = "upstash-forward-";
-/// Prefix of headers forwarded to the failure callback
-/// (`Upstash-Failure-Callback-Forward-<Name>`), lowercase.
-pub const FAILURE_CALLBACK_FORWARD_PREFIX: &str = "upstash-failure-callback-forward-";
+    /// Whether a message carries the header.
+    #[must_use]
+    pub const fn message(self) -> bool {
+        matches!(self, Scope::Message | Scope::Both)
+    }
+}
 
-/// Prefix of headers forwarded to a message's callback (`Upstash-Callback-Forward-<Name>`),
-/// lowercase.
-pub const CALLBACK_FORWARD_PREFIX: &str = "upstash-callback-forward-";
+/// What a header's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// A free-form value that travels unchanged (`Content-Type`).
+    Text,
+    /// A method token (`PUT`).
+    Method,
+    /// A run id or a deduplication id: 1..=256 bytes of visible ASCII without `,`.
+    Id,
+    /// A decimal `u32`.
+    Count,
+    /// Unix seconds, a decimal `u64`.
+    UnixSeconds,
+    /// A `SPEC.md` §2 delay.
+    Delay,
+    /// A `SPEC.md` §3 retry-delay expression.
+    RetryDelay,
+    /// A comma-separated list of labels; several lines add up.
+    Labels,
+    /// A flow-control key.
+    FlowControlKey,
+    /// A `SPEC.md` §4 flow-control value.
+    FlowControlValue,
+    /// An absolute `http(s)` URL.
+    Url,
+    /// An absolute `http(s)` URL, or empty for the workflow's failure function (a trigger's
+    /// failure callback).
+    UrlOrEmpty,
+    /// `true` or `false`.
+    Boolean,
+}
 
-/// [`FORWARD_PREFIX`] in its canonical spelling.
-pub const FORWARD_PREFIX_CANONICAL: &str = "Upstash-Forward-";
-/// [`FAILURE_CALLBACK_FORWARD_PREFIX`] in its canonical spelling.
-pub const FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL: &str = "Upstash-Failure-Callback-Forward-";
+/// Defines the table of known headers: a constant per header, and [`Known`].
+macro_rules! known_headers {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident, $konst:ident, $lower:literal, $canonical:literal, $scope:ident, $kind:ident;
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[doc = concat!("\n\n`", $canonical, "`: see [`Known::", stringify!($variant), "`].")]
+            pub const $konst: HeaderName = HeaderName::from_static($lower);
+        )+
 
-/// [`CALLBACK_FORWARD_PREFIX`] in its canonical spelling.
-pub const CALLBACK_FORWARD_PREFIX_CANONICAL: &str = "Upstash-Callback-Forward-";
+        /// A header this crate models: one row of the table of known headers, which gives
+        /// its name, its canonical spelling, the requests that carry it and its value's kind.
+        ///
+        /// Encoding, decoding and [`canonical`] all read this table.
+        ///
+        /// ```
+        /// use qstash_protocol::header::{Known, Scope, ValueKind};
+        ///
+        /// let k = Known::from_name("upstash-timeout").unwrap();
+        /// assert_eq!(k, Known::Timeout);
+        /// assert_eq!(k.canonical(), "Upstash-Timeout");
+        /// assert_eq!(k.scope(), Scope::Message);
+        /// assert_eq!(k.value_kind(), ValueKind::Delay);
+        /// assert_eq!(Known::from_name("Upstash-Timeout"), None); // lowercase, as `http` stores names
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Known {
+            $(
+                #[doc = concat!("`", $canonical, "`.")]
+                $variant,
+            )+
+        }
+
+        impl Known {
+            /// Every known header, in the table's order.
+            pub const ALL: &'static [Known] = &[$(Known::$variant),+];
+
+            /// The header's name.
+            #[must_use]
+            pub const fn name(self) -> HeaderName {
+                match self {
+                    $(Known::$variant => $konst,)+
+                }
+            }
+
+            /// The name, lowercase.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Known::$variant => $lower,)+
+                }
+            }
+
+            /// The canonical spelling (`Upstash-Workflow-RunId`).
+            #[must_use]
+            pub const fn canonical(self) -> &'static str {
+                match self {
+                    $(Known::$variant => $canonical,)+
+                }
+            }
+
+            /// The requests that carry it.
+            #[must_use]
+            pub const fn scope(self) -> Scope {
+                match self {
+                    $(Known::$variant => Scope::$scope,)+
+                }
+            }
+
+            /// What its value is.
+            #[must_use]
+            pub const fn value_kind(self) -> ValueKind {
+                match self {
+                    $(Known::$variant => ValueKind::$kind,)+
+                }
+            }
+
+            /// The known header named `name` (lowercase), if any.
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Known> {
+                match name {
+                    $($lower => Some(Known::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+known_headers! {
+    /// The body's media type.
+    ContentType, CONTENT_TYPE, "content-type", "Content-Type", Both, Text;
+    /// The run id.
+    WorkflowRunId, WORKFLOW_RUN_ID, "upstash-workflow-runid", "Upstash-Workflow-RunId", Trigger, Id;
+    /// The method a message is delivered with.
+    Method, METHOD, "upstash-method", "Upstash-Method", Message, Method;
+    /// Retries after the first delivery.
+    Retries, RETRIES, "upstash-retries", "Upstash-Retries", Both, Count;
+    /// A §2 delay before the first delivery.
+    Delay, DELAY, "upstash-delay", "Upstash-Delay", Both, Delay;
+    /// Unix seconds before which nothing is delivered.
+    NotBefore, NOT_BEFORE, "upstash-not-before", "Upstash-Not-Before", Both, UnixSeconds;
+    /// A §2 delay bounding each delivery attempt of a message.
+    Timeout, TIMEOUT, "upstash-timeout", "Upstash-Timeout", Message, Delay;
+    /// A §3 retry-delay expression.
+    RetryDelay, RETRY_DELAY, "upstash-retry-delay", "Upstash-Retry-Delay", Both, RetryDelay;
+    /// Comma-separated labels.
+    Label, LABEL, "upstash-label", "Upstash-Label", Both, Labels;
+    /// The flow-control key.
+    FlowControlKey, FLOW_CONTROL_KEY, "upstash-flow-control-key", "Upstash-Flow-Control-Key", Both, FlowControlKey;
+    /// The §4 limits of the flow-control key.
+    FlowControlValue, FLOW_CONTROL_VALUE, "upstash-flow-control-value", "Upstash-Flow-Control-Value", Both, FlowControlValue;
+    /// The URL called after every delivery attempt of a message.
+    Callback, CALLBACK, "upstash-callback", "Upstash-Callback", Message, Url;
+    /// Where a failure is reported: a URL (a trigger also allows empty, for the workflow's
+    /// failure function).
+    FailureCallback, FAILURE_CALLBACK, "upstash-failure-callback", "Upstash-Failure-Callback", Both, UrlOrEmpty;
+    /// A message's deduplication id.
+    DeduplicationId, DEDUPLICATION_ID, "upstash-deduplication-id", "Upstash-Deduplication-Id", Message, Id;
+    /// `true` to deduplicate a message by its content.
+    ContentBasedDeduplication, CONTENT_BASED_DEDUPLICATION, "upstash-content-based-deduplication", "Upstash-Content-Based-Deduplication", Message, Boolean;
+}
+
+/// Defines the table of forwarding prefixes and [`ForwardPrefix`].
+macro_rules! forward_prefixes {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident, $konst:ident, $konst_canonical:ident, $lower:literal, $canonical:literal, $scope:ident;
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[doc = ", lowercase."]
+            pub const $konst: &str = $lower;
+            #[doc = concat!("[`", stringify!($konst), "`] in its canonical spelling.")]
+            pub const $konst_canonical: &str = $canonical;
+        )+
+
+        /// A prefix of forwarded headers (`Upstash-Forward-<Name>`, …): one row of the table
+        /// of prefixes.
+        ///
+        /// ```
+        /// use qstash_protocol::header::ForwardPrefix;
+        ///
+        /// assert_eq!(
+        ///     ForwardPrefix::split("upstash-callback-forward-x-id"),
+        ///     Some((ForwardPrefix::Callback, "x-id"))
+        /// );
+        /// assert_eq!(ForwardPrefix::Failure.canonical(), "Upstash-Failure-Callback-Forward-");
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ForwardPrefix {
+            $(
+                #[doc = concat!("`", $canonical, "<Name>`.")]
+                $variant,
+            )+
+        }
+
+        impl ForwardPrefix {
+            /// Every prefix, in the table's order.
+            pub const ALL: &'static [ForwardPrefix] = &[$(ForwardPrefix::$variant),+];
+
+            /// The prefix, lowercase.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ForwardPrefix::$variant => $lower,)+
+                }
+            }
+
+            /// The prefix in its canonical spelling.
+            #[must_use]
+            pub const fn canonical(self) -> &'static str {
+                match self {
+                    $(ForwardPrefix::$variant => $canonical,)+
+                }
+            }
+
+            /// The requests that carry it.
+            #[must_use]
+            pub const fn scope(self) -> Scope {
+                match self {
+                    $(ForwardPrefix::$variant => Scope::$scope,)+
+                }
+            }
+
+            /// The prefix of `name` (lowercase) and the rest, possibly empty.
+            #[must_use]
+            pub fn split(name: &str) -> Option<(ForwardPrefix, &str)> {
+                // `Upstash-Forward-` is not a prefix of the others, nor they of each other.
+                $(
+                    if let Some(rest) = name.strip_prefix($lower) {
+                        return Some((ForwardPrefix::$variant, rest));
+                    }
+                )+
+                None
+            }
+        }
+    };
+}
+
+forward_prefixes! {
+    /// Prefix of headers forwarded to the destination (`Upstash-Forward-<Name>`)
+    Destination, FORWARD_PREFIX, FORWARD_PREFIX_CANONICAL, "upstash-forward-", "Upstash-Forward-", Both;
+    /// Prefix of headers forwarded to a message's callback (`Upstash-Callback-Forward-<Name>`)
+    Callback, CALLBACK_FORWARD_PREFIX, CALLBACK_FORWARD_PREFIX_CANONICAL, "upstash-callback-forward-", "Upstash-Callback-Forward-", Message;
+    /// Prefix of headers forwarded to the failure callback
+    /// (`Upstash-Failure-Callback-Forward-<Name>`)
+    Failure, FAILURE_CALLBACK_FORWARD_PREFIX, FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL, "upstash-failure-callback-forward-", "Upstash-Failure-Callback-Forward-", Both;
+}
 
 /// `Content-Type` in its canonical spelling.
-pub(crate) const CONTENT_TYPE_CANONICAL: &str = "Content-Type";
+pub(crate) const CONTENT_TYPE_CANONICAL: &str = Known::ContentType.canonical();
 
 /// The canonical spelling of a known header (`Upstash-Workflow-RunId`), or `None` for any
 /// other name.
 #[must_use]
 pub fn canonical(name: &HeaderName) -> Option<&'static str> {
-    Some(match name.as_str() {
-        "upstash-workflow-runid" => "Upstash-Workflow-RunId",
-        "upstash-retries" => "Upstash-Retries",
-        "upstash-delay" => "Upstash-Delay",
-        "upstash-not-before" => "Upstash-Not-Before",
-        "upstash-label" => "Upstash-Label",
-        "upstash-flow-control-key" => "Upstash-Flow-Control-Key",
-        "upstash-flow-control-value" => "Upstash-Flow-Control-Value",
-        "upstash-failure-callback" => "Upstash-Failure-Callback",
-        "upstash-retry-delay" => "Upstash-Retry-Delay",
-        "upstash-method" => "Upstash-Method",
-        "upstash-timeout" => "Upstash-Timeout",
-        "upstash-callback" => "Upstash-Callback",
-        "upstash-deduplication-id" => "Upstash-Deduplication-Id",
-        "upstash-content-based-deduplication" => "Upstash-Content-Based-Deduplication",
-        "content-type" => CONTENT_TYPE_CANONICAL,
-        _ => return None,
-    })
+    Known::from_name(name.as_str()).map(Known::canonical)
 }

@@ -51,6 +51,12 @@
 //! ([`CancelRun`], [`BulkCancel`], [`LogsQuery`]), each with `serde` in the upstream camelCase
 //! names or with `to_http`/`from_http`.
 //!
+//! The server's message API (`SERVER.md` §3–§7) has the same shape: [`PublishRequest`]
+//! (`POST /v2/publish/{destination}`, with a checking builder, `to_http`, `from_http` and
+//! [`from_parts`](PublishRequest::from_parts)), [`PublishBatch`] (`POST /v2/batch`), and the
+//! bodies [`PublishResponse`], [`Message`], [`Event`] with [`EventsQuery`], [`DlqMessage`] with
+//! [`DlqQuery`] and [`DlqDelete`], [`CallbackBody`] and [`SigningKeysResponse`].
+//!
 //! # Decoding rules
 //! - Header names are case-insensitive; unknown `Upstash-*` headers and other headers are
 //!   ignored (only `Content-Type` is kept besides the `Upstash-*` ones).
@@ -83,7 +89,9 @@
 struct ReadmeDoctests;
 
 mod batch;
+mod decode;
 mod dlq;
+mod encode;
 mod error;
 mod events;
 mod forward;

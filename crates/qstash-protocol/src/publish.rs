@@ -4,19 +4,20 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use qstash_delay::Delay;
 use qstash_flow_control::{FlowControl, FlowControlKey};
 use qstash_retry_delay::RetryDelay;
 
+use crate::decode::{decode_forward, once};
+use crate::encode::{LabelList, MapSink, Sink, Val};
 use crate::error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,
     ValueErrorKind,
 };
+use crate::forward::append_forward;
 use crate::forward::{ForwardedHeaders, MAX_FORWARDED_HEADERS, check_forward_value};
-use crate::header::{self, CONTENT_TYPE_CANONICAL};
-use crate::trigger::{LabelList, MapSink, Sink, Val, append_forward, decode_forward, once};
+use crate::header::{CONTENT_TYPE_CANONICAL, ForwardPrefix, Known};
 use crate::uri::join;
 use crate::values::{
     CallbackUrl, DeduplicationId, Label, WorkflowUrl, check_header_value, first_not, is_tchar,
@@ -119,7 +120,7 @@ impl PublishRequest {
                 body: Bytes::new(),
                 content_type: None,
                 method: None,
-                forwarded: ForwardedHeaders::new(header::FORWARD_PREFIX),
+                forwarded: ForwardedHeaders::new(ForwardPrefix::Destination),
                 retries: None,
                 delay: None,
                 not_before: None,
@@ -134,9 +135,9 @@ impl PublishRequest {
                 extra: Vec::new(),
             },
             callback_url: None,
-            callback_forwarded: ForwardedHeaders::new(header::CALLBACK_FORWARD_PREFIX),
+            callback_forwarded: ForwardedHeaders::new(ForwardPrefix::Callback),
             failure_url: None,
-            failure_forwarded: ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX),
+            failure_forwarded: ForwardedHeaders::new(ForwardPrefix::Failure),
             error: None,
         }
     }
@@ -145,14 +146,11 @@ impl PublishRequest {
     pub fn into_builder(mut self) -> PublishRequestBuilder {
         let (callback_url, callback_forwarded) = match self.callback.take() {
             Some(cb) => (Some(cb.url), cb.forwarded),
-            None => (None, ForwardedHeaders::new(header::CALLBACK_FORWARD_PREFIX)),
+            None => (None, ForwardedHeaders::new(ForwardPrefix::Callback)),
         };
         let (failure_url, failure_forwarded) = match self.failure_callback.take() {
             Some(cb) => (Some(cb.url), cb.forwarded),
-            None => (
-                None,
-                ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX),
-            ),
+            None => (None, ForwardedHeaders::new(ForwardPrefix::Failure)),
         };
         PublishRequestBuilder {
             req: self,
@@ -443,95 +441,61 @@ impl PublishRequest {
     /// then the extras in their order.
     pub(crate) fn encode(&self, sink: &mut impl Sink) {
         if let Some(ct) = &self.content_type {
-            sink.known(&CONTENT_TYPE, CONTENT_TYPE_CANONICAL, Val::Header(ct));
+            sink.known(Known::ContentType, Val::Header(ct));
         }
         if let Some(m) = &self.method {
-            sink.known(&header::METHOD, "Upstash-Method", Val::Str(m.as_str()));
+            sink.known(Known::Method, Val::Str(m.as_str()));
         }
         if let Some(n) = self.retries {
-            sink.known(&header::RETRIES, "Upstash-Retries", Val::Num(u64::from(n)));
+            sink.known(Known::Retries, Val::Num(u64::from(n)));
         }
         if let Some(d) = &self.delay {
-            sink.known(&header::DELAY, "Upstash-Delay", Val::Display(d));
+            sink.known(Known::Delay, Val::Display(d));
         }
         if let Some(t) = self.not_before {
-            sink.known(&header::NOT_BEFORE, "Upstash-Not-Before", Val::Num(t));
+            sink.known(Known::NotBefore, Val::Num(t));
         }
         if let Some(d) = &self.timeout {
-            sink.known(&header::TIMEOUT, "Upstash-Timeout", Val::Display(d));
+            sink.known(Known::Timeout, Val::Display(d));
         }
         if let Some(rd) = &self.retry_delay {
-            sink.known(
-                &header::RETRY_DELAY,
-                "Upstash-Retry-Delay",
-                Val::Str(rd.as_str()),
-            );
+            sink.known(Known::RetryDelay, Val::Str(rd.as_str()));
         }
         match self.labels.as_slice() {
             [] => {}
-            [one] => sink.known(&header::LABEL, "Upstash-Label", Val::Str(one.as_str())),
-            many => sink.known(
-                &header::LABEL,
-                "Upstash-Label",
-                Val::Display(&LabelList(many)),
-            ),
+            [one] => sink.known(Known::Label, Val::Str(one.as_str())),
+            many => sink.known(Known::Label, Val::Display(&LabelList(many))),
         }
         if let Some((key, value)) = &self.flow_control {
-            sink.known(
-                &header::FLOW_CONTROL_KEY,
-                "Upstash-Flow-Control-Key",
-                Val::Str(key.as_str()),
-            );
-            sink.known(
-                &header::FLOW_CONTROL_VALUE,
-                "Upstash-Flow-Control-Value",
-                Val::Display(value),
-            );
+            sink.known(Known::FlowControlKey, Val::Str(key.as_str()));
+            sink.known(Known::FlowControlValue, Val::Display(value));
         }
         if let Some(cb) = &self.callback {
-            sink.known(
-                &header::CALLBACK,
-                "Upstash-Callback",
-                Val::Str(cb.url.as_str()),
-            );
+            sink.known(Known::Callback, Val::Str(cb.url.as_str()));
         }
         if let Some(cb) = &self.failure_callback {
-            sink.known(
-                &header::FAILURE_CALLBACK,
-                "Upstash-Failure-Callback",
-                Val::Str(cb.url.as_str()),
-            );
+            sink.known(Known::FailureCallback, Val::Str(cb.url.as_str()));
         }
         if let Some(id) = &self.deduplication_id {
-            sink.known(
-                &header::DEDUPLICATION_ID,
-                "Upstash-Deduplication-Id",
-                Val::Str(id.as_str()),
-            );
+            sink.known(Known::DeduplicationId, Val::Str(id.as_str()));
         }
         if let Some(b) = self.content_based_deduplication {
             sink.known(
-                &header::CONTENT_BASED_DEDUPLICATION,
-                "Upstash-Content-Based-Deduplication",
+                Known::ContentBasedDeduplication,
                 Val::Str(if b { "true" } else { "false" }),
             );
         }
         for (full, bare, value) in self.forwarded.wire() {
-            sink.forwarded(header::FORWARD_PREFIX_CANONICAL, full, bare, value);
+            sink.forwarded(ForwardPrefix::Destination, full, bare, value);
         }
         if let Some(cb) = &self.callback {
             for (full, bare, value) in cb.forwarded.wire() {
-                sink.forwarded(header::CALLBACK_FORWARD_PREFIX_CANONICAL, full, bare, value);
+                sink.forwarded(ForwardPrefix::Callback, full, bare, value);
             }
         }
         if let Some(cb) = &self.failure_callback {
             for (full, bare, value) in cb.forwarded.wire() {
-                sink.forwarded(
-                    header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                    full,
-                    bare,
-                    value,
-                );
+                sink.forwarded(ForwardPrefix::Failure, full, bare, value);
             }
         }
         for (name, value) in &self.extra {
@@ -555,57 +519,33 @@ fn destination_error(e: ValueError) -> DecodeError {
     DecodeError::invalid("destination", e).into_kind(DecodeErrorKind::WorkflowUrl)
 }
 
-/// What a header name (lowercase) is to a message.
+/// What a header name (lowercase) is to a message, read from the tables in [`header`].
 enum Kind<'a> {
     /// Not an `Upstash-*` header, nor `Content-Type`: ignored.
     Other,
-    /// `Content-Type` or a modelled `Upstash-*` header, with the part after `upstash-`.
-    Known(&'a str),
-    /// A forwarded header: which list, and the name after the prefix.
-    Forward(Forward, &'a str),
-    /// Any other `Upstash-*` header: kept.
+    /// A known header a message carries.
+    Known(Known),
+    /// A forwarded header: its prefix and the name after it.
+    Forward(ForwardPrefix, &'a str),
+    /// Any other `Upstash-*` header (a trigger's included): kept.
     Extra,
 }
 
-#[derive(Clone, Copy)]
-enum Forward {
-    Destination,
-    Callback,
-    FailureCallback,
-}
-
 fn classify(name: &str) -> Kind<'_> {
-    if name == "content-type" {
-        return Kind::Known(name);
+    if let Some(k) = Known::from_name(name)
+        && k.scope().message()
+    {
+        return Kind::Known(k);
     }
-    let Some(rest) = name.strip_prefix("upstash-") else {
-        return Kind::Other;
-    };
-    match rest {
-        "method"
-        | "retries"
-        | "delay"
-        | "not-before"
-        | "timeout"
-        | "retry-delay"
-        | "label"
-        | "flow-control-key"
-        | "flow-control-value"
-        | "callback"
-        | "failure-callback"
-        | "deduplication-id"
-        | "content-based-deduplication" => Kind::Known(rest),
-        _ => {
-            if let Some(bare) = rest.strip_prefix("forward-") {
-                Kind::Forward(Forward::Destination, bare)
-            } else if let Some(bare) = rest.strip_prefix("callback-forward-") {
-                Kind::Forward(Forward::Callback, bare)
-            } else if let Some(bare) = rest.strip_prefix("failure-callback-forward-") {
-                Kind::Forward(Forward::FailureCallback, bare)
-            } else {
-                Kind::Extra
-            }
-        }
+    if let Some((prefix, bare)) = ForwardPrefix::split(name)
+        && prefix.scope().message()
+    {
+        return Kind::Forward(prefix, bare);
+    }
+    if name.starts_with("upstash-") {
+        Kind::Extra
+    } else {
+        Kind::Other
     }
 }
 
@@ -649,7 +589,7 @@ fn decode_publish_headers(
 ) -> Result<PublishRequest, DecodeError> {
     let mut content_type = None;
     let mut method = None;
-    let mut forwarded = ForwardedHeaders::new(header::FORWARD_PREFIX);
+    let mut forwarded = ForwardedHeaders::new(ForwardPrefix::Destination);
     let mut retries = None;
     let mut delay = None;
     let mut not_before = None;
@@ -660,8 +600,8 @@ fn decode_publish_headers(
     let mut flow_value = None;
     let mut callback = None;
     let mut failure = None;
-    let mut callback_forwarded = ForwardedHeaders::new(header::CALLBACK_FORWARD_PREFIX);
-    let mut failure_forwarded = ForwardedHeaders::new(header::FAILURE_CALLBACK_FORWARD_PREFIX);
+    let mut callback_forwarded = ForwardedHeaders::new(ForwardPrefix::Callback);
+    let mut failure_forwarded = ForwardedHeaders::new(ForwardPrefix::Failure);
     let mut first_callback_forward: Option<&str> = None;
     let mut first_failure_forward: Option<&str> = None;
     let mut deduplication_id = None;
@@ -673,21 +613,15 @@ fn decode_publish_headers(
         match classify(name.as_str()) {
             Kind::Other => {}
             Kind::Extra => extra.push((name.clone(), value.clone())),
-            Kind::Forward(list, bare) => {
-                let (map, prefix, first) = match list {
-                    Forward::Destination => {
-                        (&mut forwarded, header::FORWARD_PREFIX_CANONICAL, None)
+            Kind::Forward(prefix, bare) => {
+                let (map, first) = match prefix {
+                    ForwardPrefix::Callback => {
+                        (&mut callback_forwarded, Some(&mut first_callback_forward))
                     }
-                    Forward::Callback => (
-                        &mut callback_forwarded,
-                        header::CALLBACK_FORWARD_PREFIX_CANONICAL,
-                        Some(&mut first_callback_forward),
-                    ),
-                    Forward::FailureCallback => (
-                        &mut failure_forwarded,
-                        header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                        Some(&mut first_failure_forward),
-                    ),
+                    ForwardPrefix::Failure => {
+                        (&mut failure_forwarded, Some(&mut first_failure_forward))
+                    }
+                    _ => (&mut forwarded, None),
                 };
                 decode_forward(map, prefix, name, bare, value)?;
                 if let Some(first) = first
@@ -696,56 +630,46 @@ fn decode_publish_headers(
                     *first = Some(bare);
                 }
             }
-            Kind::Known(rest) => match rest {
-                "content-type" => once(&mut content_type, CONTENT_TYPE_CANONICAL, || {
+            Kind::Known(k) => match k {
+                Known::ContentType => once(&mut content_type, k, || {
                     check_header_value("header value", v)?;
                     Ok(value.clone())
                 })?,
-                "method" => once(&mut method, "Upstash-Method", || Ok(parse_method(v)?))?,
-                "retries" => once(&mut retries, "Upstash-Retries", || {
+                Known::Method => once(&mut method, k, || Ok(parse_method(v)?))?,
+                Known::Retries => once(&mut retries, k, || {
                     let n = parse_u64("retries", v, u64::from(u32::MAX))?;
                     Ok(u32::try_from(n).unwrap_or(u32::MAX))
                 })?,
-                "delay" => once(&mut delay, "Upstash-Delay", || {
+                Known::Delay => once(&mut delay, k, || {
                     Delay::parse(v).map_err(HeaderError::Delay)
                 })?,
-                "not-before" => once(&mut not_before, "Upstash-Not-Before", || {
+                Known::NotBefore => once(&mut not_before, k, || {
                     Ok(parse_u64("unix time", v, u64::MAX)?)
                 })?,
-                "timeout" => once(&mut timeout, "Upstash-Timeout", || {
+                Known::Timeout => once(&mut timeout, k, || {
                     Delay::parse(v).map_err(HeaderError::Delay)
                 })?,
-                "retry-delay" => once(&mut retry_delay, "Upstash-Retry-Delay", || {
+                Known::RetryDelay => once(&mut retry_delay, k, || {
                     check_header_value("header value", v)?;
                     RetryDelay::compile_bytes(v).map_err(HeaderError::RetryDelay)
                 })?,
-                "label" => parse_label_list(v, &mut labels)
-                    .map_err(|e| DecodeError::invalid("Upstash-Label", e))?,
-                "flow-control-key" => once(&mut flow_key, "Upstash-Flow-Control-Key", || {
+                Known::Label => parse_label_list(v, &mut labels)
+                    .map_err(|e| DecodeError::invalid(k.canonical(), e))?,
+                Known::FlowControlKey => once(&mut flow_key, k, || {
                     FlowControlKey::parse(v).map_err(HeaderError::FlowControlKey)
                 })?,
-                "flow-control-value" => {
-                    once(&mut flow_value, "Upstash-Flow-Control-Value", || {
-                        FlowControl::parse(v).map_err(HeaderError::FlowControl)
-                    })?;
-                }
-                "callback" => once(&mut callback, "Upstash-Callback", || {
-                    Ok(CallbackUrl::parse(v)?)
+                Known::FlowControlValue => once(&mut flow_value, k, || {
+                    FlowControl::parse(v).map_err(HeaderError::FlowControl)
                 })?,
-                "failure-callback" => once(&mut failure, "Upstash-Failure-Callback", || {
-                    Ok(CallbackUrl::parse(v)?)
-                })?,
-                "deduplication-id" => {
-                    once(&mut deduplication_id, "Upstash-Deduplication-Id", || {
-                        Ok(DeduplicationId::parse(v)?)
-                    })?;
+                Known::Callback => once(&mut callback, k, || Ok(CallbackUrl::parse(v)?))?,
+                Known::FailureCallback => once(&mut failure, k, || Ok(CallbackUrl::parse(v)?))?,
+                Known::DeduplicationId => {
+                    once(&mut deduplication_id, k, || Ok(DeduplicationId::parse(v)?))?
                 }
-                "content-based-deduplication" => once(
-                    &mut content_based,
-                    "Upstash-Content-Based-Deduplication",
-                    || Ok(parse_bool(v)?),
-                )?,
-                // `classify` returns no other name.
+                Known::ContentBasedDeduplication => {
+                    once(&mut content_based, k, || Ok(parse_bool(v)?))?;
+                }
+                // `classify` only returns the headers a message carries.
                 _ => {}
             },
         }
@@ -757,13 +681,13 @@ fn decode_publish_headers(
         (Some(_), None) => {
             return Err(DecodeError::at(
                 DecodeErrorKind::FlowControlKeyWithoutValue,
-                "Upstash-Flow-Control-Key",
+                Known::FlowControlKey.canonical(),
             ));
         }
         (None, Some(_)) => {
             return Err(DecodeError::at(
                 DecodeErrorKind::FlowControlValueWithoutKey,
-                "Upstash-Flow-Control-Value",
+                Known::FlowControlValue.canonical(),
             ));
         }
     };
@@ -771,13 +695,13 @@ fn decode_publish_headers(
         callback,
         callback_forwarded,
         first_callback_forward,
-        header::CALLBACK_FORWARD_PREFIX_CANONICAL,
+        ForwardPrefix::Callback,
     )?;
     let failure_callback = pair_callback(
         failure,
         failure_forwarded,
         first_failure_forward,
-        header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
+        ForwardPrefix::Failure,
     )?;
     let req = PublishRequest {
         destination,
@@ -808,14 +732,14 @@ fn pair_callback(
     url: Option<CallbackUrl>,
     forwarded: ForwardedHeaders,
     first_forward: Option<&str>,
-    prefix_canonical: &str,
+    prefix: ForwardPrefix,
 ) -> Result<Option<MessageCallback>, DecodeError> {
     match (url, first_forward) {
         (Some(url), _) => Ok(Some(MessageCallback { url, forwarded })),
         (None, None) => Ok(None),
         (None, Some(name)) => Err(DecodeError::at(
             DecodeErrorKind::CallbackForwardWithoutCallback,
-            format!("{prefix_canonical}{name}"),
+            format!("{}{name}", prefix.canonical()),
         )),
     }
 }
@@ -868,8 +792,7 @@ impl PublishRequestBuilder {
         if self.error.is_none()
             && let Err(e) = append_forward(
                 &mut self.req.forwarded,
-                header::FORWARD_PREFIX,
-                header::FORWARD_PREFIX_CANONICAL,
+                ForwardPrefix::Destination,
                 name.as_ref(),
                 value.as_ref(),
             )
@@ -940,8 +863,7 @@ impl PublishRequestBuilder {
         if self.error.is_none()
             && let Err(e) = append_forward(
                 &mut self.callback_forwarded,
-                header::CALLBACK_FORWARD_PREFIX,
-                header::CALLBACK_FORWARD_PREFIX_CANONICAL,
+                ForwardPrefix::Callback,
                 name.as_ref(),
                 value.as_ref(),
             )
@@ -970,8 +892,7 @@ impl PublishRequestBuilder {
         if self.error.is_none()
             && let Err(e) = append_forward(
                 &mut self.failure_forwarded,
-                header::FAILURE_CALLBACK_FORWARD_PREFIX,
-                header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
+                ForwardPrefix::Failure,
                 name.as_ref(),
                 value.as_ref(),
             )
@@ -1035,7 +956,7 @@ impl PublishRequestBuilder {
             None => {
                 return Err(BuildError::new(
                     BuildErrorKind::CallbackForwardWithoutCallback,
-                    Some("Upstash-Callback".into()),
+                    Some(Known::Callback.canonical().into()),
                 ));
             }
         };
@@ -1060,7 +981,7 @@ impl PublishRequestBuilder {
         }
         if let Some(rd) = &req.retry_delay {
             check_header_value("header value", rd.as_str().as_bytes())
-                .map_err(|e| BuildError::value("Upstash-Retry-Delay", e))?;
+                .map_err(|e| BuildError::value(Known::RetryDelay.canonical(), e))?;
         }
         group_by_name(&mut req.extra);
         Ok(req)

@@ -10,7 +10,7 @@ use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
 use crate::batch::{BatchRequestEntry, JsonSink, entry_headers};
 use crate::error::{BuildError, BuildErrorKind, DecodeError, DecodeErrorKind};
-use crate::header;
+use crate::header::{self, ForwardPrefix};
 use crate::publish::PublishRequest;
 use crate::uri::join;
 
@@ -214,15 +214,11 @@ fn check_entry(req: &PublishRequest) -> Result<(), BuildError> {
         return Err(not_utf8(header::CONTENT_TYPE_CANONICAL));
     }
     let maps = [
-        Some((header::FORWARD_PREFIX_CANONICAL, req.forwarded())),
+        Some((ForwardPrefix::Destination.canonical(), req.forwarded())),
         req.callback()
-            .map(|cb| (header::CALLBACK_FORWARD_PREFIX_CANONICAL, cb.forwarded())),
-        req.failure_callback().map(|cb| {
-            (
-                header::FAILURE_CALLBACK_FORWARD_PREFIX_CANONICAL,
-                cb.forwarded(),
-            )
-        }),
+            .map(|cb| (ForwardPrefix::Callback.canonical(), cb.forwarded())),
+        req.failure_callback()
+            .map(|cb| (ForwardPrefix::Failure.canonical(), cb.forwarded())),
     ];
     for (prefix, map) in maps.into_iter().flatten() {
         if let Some(repeated) = map.repeated_name() {

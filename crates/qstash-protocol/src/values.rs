@@ -381,18 +381,25 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
-/// Whether `http::uri::PathAndQuery` keeps `b` verbatim in a path (ASCII only; `?`, which
-/// starts the query, excluded): visible ASCII but `#`, `<`, `>`, `?` and `` ` ``.
+/// Whether a destination may hold `b` before its query: what `http::uri::PathAndQuery`
+/// keeps verbatim in a path (visible ASCII but `#`, `<`, `>`, `?` and `` ` ``), less what a
+/// WHATWG URL parser would re-escape or read as a slash (`"`, `{`, `}`, `\`), and `'`.
 #[inline]
 const fn is_path_byte(b: u8) -> bool {
-    b >= 0x21 && b <= 0x7E && b != b'#' && b != b'<' && b != b'>' && b != b'?' && b != b'`'
+    b >= 0x21
+        && b <= 0x7E
+        && !matches!(
+            b,
+            b'#' | b'<' | b'>' | b'?' | b'`' | b'"' | b'{' | b'}' | b'\\' | b'\''
+        )
 }
 
-/// Whether `http::uri::PathAndQuery` keeps `b` verbatim in a query (ASCII only): visible
-/// ASCII but `"`, `#`, `<` and `>`.
+/// Whether a destination may hold `b` in its query: what `http::uri::PathAndQuery` keeps
+/// verbatim in a query (visible ASCII but `"`, `#`, `<` and `>`), less `'` (which a WHATWG
+/// URL parser escapes in the query of an `http(s)` URL), `{`, `}` and `\`.
 #[inline]
 const fn is_query_byte(b: u8) -> bool {
-    b >= 0x21 && b <= 0x7E && b != b'"' && b != b'#' && b != b'<' && b != b'>'
+    b >= 0x21 && b <= 0x7E && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'\'' | b'{' | b'}' | b'\\')
 }
 
 /// The offset of the first byte of `s` that is not `ok`.
@@ -407,13 +414,16 @@ pub(crate) fn first_not(s: &[u8], ok: impl Fn(u8) -> bool + Copy) -> Option<usiz
     }
 }
 
-/// The destination of a trigger: an absolute `http`/`https` URL, kept byte for byte.
+/// The destination of a trigger or of a message: an absolute `http`/`https` URL, kept byte for
+/// byte.
 ///
-/// It travels verbatim in the request target (`/v2/trigger/https://example.com/wf?x=1`), so
-/// besides being an `http(s)` URL with a host it may only hold the bytes a request target
-/// carries as they are: visible ASCII except `#` (a fragment is never sent), `<` and `>`; the
-/// part before the query also excludes `` ` `` and the query excludes `"`. Percent-escapes are
-/// kept exactly as given and never decoded. At most [`MAX_URL_LEN`] bytes.
+/// It travels verbatim in the request target (`/v2/trigger/https://example.com/wf?x=1`) and
+/// must survive every HTTP stack unchanged (`SPEC.md` §1), so besides being an `http(s)` URL
+/// with a host it may only hold visible ASCII, without a fragment (`#`), `<`, `>`, `"`, `{`,
+/// `}`, `'` or a backslash, nor `` ` `` before the query; and its path has no dot segment
+/// (`.` or `..`, also spelled `%2e`), which a URL parser would resolve. Percent-encode such
+/// bytes first. Percent-escapes are kept exactly as given and never decoded. At most
+/// [`MAX_URL_LEN`] bytes.
 ///
 /// ```
 /// use qstash_protocol::WorkflowUrl;
@@ -422,6 +432,16 @@ pub(crate) fn first_not(s: &[u8], ok: impl Fn(u8) -> bool + Copy) -> Option<usiz
 /// assert_eq!(url.as_str(), "https://example.com/api/wf?user=a%20b");
 /// assert!(WorkflowUrl::new("ftp://example.com").is_err());
 /// assert!(WorkflowUrl::new("https://example.com/#top").is_err());
+/// let err = WorkflowUrl::new("https://example.com/a/../b").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid workflow URL "https://example.com/a/../b": dot segment ".." is not allowed at byte 22"#
+/// );
+/// let err = WorkflowUrl::new("https://example.com/{id}").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid workflow URL "https://example.com/{id}": "{" is not allowed at byte 20"#
+/// );
 /// # Ok::<(), qstash_protocol::ValueError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -463,7 +483,7 @@ impl WorkflowUrl {
 
 fn check_workflow_url(s: &[u8]) -> Result<(), ValueError> {
     const WHAT: &str = "workflow URL";
-    check_http_url(WHAT, s)?;
+    let authority_end = check_http_url(WHAT, s)?;
     // The first `?` starts the query, for `http` as for us; it ends the authority too, so it
     // comes after the scheme.
     let query_start = s.iter().position(|&b| b == b'?').unwrap_or(s.len());
@@ -473,9 +493,47 @@ fn check_workflow_url(s: &[u8]) -> Result<(), ValueError> {
         None => first_not(query.get(1..).unwrap_or_default(), is_query_byte)
             .map(|i| query_start + 1 + i),
     };
-    match bad {
-        Some(i) => Err(ValueError::new(WHAT, ValueErrorKind::InvalidByte, s, i, 1)),
-        None => Ok(()),
+    if let Some(i) = bad {
+        return Err(ValueError::new(WHAT, ValueErrorKind::InvalidByte, s, i, 1));
+    }
+    // Dot segments of the path: `.`, `..`, and their spellings with `%2e`.
+    let mut start = authority_end;
+    for segment in path
+        .get(authority_end..)
+        .unwrap_or_default()
+        .split(|&b| b == b'/')
+    {
+        if is_dot_segment(segment) {
+            return Err(ValueError::new(
+                WHAT,
+                ValueErrorKind::DotSegment,
+                s,
+                start,
+                segment.len(),
+            ));
+        }
+        start += segment.len() + 1;
+    }
+    Ok(())
+}
+
+/// Whether a path segment is `.` or `..` to a WHATWG URL parser (`%2e` counts as a dot).
+fn is_dot_segment(segment: &[u8]) -> bool {
+    let rest = match segment.first() {
+        Some(b'.') => segment.get(1..),
+        Some(b'%')
+            if segment
+                .get(1..3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"2e")) =>
+        {
+            segment.get(3..)
+        }
+        _ => return false,
+    };
+    match rest {
+        Some([]) | None => true,
+        Some([b'.']) => true,
+        Some(r) => r.eq_ignore_ascii_case(b"%2e"),
     }
 }
 

@@ -243,6 +243,142 @@ fn invalid_destinations() {
     );
 }
 
+/// Destinations an HTTP stack would rewrite (`SPEC.md` §1) are refused when built, with the
+/// character or segment named.
+#[test]
+fn destinations_a_url_parser_would_rewrite_are_refused() {
+    for (url, kind, offset, message) in [
+        (
+            "https://example.com/../x",
+            ValueErrorKind::DotSegment,
+            20,
+            r#"dot segment ".." is not allowed at byte 20"#,
+        ),
+        (
+            "https://example.com/a/./b",
+            ValueErrorKind::DotSegment,
+            22,
+            r#"dot segment "." is not allowed at byte 22"#,
+        ),
+        (
+            "https://example.com/a/..",
+            ValueErrorKind::DotSegment,
+            22,
+            r#"dot segment ".." is not allowed at byte 22"#,
+        ),
+        (
+            "https://example.com/.",
+            ValueErrorKind::DotSegment,
+            20,
+            r#"dot segment "." is not allowed at byte 20"#,
+        ),
+        (
+            "https://example.com/a/%2e%2E/b?x",
+            ValueErrorKind::DotSegment,
+            22,
+            r#"dot segment "%2e%2E" is not allowed at byte 22"#,
+        ),
+        (
+            "https://example.com/.%2e",
+            ValueErrorKind::DotSegment,
+            20,
+            r#"dot segment ".%2e" is not allowed at byte 20"#,
+        ),
+        (
+            "https://example.com/%2E.",
+            ValueErrorKind::DotSegment,
+            20,
+            r#"dot segment "%2E." is not allowed at byte 20"#,
+        ),
+        (
+            "https://example.com/a\\b",
+            ValueErrorKind::InvalidByte,
+            21,
+            r#""\\" is not allowed at byte 21"#,
+        ),
+        (
+            "https://example.com/a#top",
+            ValueErrorKind::InvalidByte,
+            21,
+            r##""#" is not allowed at byte 21"##,
+        ),
+        (
+            "https://example.com/say\"hi\"",
+            ValueErrorKind::InvalidByte,
+            23,
+            r#""\"" is not allowed at byte 23"#,
+        ),
+        (
+            "https://example.com/{id}",
+            ValueErrorKind::InvalidByte,
+            20,
+            r#""{" is not allowed at byte 20"#,
+        ),
+        (
+            "https://example.com/a}",
+            ValueErrorKind::InvalidByte,
+            21,
+            r#""}" is not allowed at byte 21"#,
+        ),
+        (
+            "https://example.com/it's",
+            ValueErrorKind::InvalidByte,
+            22,
+            r#""'" is not allowed at byte 22"#,
+        ),
+        (
+            "https://example.com/wf?name='x'",
+            ValueErrorKind::InvalidByte,
+            28,
+            r#""'" is not allowed at byte 28"#,
+        ),
+        (
+            "https://example.com/wf?q={}",
+            ValueErrorKind::InvalidByte,
+            25,
+            r#""{" is not allowed at byte 25"#,
+        ),
+        (
+            "https://example.com/a b",
+            ValueErrorKind::InvalidByte,
+            21,
+            "space is not allowed at byte 21",
+        ),
+        (
+            "https://example.com/a\tb",
+            ValueErrorKind::InvalidByte,
+            21,
+            "tab (0x09) is not allowed at byte 21",
+        ),
+        (
+            "https://example.com/\u{e9}",
+            ValueErrorKind::InvalidByte,
+            20,
+            "byte 0xC3 is not allowed at byte 20",
+        ),
+    ] {
+        let err = WorkflowUrl::new(url).unwrap_err();
+        assert_eq!((err.kind(), err.offset()), (kind, offset), "{url}");
+        assert!(err.to_string().ends_with(message), "{url}: {err}");
+    }
+    // Not dot segments: dots inside a segment, three dots, an escaped slash.
+    for url in [
+        "https://example.com/a.b/.../..x/x../%2e%2e%2e/%2F..",
+        "https://example.com/a/%2e-x",
+        "https://example.com/a?x=/../.",
+        "https://example.com/|^[]!$&()*+,;=:@-._~",
+    ] {
+        assert!(WorkflowUrl::new(url).is_ok(), "{url}");
+    }
+    let err = TriggerRequest::from_http(&post("/v2/trigger/https://example.com/a/../b", &[]))
+        .unwrap_err();
+    assert_eq!(err.kind(), DecodeErrorKind::WorkflowUrl);
+    assert_eq!(
+        err.to_string(),
+        r#"invalid destination: invalid workflow URL "https://example.com/a/../b": dot segment ".." is not allowed at byte 22"#
+    );
+}
+
 #[test]
 fn every_malformed_known_header_names_itself() {
     let cases: &[(&str, &[u8])] = &[

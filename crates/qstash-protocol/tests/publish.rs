@@ -499,7 +499,8 @@ fn method_defaults_to_post_and_keeps_its_case() {
 
 #[test]
 fn malformed_headers_are_named() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             &[("Upstash-Method", "")],
             "Upstash-Method",

@@ -1,4 +1,4 @@
-//! The compiler: source bytes to a flat program in one pass (spec §3, §3.3).
+//! The compiler: source bytes to a flat program in one pass (the grammar and limits of the crate docs).
 //!
 //! ```text
 //! expr    = sum
@@ -44,28 +44,28 @@ pub(crate) struct Compiled<T> {
 
 /// What a sub-expression turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Val {
+enum SubExpr {
     /// A constant: nothing was emitted.
-    K(f64),
+    Const(f64),
     /// `retried`: nothing was emitted.
-    V,
+    Retried,
     /// Code was emitted; it leaves the value in the accumulator.
     Code,
 }
 
 /// A compile error before it is given the source to quote.
 #[derive(Debug, Clone, Copy)]
-struct Fail {
+struct PendingError {
     kind: ErrorKind,
     offset: usize,
     len: usize,
     detail: Detail,
 }
 
-/// Compilation stopped; the reason is in [`Compiler::fail`].
-struct Stop;
+/// Compilation stopped; the reason is in [`Compiler::error`].
+struct Abort;
 
-type Res<T> = Result<T, Stop>;
+type Outcome<T> = Result<T, Abort>;
 
 /// A function of the language.
 #[derive(Debug, Clone, Copy)]
@@ -177,7 +177,7 @@ struct Compiler<'a, 'c> {
     code: &'c mut Vec<Op>,
     depth: usize,
     max_depth: usize,
-    fail: Option<Fail>,
+    error: Option<PendingError>,
 }
 
 /// Compiles `input` within `limits`, and hands the program to `finish` (which copies it out
@@ -187,9 +187,9 @@ pub(crate) fn compile<R>(
     limits: Limits,
     finish: impl FnOnce(Compiled<&[Op]>) -> R,
 ) -> Result<R, CompileError> {
-    let error = |f: Fail| CompileError::new(f.kind, input, f.offset, f.len, f.detail);
+    let error = |f: PendingError| CompileError::new(f.kind, input, f.offset, f.len, f.detail);
     if input.len() > limits.max_len() {
-        return Err(error(Fail {
+        return Err(error(PendingError {
             kind: ErrorKind::TooLong,
             offset: limits.max_len(),
             len: input.len() - limits.max_len(),
@@ -218,18 +218,22 @@ pub(crate) fn compile<R>(
 }
 
 /// Compiles `input` into `code`, which is empty.
-fn compile_into(input: &[u8], limits: Limits, code: &mut Vec<Op>) -> Result<Compiled<()>, Fail> {
+fn compile_into(
+    input: &[u8],
+    limits: Limits,
+    code: &mut Vec<Op>,
+) -> Result<Compiled<()>, PendingError> {
     let mut c = Compiler {
         input,
         pos: 0,
         code,
         depth: 0,
         max_depth: limits.max_depth(),
-        fail: None,
+        error: None,
     };
     c.skip_ws();
     if c.at_end() {
-        return Err(Fail {
+        return Err(PendingError {
             kind: ErrorKind::Empty,
             offset: 0,
             len: input.len(),
@@ -238,28 +242,28 @@ fn compile_into(input: &[u8], limits: Limits, code: &mut Vec<Op>) -> Result<Comp
     }
     let value = match c.expr() {
         Ok(value) => value,
-        Err(Stop) => return Err(c.failure()),
+        Err(Abort) => return Err(c.pending_error()),
     };
     if !c.at_end() {
         c.fail_here(ErrorKind::TrailingInput, Expected::OperatorOrEnd);
-        return Err(c.failure());
+        return Err(c.pending_error());
     }
     let constant = match value {
-        Val::K(k) => {
+        SubExpr::Const(k) => {
             c.emit(Op::LoadK(k));
             true
         }
-        Val::V => {
+        SubExpr::Retried => {
             c.emit(Op::LoadV);
             false
         }
-        Val::Code => false,
+        SubExpr::Code => false,
     };
     crate::machine::fuse_head(c.code);
     let Some(stack) = stack_height(c.code).and_then(StackSize::for_height) else {
         // Unreachable: within `Limits::MAX_DEPTH` the stack fits, and the compiler balances
         // every push. Refused rather than trusted.
-        return Err(Fail {
+        return Err(PendingError {
             kind: ErrorKind::TooDeep,
             offset: 0,
             len: input.len(),
@@ -325,10 +329,12 @@ impl<'a> Compiler<'a, '_> {
         self.skip_ws();
     }
 
-    /// The error recorded when compilation stopped.
+    /// The error recorded when compilation stopped. Every [`Abort`] is made by
+    /// [`abort`](Self::abort), which records one; the fallback is for release builds only.
     #[cold]
-    fn failure(&self) -> Fail {
-        self.fail.unwrap_or(Fail {
+    fn pending_error(&self) -> PendingError {
+        debug_assert!(self.error.is_some(), "compilation stopped without an error");
+        self.error.unwrap_or(PendingError {
             kind: ErrorKind::UnexpectedCharacter,
             offset: self.pos,
             len: 0,
@@ -336,24 +342,24 @@ impl<'a> Compiler<'a, '_> {
         })
     }
 
-    /// Records `fail` and stops.
+    /// Records `error` and stops.
     #[cold]
-    fn stop(&mut self, fail: Fail) -> Stop {
-        self.fail = Some(fail);
-        Stop
+    fn abort(&mut self, error: PendingError) -> Abort {
+        self.error = Some(error);
+        Abort
     }
 
     /// Stops on what stands at the current position: `kind` for a character, or an
     /// unexpected end.
     #[cold]
-    fn fail_here(&mut self, kind: ErrorKind, expected: Expected) -> Stop {
+    fn fail_here(&mut self, kind: ErrorKind, expected: Expected) -> Abort {
         let rest = self.rest();
         let (kind, len) = if rest.is_empty() {
             (ErrorKind::UnexpectedEnd, 0)
         } else {
             (kind, char_len(rest))
         };
-        self.stop(Fail {
+        self.abort(PendingError {
             kind,
             offset: self.pos,
             len,
@@ -362,14 +368,14 @@ impl<'a> Compiler<'a, '_> {
     }
 
     #[cold]
-    fn unexpected(&mut self, expected: Expected) -> Stop {
+    fn unexpected(&mut self, expected: Expected) -> Abort {
         self.fail_here(ErrorKind::UnexpectedCharacter, expected)
     }
 
     #[cold]
-    fn power(&mut self, len: usize) -> Stop {
+    fn power(&mut self, len: usize) -> Abort {
         let offset = self.pos;
-        self.stop(Fail {
+        self.abort(PendingError {
             kind: ErrorKind::PowerOperator,
             offset,
             len,
@@ -378,9 +384,9 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// Consumes a `(`, one level deeper, after checking the depth limit.
-    fn open(&mut self) -> Res<()> {
+    fn open(&mut self) -> Outcome<()> {
         if self.depth >= self.max_depth {
-            let fail = Fail {
+            let fail = PendingError {
                 kind: ErrorKind::TooDeep,
                 offset: self.pos,
                 len: 1,
@@ -389,7 +395,7 @@ impl<'a> Compiler<'a, '_> {
                     actual: self.depth + 1,
                 },
             };
-            return Err(self.stop(fail));
+            return Err(self.abort(fail));
         }
         self.depth += 1;
         self.bump();
@@ -397,7 +403,7 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// Consumes the `)` that closes a level.
-    fn close(&mut self) -> Res<()> {
+    fn close(&mut self) -> Outcome<()> {
         if self.peek() == Some(b')') {
             self.depth = self.depth.saturating_sub(1);
             self.bump();
@@ -414,8 +420,8 @@ impl<'a> Compiler<'a, '_> {
     /// `sum = product { ("+" | "-") product }` and
     /// `product = unary { ("*" | "/" | "%") unary }` in one loop: `pending` is the sum so far
     /// and its operator, waiting for the product being built in `product`.
-    fn expr(&mut self) -> Res<Val> {
-        let mut pending: Option<(Val, Bin, Mark)> = None;
+    fn expr(&mut self) -> Outcome<SubExpr> {
+        let mut pending: Option<(SubExpr, Bin, Mark)> = None;
         let mut product = self.unary()?;
         loop {
             let op = match self.peek() {
@@ -450,7 +456,7 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// `unary = { "-" | "+" } atom`: signs are counted, not recursed on.
-    fn unary(&mut self) -> Res<Val> {
+    fn unary(&mut self) -> Outcome<SubExpr> {
         let mut negate = false;
         loop {
             match self.peek() {
@@ -469,7 +475,7 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// `atom = number | "retried" | call | "(" expr ")"`
-    fn atom(&mut self) -> Res<Val> {
+    fn atom(&mut self) -> Outcome<SubExpr> {
         match self.peek() {
             Some(b'0'..=b'9' | b'.') => self.number(),
             Some(b) if b.is_ascii_alphabetic() || b == b'_' => self.name(),
@@ -485,7 +491,7 @@ impl<'a> Compiler<'a, '_> {
         }
     }
 
-    fn number(&mut self) -> Res<Val> {
+    fn number(&mut self) -> Outcome<SubExpr> {
         let start = self.pos;
         // The common case first: a short integer, which converts exactly.
         let mut end = start;
@@ -502,7 +508,7 @@ impl<'a> Compiler<'a, '_> {
             self.pos = end;
             self.skip_ws();
             // Below 10^15 < 2^53: exact.
-            return Ok(Val::K(n as f64));
+            return Ok(SubExpr::Const(n as f64));
         }
         let Ok((rest, parts)) = number_parts(self.rest()) else {
             // `number_parts` accepts every input; this arm is unreachable but must not panic.
@@ -526,7 +532,7 @@ impl<'a> Compiler<'a, '_> {
             .unwrap_or(f64::INFINITY);
         if !value.is_finite() {
             let len = self.pos - start;
-            return Err(self.stop(Fail {
+            return Err(self.abort(PendingError {
                 kind: ErrorKind::LiteralOutOfRange,
                 offset: start,
                 len,
@@ -534,20 +540,20 @@ impl<'a> Compiler<'a, '_> {
             }));
         }
         self.skip_ws();
-        Ok(Val::K(value))
+        Ok(SubExpr::Const(value))
     }
 
     /// `retried` or a call.
-    fn name(&mut self) -> Res<Val> {
+    fn name(&mut self) -> Outcome<SubExpr> {
         let start = self.pos;
         let (name, rest) = identifier(self.rest());
         if name == b"retried" {
             self.advance_to(rest);
             self.skip_ws();
-            return Ok(Val::V);
+            return Ok(SubExpr::Retried);
         }
         let Some((spelling, func)) = function(name) else {
-            return Err(self.stop(Fail {
+            return Err(self.abort(PendingError {
                 kind: ErrorKind::UnknownName,
                 offset: start,
                 len: name.len(),
@@ -560,7 +566,7 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// `name "(" expr { "," expr } ")"`, after the name.
-    fn call(&mut self, start: usize, name: &'static str, func: Func) -> Res<Val> {
+    fn call(&mut self, start: usize, name: &'static str, func: Func) -> Outcome<SubExpr> {
         if self.peek() != Some(b'(') {
             return Err(self.unexpected(Expected::OpenParen));
         }
@@ -608,9 +614,9 @@ impl<'a> Compiler<'a, '_> {
     /// Stops on a wrong arity for the call starting at `start`, whose `)` is at the current
     /// position.
     #[cold]
-    fn arity(&mut self, start: usize, name: &'static str, expected: usize, got: usize) -> Stop {
+    fn arity(&mut self, start: usize, name: &'static str, expected: usize, got: usize) -> Abort {
         let len = self.pos + 1 - start;
-        self.stop(Fail {
+        self.abort(PendingError {
             kind: ErrorKind::WrongArity,
             offset: start,
             len,
@@ -625,8 +631,8 @@ impl<'a> Compiler<'a, '_> {
     /// Before compiling the right operand of an operator whose left operand is `left`: when
     /// the left value is in the accumulator, it is pushed, in case the right operand needs
     /// the accumulator too. [`binary`](Self::binary) takes the push back if it did not.
-    fn begin_rhs(&mut self, left: Val) -> Mark {
-        let pushed = left == Val::Code;
+    fn begin_rhs(&mut self, left: SubExpr) -> Mark {
+        let pushed = left == SubExpr::Code;
         if pushed {
             self.emit(Op::Push);
         }
@@ -634,43 +640,45 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// `left op right`, folded when both are constant.
-    fn binary(&mut self, op: Bin, left: Val, right: Val, mark: Mark) -> Val {
-        if mark.pushed && right != Val::Code {
+    fn binary(&mut self, op: Bin, left: SubExpr, right: SubExpr, mark: Mark) -> SubExpr {
+        if mark.pushed && right != SubExpr::Code {
             // The right operand emitted nothing, so the push is the last instruction.
             self.code.pop();
         }
         match (left, right) {
-            (Val::K(a), Val::K(b)) => return Val::K(op.apply(a, b)),
-            (Val::Code, Val::Code) => self.emit_binary(op, Operand::S),
-            (Val::Code, Val::K(b)) => self.emit_binary(op, Operand::K(b)),
-            (Val::Code, Val::V) => self.emit_binary(op, Operand::V),
-            (Val::K(a), Val::Code) => self.emit_binary(op, Operand::RK(a)),
-            (Val::V, Val::Code) => self.emit_binary(op, Operand::RV),
-            (Val::K(a), Val::V) if op == Bin::Pow && a.to_bits() == 2.0f64.to_bits() => {
+            (SubExpr::Const(a), SubExpr::Const(b)) => return SubExpr::Const(op.apply(a, b)),
+            (SubExpr::Code, SubExpr::Code) => self.emit_binary(op, Operand::Popped),
+            (SubExpr::Code, SubExpr::Const(b)) => self.emit_binary(op, Operand::Const(b)),
+            (SubExpr::Code, SubExpr::Retried) => self.emit_binary(op, Operand::Retried),
+            (SubExpr::Const(a), SubExpr::Code) => self.emit_binary(op, Operand::ConstOnLeft(a)),
+            (SubExpr::Retried, SubExpr::Code) => self.emit_binary(op, Operand::RetriedOnLeft),
+            (SubExpr::Const(a), SubExpr::Retried)
+                if op == Bin::Pow && a.to_bits() == 2.0f64.to_bits() =>
+            {
                 self.emit(Op::Pow2V);
             }
-            (Val::K(a), Val::V) => {
+            (SubExpr::Const(a), SubExpr::Retried) => {
                 self.emit(Op::LoadV);
-                self.emit_binary(op, Operand::RK(a));
+                self.emit_binary(op, Operand::ConstOnLeft(a));
             }
-            (Val::V, Val::K(b)) => {
+            (SubExpr::Retried, SubExpr::Const(b)) => {
                 self.emit(Op::LoadV);
-                self.emit_binary(op, Operand::K(b));
+                self.emit_binary(op, Operand::Const(b));
             }
-            (Val::V, Val::V) => {
+            (SubExpr::Retried, SubExpr::Retried) => {
                 self.emit(Op::LoadV);
-                self.emit_binary(op, Operand::V);
+                self.emit_binary(op, Operand::Retried);
             }
         }
-        Val::Code
+        SubExpr::Code
     }
 
     /// Emits `acc = acc op b` (or `b op acc` for a reversed operand, swapped to the forward
     /// form when the operator commutes).
     fn emit_binary(&mut self, op: Bin, b: Operand) {
         let forward = match b {
-            Operand::RK(k) if op.commutes() => Operand::K(k),
-            Operand::RV if op.commutes() => Operand::V,
+            Operand::ConstOnLeft(k) if op.commutes() => Operand::Const(k),
+            Operand::RetriedOnLeft if op.commutes() => Operand::Retried,
             other => other,
         };
         if let Some(instruction) = Op::binary(op, forward) {
@@ -679,19 +687,19 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// `f(value)`, folded when the value is constant.
-    fn apply_unary(&mut self, f: Un, value: Val) -> Val {
+    fn apply_unary(&mut self, f: Un, value: SubExpr) -> SubExpr {
         match value {
-            Val::K(a) => return Val::K(f.apply(a)),
-            Val::V => {
+            SubExpr::Const(a) => return SubExpr::Const(f.apply(a)),
+            SubExpr::Retried => {
                 self.emit(Op::LoadV);
                 self.emit(Op::unary(f));
             }
             // `-(-x)` is `x`, bit for bit.
-            Val::Code if f == Un::Neg && self.code.last() == Some(&Op::Neg) => {
+            SubExpr::Code if f == Un::Neg && self.code.last() == Some(&Op::Neg) => {
                 self.code.pop();
             }
-            Val::Code => self.emit(Op::unary(f)),
+            SubExpr::Code => self.emit(Op::unary(f)),
         }
-        Val::Code
+        SubExpr::Code
     }
 }

@@ -20,7 +20,7 @@
 //! # Ok::<(), qstash_retry_delay::CompileError>(())
 //! ```
 //!
-//! The grammar (from the project's wire contract, §3):
+//! The grammar:
 //!
 //! ```text
 //! expr    = sum
@@ -80,7 +80,7 @@ use machine::{Op, StackSize, Step};
 
 /// The bounds a source must stay within to compile.
 ///
-/// [`Limits::default()`] is the wire contract's: at most 1 024 bytes and 64 levels of
+/// [`Limits::default()`] is what a QStash server accepts: at most 1 024 bytes and 64 levels of
 /// parentheses. Other bounds are for other uses (a server with its own policy, tests):
 ///
 /// ```
@@ -99,7 +99,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The wire contract's limits (spec §3.3): 1 024 bytes, 64 levels.
+    /// The limits a QStash server applies: 1 024 bytes, 64 levels.
     pub const DEFAULT: Limits = Limits {
         max_len: 1024,
         max_depth: 64,
@@ -172,11 +172,11 @@ pub struct RetryDelay {
 }
 
 impl RetryDelay {
-    /// The longest delay [`delay`](Self::delay) returns: one day (spec §3.2).
+    /// The longest delay [`delay`](Self::delay) returns: one day. A longer result is cut to it.
     pub const DEFAULT_CAP: Duration = Duration::from_secs(86_400);
 
     /// The source of [`default_backoff`](Self::default_backoff):
-    /// `min(86400, e^(2.5 · (retried + 1)))` seconds, in milliseconds (spec §3.4).
+    /// `min(86400, e^(2.5 · (retried + 1)))` seconds, in milliseconds.
     pub const DEFAULT_BACKOFF: &'static str = "min(86400, exp(2.5 * (retried + 1))) * 1000";
 
     /// Compiles an expression with the default [`Limits`].
@@ -269,7 +269,7 @@ impl RetryDelay {
         }
     }
 
-    /// The default backoff (spec §3.4), used when a request has no `Upstash-Retry-Delay`:
+    /// The default backoff, used when a request has no `Upstash-Retry-Delay`:
     /// [`DEFAULT_BACKOFF`](Self::DEFAULT_BACKOFF), compiled once and shared.
     ///
     /// ```
@@ -312,7 +312,8 @@ impl RetryDelay {
     }
 
     /// The delay before retry number `retried + 1`, capped at
-    /// [`DEFAULT_CAP`](Self::DEFAULT_CAP) (spec §3.2). It never allocates.
+    /// [`DEFAULT_CAP`](Self::DEFAULT_CAP) (the rounding and capping rules are in the crate docs).
+    /// It never allocates.
     ///
     /// ```
     /// use std::time::Duration;
@@ -454,11 +455,18 @@ impl Source {
 
     fn as_str(&self) -> &str {
         match self {
-            // Copied from a `str` at a character boundary, so always valid.
-            Source::Inline { bytes, len } => bytes
-                .get(..usize::from(*len))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
+            // Copied from a whole `str` that fits, so always valid; the fallback is for release
+            // builds, where `Display` must not panic.
+            Source::Inline { bytes, len } => {
+                let text = bytes
+                    .get(..usize::from(*len))
+                    .and_then(|b| std::str::from_utf8(b).ok());
+                debug_assert!(
+                    text.is_some(),
+                    "an inline source of {len} bytes is not a str"
+                );
+                text.unwrap_or_default()
+            }
             Source::Shared(source) => source,
         }
     }
@@ -497,13 +505,19 @@ impl Code {
     #[inline]
     fn steps(&self) -> &[Step] {
         match self {
-            Code::Inline { steps, len } => steps.get(..usize::from(*len)).unwrap_or(steps),
+            Code::Inline { steps, len } => {
+                // `len` counts the program's steps, at most `INLINE_STEPS`; the rest is padding
+                // that must never run.
+                let program = steps.get(..usize::from(*len));
+                debug_assert!(program.is_some(), "{len} inline steps of {INLINE_STEPS}");
+                program.unwrap_or_default()
+            }
             Code::Shared(steps) => steps,
         }
     }
 }
 
-/// The delay for a value of `ms` milliseconds under `cap` (spec §3.2); `None` for NaN.
+/// The delay for a value of `ms` milliseconds under `cap` (the rounding and capping rules of the crate docs); `None` for NaN.
 #[inline]
 fn to_delay(ms: f64, cap: Duration) -> Option<Duration> {
     if ms.is_nan() {
@@ -722,14 +736,17 @@ mod tests {
         assert_eq!(
             ops("max(1000, pow(2, retried) * 100)"),
             (
-                vec![Op::P2K(Bin::Mul, 100.0), Op::MaxK(1000.0)],
+                vec![Op::Pow2RetriedOpConst(Bin::Mul, 100.0), Op::MaxK(1000.0)],
                 StackSize::None
             )
         );
-        assert_eq!(ops("1000 - retried").0, [Op::KX(Bin::Sub, 1000.0)]);
+        assert_eq!(
+            ops("1000 - retried").0,
+            [Op::ConstOpRetried(Bin::Sub, 1000.0)]
+        );
         assert_eq!(
             ops("1000 * (1 + retried)").0,
-            [Op::XK(Bin::Add, 1.0), Op::MulK(1000.0)]
+            [Op::RetriedOpConst(Bin::Add, 1.0), Op::MulK(1000.0)]
         );
         assert_eq!(
             ops("1000 / pow(2, retried)").0,
@@ -739,7 +756,7 @@ mod tests {
             ops("retried * 2 + sqrt(retried)"),
             (
                 vec![
-                    Op::XK(Bin::Mul, 2.0),
+                    Op::RetriedOpConst(Bin::Mul, 2.0),
                     Op::Push,
                     Op::LoadV,
                     Op::Sqrt,
@@ -749,7 +766,10 @@ mod tests {
             )
         );
         assert_eq!(ops("--retried").0, [Op::LoadV]);
-        assert_eq!(ops("-(-(retried * 3))").0, [Op::XK(Bin::Mul, 3.0)]);
+        assert_eq!(
+            ops("-(-(retried * 3))").0,
+            [Op::RetriedOpConst(Bin::Mul, 3.0)]
+        );
         assert_eq!(ops("-retried * 3").0, [Op::LoadV, Op::Neg, Op::MulK(3.0)]);
         assert_eq!(ops("2 * 3 + 4").0, [Op::LoadK(10.0)]);
     }

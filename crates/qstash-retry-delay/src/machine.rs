@@ -80,69 +80,71 @@ pub(crate) enum Op {
     Round,
 
     /// `acc = retried op k`: `LoadV` and a `…K` instruction in one.
-    XK(Bin, f64),
+    RetriedOpConst(Bin, f64),
     /// `acc = k op retried`: `LoadV` and an `R…K` instruction in one.
-    KX(Bin, f64),
+    ConstOpRetried(Bin, f64),
     /// `acc = pow(2, retried) op k`: `Pow2V` and a `…K` instruction in one.
-    P2K(Bin, f64),
+    Pow2RetriedOpConst(Bin, f64),
 }
 
-/// Where the other operand of a binary instruction comes from.
+/// Where the other operand of a binary instruction comes from; the accumulator is the first.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Operand {
-    /// `acc op k`.
-    K(f64),
-    /// `acc op retried`.
-    V,
-    /// `pop op acc`.
-    S,
-    /// `k op acc`.
-    RK(f64),
-    /// `retried op acc`.
-    RV,
+    /// A constant on the right: `acc op k` (the `…K` instructions).
+    Const(f64),
+    /// `retried` on the right: `acc op retried` (the `…V` instructions).
+    Retried,
+    /// The value popped from the stack, on the left: `pop op acc` (the `…S` instructions).
+    Popped,
+    /// A constant on the left: `k op acc` (the `R…K` instructions).
+    ConstOnLeft(f64),
+    /// `retried` on the left: `retried op acc` (the `R…V` instructions).
+    RetriedOnLeft,
 }
 
 impl Op {
     /// The instruction for `op` with the operand `b`; `None` when a reversed operand is asked
     /// for an operator that commutes (the caller swaps instead).
     pub(crate) fn binary(op: Bin, b: Operand) -> Option<Op> {
-        use Operand::{K, RK, RV, S, V};
+        use Operand::{Const, ConstOnLeft, Popped, Retried, RetriedOnLeft};
         Some(match (op, b) {
-            (Bin::Add, K(k)) => Op::AddK(k),
-            (Bin::Add, V) => Op::AddV,
-            (Bin::Add, S) => Op::AddS,
-            (Bin::Sub, K(k)) => Op::SubK(k),
-            (Bin::Sub, V) => Op::SubV,
-            (Bin::Sub, S) => Op::SubS,
-            (Bin::Sub, RK(k)) => Op::RSubK(k),
-            (Bin::Sub, RV) => Op::RSubV,
-            (Bin::Mul, K(k)) => Op::MulK(k),
-            (Bin::Mul, V) => Op::MulV,
-            (Bin::Mul, S) => Op::MulS,
-            (Bin::Div, K(k)) => Op::DivK(k),
-            (Bin::Div, V) => Op::DivV,
-            (Bin::Div, S) => Op::DivS,
-            (Bin::Div, RK(k)) => Op::RDivK(k),
-            (Bin::Div, RV) => Op::RDivV,
-            (Bin::Rem, K(k)) => Op::RemK(k),
-            (Bin::Rem, V) => Op::RemV,
-            (Bin::Rem, S) => Op::RemS,
-            (Bin::Rem, RK(k)) => Op::RRemK(k),
-            (Bin::Rem, RV) => Op::RRemV,
-            (Bin::Pow, K(k)) => Op::PowK(k),
-            (Bin::Pow, V) => Op::PowV,
-            (Bin::Pow, S) => Op::PowS,
+            (Bin::Add, Const(k)) => Op::AddK(k),
+            (Bin::Add, Retried) => Op::AddV,
+            (Bin::Add, Popped) => Op::AddS,
+            (Bin::Sub, Const(k)) => Op::SubK(k),
+            (Bin::Sub, Retried) => Op::SubV,
+            (Bin::Sub, Popped) => Op::SubS,
+            (Bin::Sub, ConstOnLeft(k)) => Op::RSubK(k),
+            (Bin::Sub, RetriedOnLeft) => Op::RSubV,
+            (Bin::Mul, Const(k)) => Op::MulK(k),
+            (Bin::Mul, Retried) => Op::MulV,
+            (Bin::Mul, Popped) => Op::MulS,
+            (Bin::Div, Const(k)) => Op::DivK(k),
+            (Bin::Div, Retried) => Op::DivV,
+            (Bin::Div, Popped) => Op::DivS,
+            (Bin::Div, ConstOnLeft(k)) => Op::RDivK(k),
+            (Bin::Div, RetriedOnLeft) => Op::RDivV,
+            (Bin::Rem, Const(k)) => Op::RemK(k),
+            (Bin::Rem, Retried) => Op::RemV,
+            (Bin::Rem, Popped) => Op::RemS,
+            (Bin::Rem, ConstOnLeft(k)) => Op::RRemK(k),
+            (Bin::Rem, RetriedOnLeft) => Op::RRemV,
+            (Bin::Pow, Const(k)) => Op::PowK(k),
+            (Bin::Pow, Retried) => Op::PowV,
+            (Bin::Pow, Popped) => Op::PowS,
             // `pow(2, acc)`: exact powers of two need no library call.
-            (Bin::Pow, RK(k)) if k.to_bits() == 2.0f64.to_bits() => Op::Pow2,
-            (Bin::Pow, RK(k)) => Op::RPowK(k),
-            (Bin::Pow, RV) => Op::RPowV,
-            (Bin::Min, K(k)) => Op::MinK(k),
-            (Bin::Min, V) => Op::MinV,
-            (Bin::Min, S) => Op::MinS,
-            (Bin::Max, K(k)) => Op::MaxK(k),
-            (Bin::Max, V) => Op::MaxV,
-            (Bin::Max, S) => Op::MaxS,
-            (Bin::Add | Bin::Mul | Bin::Min | Bin::Max, RK(_) | RV) => return None,
+            (Bin::Pow, ConstOnLeft(k)) if k.to_bits() == 2.0f64.to_bits() => Op::Pow2,
+            (Bin::Pow, ConstOnLeft(k)) => Op::RPowK(k),
+            (Bin::Pow, RetriedOnLeft) => Op::RPowV,
+            (Bin::Min, Const(k)) => Op::MinK(k),
+            (Bin::Min, Retried) => Op::MinV,
+            (Bin::Min, Popped) => Op::MinS,
+            (Bin::Max, Const(k)) => Op::MaxK(k),
+            (Bin::Max, Retried) => Op::MaxV,
+            (Bin::Max, Popped) => Op::MaxS,
+            (Bin::Add | Bin::Mul | Bin::Min | Bin::Max, ConstOnLeft(_) | RetriedOnLeft) => {
+                return None;
+            }
         })
     }
 
@@ -215,7 +217,13 @@ pub(crate) struct Stack<'a> {
 impl Stack<'_> {
     #[inline(always)]
     fn push(&mut self, value: f64) {
-        // The compiler sized the stack for the program; a miss could only drop a value.
+        // The compiler sized the stack for the program (`StackSize`), so a push always has a
+        // slot; checked in debug builds, the tests and the fuzz targets.
+        debug_assert!(
+            self.sp < self.slots.len(),
+            "push beyond a stack of {}",
+            self.slots.len()
+        );
         if let Some(slot) = self.slots.get_mut(self.sp) {
             *slot = value;
         }
@@ -224,6 +232,12 @@ impl Stack<'_> {
 
     #[inline(always)]
     fn pop(&mut self) -> f64 {
+        // Every pop follows its push in a compiled program; checked as `push` is.
+        debug_assert!(
+            self.sp > 0 && self.sp <= self.slots.len(),
+            "pop from a stack at height {}",
+            self.sp
+        );
         self.sp = self.sp.wrapping_sub(1);
         self.slots.get(self.sp).copied().unwrap_or(f64::NAN)
     }
@@ -313,9 +327,9 @@ impl From<Op> for Step {
             Op::Ceil => (|a, _, _, _| a.ceil(), 0.0),
             Op::Round => (|a, _, _, _| a.round(), 0.0),
 
-            Op::XK(op, k) => (fused!(op, |x, _s| x), k),
-            Op::KX(op, k) => (fused_reversed!(op, |x, _s| x), k),
-            Op::P2K(op, k) => (fused!(op, |_x, s| math::pow2_u32(s.retried)), k),
+            Op::RetriedOpConst(op, k) => (fused!(op, |x, _s| x), k),
+            Op::ConstOpRetried(op, k) => (fused_reversed!(op, |x, _s| x), k),
+            Op::Pow2RetriedOpConst(op, k) => (fused!(op, |_x, s| math::pow2_u32(s.retried)), k),
         };
         Step { exec, k }
     }
@@ -361,12 +375,12 @@ use fused_reversed;
 pub(crate) fn fuse_head(code: &mut Vec<Op>) {
     let fused = match (code.first(), code.get(1)) {
         (Some(Op::LoadV), Some(&second)) => match constant_operand(second) {
-            Some((op, k, false)) => Op::XK(op, k),
-            Some((op, k, true)) => Op::KX(op, k),
+            Some((op, k, false)) => Op::RetriedOpConst(op, k),
+            Some((op, k, true)) => Op::ConstOpRetried(op, k),
             None => return,
         },
         (Some(Op::Pow2V), Some(&second)) => match constant_operand(second) {
-            Some((op, k, false)) => Op::P2K(op, k),
+            Some((op, k, false)) => Op::Pow2RetriedOpConst(op, k),
             _ => return,
         },
         _ => return,

@@ -1,4 +1,4 @@
-//! The arithmetic of the language (spec §3.1), shared by constant folding and the machine so
+//! The arithmetic of the language (the operators and functions of the crate docs), shared by constant folding and the machine so
 //! that a folded constant has exactly the bits the machine would have computed.
 
 use std::hint::black_box;

@@ -1,4 +1,4 @@
-//! Every example of the wire contract (spec §3), every error kind, the limits and the public
+//! Every example of the crate docs' grammar, every error kind, the limits and the public
 //! API's promises.
 
 use std::collections::HashSet;

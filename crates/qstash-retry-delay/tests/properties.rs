@@ -75,7 +75,7 @@ fn expr() -> impl Strategy<Value = Expr> {
     })
 }
 
-/// The reference: a plain tree walk with `f64` arithmetic, written from spec §3.1.
+/// The reference: a plain tree walk with `f64` arithmetic, written from the rules in the crate docs.
 fn reference(e: &Expr, retried: f64) -> f64 {
     match e {
         Expr::Num(s) => s.parse().unwrap(),

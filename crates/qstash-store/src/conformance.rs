@@ -1,1 +1,1266 @@
 //! The conformance suite every backend must pass.
+//!
+//! Each rule of the [`Store`] contract is one public async function that takes a fresh, empty
+//! store and panics (like a failing test assertion) when the store breaks the rule. A
+//! backend's test calls [`run_all`] with a factory of fresh stores, or the checks one by one:
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use qstash_store::{conformance, sqlite::SqliteStore};
+//!
+//! conformance::run_all(|| async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = SqliteStore::open(dir.path().join("store.db")).unwrap();
+//!     (store, dir) // the directory lives as long as the check
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! The factory returns the store and a guard that is dropped after the check (a temporary
+//! directory, a database schema to drop, or `()`). The concurrency checks need a
+//! multi-threaded tokio runtime to mean anything.
+
+// The suite is test code: it reports a broken rule by panicking, like an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::{
+    AttemptResponse, CancelOutcome, Claimed, Dedup, DlqFilter, Event, EventDetail, EventFilter,
+    Finish, FinishOutcome, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, SigningKeys,
+    Store, StoredMessage, Transition,
+};
+
+/// The time the checks start at (2026-01-01T00:00:00Z).
+pub const T0: Millis = 1_767_225_600_000;
+
+/// The lease of the messages [`message`] makes.
+pub const LEASE: u64 = 60_000;
+
+/// A plain message of `tenant` due at `due_at`, for checks: `POST https://example.com/{id}`,
+/// two headers, a body, no labels, no deduplication.
+pub fn message(tenant: &str, id: &str, due_at: Millis) -> NewMessage {
+    NewMessage {
+        id: id.to_string(),
+        tenant: tenant.to_string(),
+        destination: format!("https://example.com/{id}"),
+        method: "POST".to_string(),
+        headers: vec![
+            ("Content-Type".to_string(), "text/plain".to_string()),
+            ("Upstash-Forward-X".to_string(), "1".to_string()),
+        ],
+        body: format!("body of {id}").into_bytes(),
+        created_at: T0,
+        due_at,
+        max_retries: 3,
+        lease_ms: LEASE,
+        labels: Vec::new(),
+        dedup: None,
+        flow_key: None,
+        extra: vec![0, 1, 2, 255],
+    }
+}
+
+/// A finish of `claimed` with `transition` and an event in `state`, nothing spawned.
+pub fn finish_of(claimed: &Claimed, now: Millis, transition: Transition, state: &str) -> Finish {
+    Finish {
+        tenant: claimed.message.message.tenant.clone(),
+        message_id: claimed.message.message.id.clone(),
+        claim: claimed.claim,
+        now,
+        transition,
+        response: Some(AttemptResponse {
+            status: Some(500),
+            headers: vec![("Retry-After".to_string(), "1".to_string())],
+            body: b"oops".to_vec(),
+        }),
+        event: EventDetail {
+            state: state.to_string(),
+            response_status: Some(500),
+            error: None,
+            next_delivery_time: None,
+        },
+        spawn: Vec::new(),
+        dlq: None,
+        dlq_callback_state: None,
+    }
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn run_all<S, G, F, Fut>(mut make: F)
+where
+    S: Store,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = (S, G)>,
+{
+    macro_rules! each {
+        ($($check:ident),* $(,)?) => {$(
+            let (store, guard) = make().await;
+            $check(&store).await;
+            drop(store);
+            drop(guard);
+        )*};
+    }
+    macro_rules! each_shared {
+        ($($check:ident),* $(,)?) => {$(
+            let (store, guard) = make().await;
+            $check(Arc::new(store)).await;
+            drop(guard);
+        )*};
+    }
+    each!(
+        ping_answers,
+        insert_and_get_round_trip,
+        insert_is_all_or_none,
+        dedup_within_window,
+        dedup_after_window,
+        dedup_twice_in_one_call,
+        dedup_is_per_tenant,
+        claim_order_and_limit,
+        claim_skips_future_and_final,
+        lease_expiry_reclaims,
+        finish_is_idempotent,
+        finish_transitions,
+        spawn_only_when_applied,
+        dlq_added_and_callback_state,
+        cancel_outcomes,
+        events_in_the_right_states,
+        events_cursor_walk,
+        event_filters,
+        dlq_list_get_delete,
+        signing_keys,
+        next_due_semantics,
+        tenant_isolation,
+    );
+    each_shared!(concurrent_inserts, concurrent_claims);
+}
+
+async fn insert<S: Store>(store: &S, messages: Vec<NewMessage>, now: Millis) {
+    let n = messages.len();
+    let outcomes = store
+        .insert_messages(messages, now)
+        .await
+        .expect("insert_messages");
+    assert_eq!(
+        outcomes,
+        vec![InsertOutcome::Inserted; n],
+        "every message inserted"
+    );
+}
+
+async fn claim_one<S: Store>(store: &S, now: Millis) -> Claimed {
+    let mut claimed = store.claim_due(now, 1).await.expect("claim_due");
+    assert_eq!(claimed.len(), 1, "one message due at {now}");
+    claimed.remove(0)
+}
+
+async fn get<S: Store>(store: &S, tenant: &str, id: &str) -> StoredMessage {
+    store
+        .get_message(tenant, id)
+        .await
+        .expect("get_message")
+        .unwrap_or_else(|| panic!("message {id} of {tenant} exists"))
+}
+
+async fn all_events<S: Store>(store: &S, tenant: &str, filter: &EventFilter) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_events(tenant, filter, cursor, 100)
+            .await
+            .expect("list_events");
+        out.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+/// The state names of a message's events, oldest first.
+async fn states_of<S: Store>(store: &S, tenant: &str, id: &str) -> Vec<String> {
+    let filter = EventFilter {
+        message_id: Some(id.to_string()),
+        ..EventFilter::default()
+    };
+    let mut events = all_events(store, tenant, &filter).await;
+    events.reverse();
+    events.into_iter().map(|e| e.state).collect()
+}
+
+/// Fails `id` of `tenant` for good with a dead letter `dlq_id` carrying `status`.
+async fn dead_letter<S: Store>(store: &S, m: NewMessage, dlq_id: &str, status: u16) {
+    let (tenant, id) = (m.tenant.clone(), m.id.clone());
+    insert(store, vec![m], T0).await;
+    let claimed = claim_one(store, T0).await;
+    assert_eq!(claimed.message.message.id, id);
+    let mut finish = finish_of(&claimed, T0 + 1, Transition::Failed, "FAILED");
+    finish.dlq = Some(NewDlq {
+        dlq_id: dlq_id.to_string(),
+        created_at: T0 + 1,
+        response: AttemptResponse {
+            status: Some(status),
+            headers: vec![("X".to_string(), "y".to_string())],
+            body: b"failed".to_vec(),
+        },
+        failure_callback: Some("https://example.com/failed".to_string()),
+    });
+    let out = store.finish(vec![finish]).await.expect("finish");
+    assert_eq!(out, vec![FinishOutcome::Applied]);
+    assert_eq!(get(store, &tenant, &id).await.state, MessageState::Failed);
+}
+
+/// `ping` answers on a working store.
+pub async fn ping_answers<S: Store>(store: &S) {
+    store.ping().await.expect("ping on a working store");
+}
+
+/// A message reads back exactly as stored, pending, with a `CREATED` event.
+pub async fn insert_and_get_round_trip<S: Store>(store: &S) {
+    let mut m = message("t1", "msg_a", T0 + 10);
+    m.labels = vec!["l1".to_string(), "l%2_".to_string()];
+    m.flow_key = Some("key".to_string());
+    m.dedup = Some(Dedup {
+        id: "d".to_string(),
+        until: T0 + 600_000,
+    });
+    m.headers
+        .push(("Content-Type".to_string(), "again".to_string()));
+    m.body = vec![0, 159, 146, 150, 255];
+    insert(store, vec![m.clone()], T0).await;
+    let stored = get(store, "t1", "msg_a").await;
+    assert_eq!(stored.message, m, "stored message is the one inserted");
+    assert_eq!(stored.state, MessageState::Pending);
+    assert_eq!((stored.retried, stored.claim), (0, 0));
+    assert_eq!(stored.due_at, T0 + 10);
+    assert_eq!(stored.last_response, None);
+    assert_eq!(store.get_message("t1", "msg_b").await.expect("get"), None);
+    let events = all_events(store, "t1", &EventFilter::default()).await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(
+        (e.state.as_str(), e.message_id.as_str(), e.time),
+        ("CREATED", "msg_a", T0)
+    );
+    assert_eq!(e.url, m.destination);
+    assert_eq!(e.labels, m.labels);
+    assert_eq!(
+        store.insert_messages(Vec::new(), T0).await.expect("empty"),
+        vec![]
+    );
+}
+
+/// A batch with one bad message (an id that exists) stores nothing and appends no event.
+pub async fn insert_is_all_or_none<S: Store>(store: &S) {
+    insert(store, vec![message("t1", "msg_a", T0)], T0).await;
+    let out = store
+        .insert_messages(
+            vec![message("t1", "msg_b", T0), message("t1", "msg_a", T0)],
+            T0,
+        )
+        .await;
+    assert!(out.is_err(), "a batch with an existing id is refused");
+    assert_eq!(store.get_message("t1", "msg_b").await.expect("get"), None);
+    assert_eq!(states_of(store, "t1", "msg_b").await, Vec::<String>::new());
+    assert_eq!(states_of(store, "t1", "msg_a").await, vec!["CREATED"]);
+}
+
+fn with_dedup(mut m: NewMessage, id: &str, until: Millis) -> NewMessage {
+    m.dedup = Some(Dedup {
+        id: id.to_string(),
+        until,
+    });
+    m
+}
+
+/// A deduplication id still remembered refuses a second message, naming the first.
+pub async fn dedup_within_window<S: Store>(store: &S) {
+    let until = T0 + 1_000;
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_a", T0), "x", until)],
+        T0,
+    )
+    .await;
+    let out = store
+        .insert_messages(
+            vec![with_dedup(message("t1", "msg_b", T0), "x", until + 500)],
+            until - 1,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        vec![InsertOutcome::Deduplicated {
+            existing_id: "msg_a".to_string()
+        }]
+    );
+    assert_eq!(store.get_message("t1", "msg_b").await.expect("get"), None);
+    assert_eq!(states_of(store, "t1", "msg_b").await, Vec::<String>::new());
+}
+
+/// Once `until` has come, the id is free again; the new message then owns it.
+pub async fn dedup_after_window<S: Store>(store: &S) {
+    let until = T0 + 1_000;
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_a", T0), "x", until)],
+        T0,
+    )
+    .await;
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_b", T0), "x", until + 1_000)],
+        until,
+    )
+    .await;
+    let out = store
+        .insert_messages(
+            vec![with_dedup(message("t1", "msg_c", T0), "x", until + 5_000)],
+            until + 1,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        vec![InsertOutcome::Deduplicated {
+            existing_id: "msg_b".to_string()
+        }]
+    );
+}
+
+/// Two messages with one deduplication id in one call: the first is stored, the second names it.
+pub async fn dedup_twice_in_one_call<S: Store>(store: &S) {
+    let until = T0 + 1_000;
+    let out = store
+        .insert_messages(
+            vec![
+                with_dedup(message("t1", "msg_a", T0), "x", until),
+                message("t1", "msg_b", T0),
+                with_dedup(message("t1", "msg_c", T0), "x", until),
+            ],
+            T0,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        vec![
+            InsertOutcome::Inserted,
+            InsertOutcome::Inserted,
+            InsertOutcome::Deduplicated {
+                existing_id: "msg_a".to_string()
+            }
+        ]
+    );
+    assert_eq!(store.get_message("t1", "msg_c").await.expect("get"), None);
+}
+
+/// Deduplication ids are per tenant.
+pub async fn dedup_is_per_tenant<S: Store>(store: &S) {
+    let until = T0 + 1_000;
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_a", T0), "x", until)],
+        T0,
+    )
+    .await;
+    insert(
+        store,
+        vec![with_dedup(message("t2", "msg_b", T0), "x", until)],
+        T0,
+    )
+    .await;
+    get(store, "t2", "msg_b").await;
+}
+
+/// Claims come earliest due first, at most `limit` at a time, each once.
+pub async fn claim_order_and_limit<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![
+            message("t1", "msg_3", T0 + 300),
+            message("t2", "msg_1", T0 + 100),
+            message("t1", "msg_2", T0 + 200),
+        ],
+        T0,
+    )
+    .await;
+    let now = T0 + 1_000;
+    assert!(store.claim_due(now, 0).await.expect("claim").is_empty());
+    let first = store.claim_due(now, 2).await.expect("claim");
+    let ids: Vec<_> = first
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["msg_1", "msg_2"],
+        "earliest due first, limit respected"
+    );
+    let rest = store.claim_due(now, 10).await.expect("claim");
+    let ids: Vec<_> = rest.iter().map(|c| c.message.message.id.as_str()).collect();
+    assert_eq!(ids, ["msg_3"]);
+    assert!(
+        store.claim_due(now, 10).await.expect("claim").is_empty(),
+        "claimed once"
+    );
+}
+
+/// Messages due later, and messages that ended, are not claimed.
+pub async fn claim_skips_future_and_final<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![
+            message("t1", "msg_now", T0),
+            message("t1", "msg_later", T0 + 5_000),
+            message("t1", "msg_cancel", T0),
+        ],
+        T0,
+    )
+    .await;
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_cancel", T0)
+            .await
+            .expect("cancel"),
+        CancelOutcome::Cancelled
+    );
+    let c = claim_one(store, T0 + 1).await;
+    assert_eq!(c.message.message.id, "msg_now");
+    let out = store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 2,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, vec![FinishOutcome::Applied]);
+    // Long after the lease: the delivered and cancelled ones are still not claimed.
+    let later = store.claim_due(T0 + 4_999, 10).await.expect("claim");
+    assert!(later.is_empty(), "nothing due: {later:?}");
+    let c = claim_one(store, T0 + 5_000).await;
+    assert_eq!(c.message.message.id, "msg_later");
+    // Once msg_later's lease ended only it comes back.
+    let again = store.claim_due(T0 + 10 * LEASE, 10).await.expect("claim");
+    let ids: Vec<_> = again
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect();
+    assert_eq!(ids, ["msg_later"]);
+}
+
+/// A claim holds a lease; when the lease ends the same message is claimed again under a new
+/// claim number, and the old claim's finish is stale.
+pub async fn lease_expiry_reclaims<S: Store>(store: &S) {
+    insert(store, vec![message("t1", "msg_a", T0)], T0).await;
+    let first = claim_one(store, T0 + 10).await;
+    assert_eq!(first.claim, 1, "first claim number");
+    assert_eq!(first.lease_until, T0 + 10 + LEASE);
+    assert_eq!(first.message.due_at, first.lease_until);
+    assert_eq!(first.message.claim, 1);
+    assert_eq!(first.message.retried, 0);
+    assert_eq!(first.message.state, MessageState::Pending);
+    let stored = get(store, "t1", "msg_a").await;
+    assert_eq!((stored.due_at, stored.claim), (T0 + 10 + LEASE, 1));
+    assert!(
+        store
+            .claim_due(T0 + 9 + LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "not claimed again during the lease"
+    );
+    let second = claim_one(store, T0 + 10 + LEASE).await;
+    assert_eq!(second.message.message.id, "msg_a", "same message id");
+    assert_eq!(second.claim, 2, "new claim number");
+    assert_eq!(second.lease_until, T0 + 10 + 2 * LEASE);
+    let out = store
+        .finish(vec![finish_of(
+            &first,
+            T0 + LEASE + 20,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        out,
+        vec![FinishOutcome::Stale],
+        "the old claim's finish is stale"
+    );
+    assert_eq!(get(store, "t1", "msg_a").await.state, MessageState::Pending);
+    let out = store
+        .finish(vec![finish_of(
+            &second,
+            T0 + LEASE + 30,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, vec![FinishOutcome::Applied]);
+    assert_eq!(
+        states_of(store, "t1", "msg_a").await,
+        ["CREATED", "ACTIVE", "ACTIVE", "DELIVERED"]
+    );
+}
+
+/// A repeated finish, an unknown message and a wrong claim are stale and change nothing.
+pub async fn finish_is_idempotent<S: Store>(store: &S) {
+    insert(store, vec![message("t1", "msg_a", T0)], T0).await;
+    let c = claim_one(store, T0).await;
+    let f = finish_of(&c, T0 + 1, Transition::Retry { at: T0 + 100 }, "RETRY");
+    let mut wrong_claim = f.clone();
+    wrong_claim.claim += 1;
+    let mut unknown = f.clone();
+    unknown.message_id = "msg_unknown".to_string();
+    let out = store
+        .finish(vec![wrong_claim, unknown, f.clone(), f.clone()])
+        .await
+        .expect("finish");
+    assert_eq!(
+        out,
+        [
+            FinishOutcome::Stale,
+            FinishOutcome::Stale,
+            FinishOutcome::Applied,
+            FinishOutcome::Stale
+        ]
+    );
+    let out = store.finish(vec![f]).await.expect("finish");
+    assert_eq!(out, [FinishOutcome::Stale], "a repeated finish is stale");
+    let stored = get(store, "t1", "msg_a").await;
+    assert_eq!(
+        (stored.retried, stored.due_at),
+        (1, T0 + 100),
+        "applied once"
+    );
+    assert_eq!(
+        states_of(store, "t1", "msg_a").await,
+        ["CREATED", "ACTIVE", "RETRY"]
+    );
+    assert!(store.finish(Vec::new()).await.expect("finish").is_empty());
+}
+
+/// Retry counts and reschedules; Delivered and Failed end the message; the last response is
+/// kept.
+pub async fn finish_transitions<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![message("t1", "msg_d", T0), message("t1", "msg_f", T0 + 1)],
+        T0,
+    )
+    .await;
+    let c = claim_one(store, T0 + 5).await;
+    assert_eq!(c.message.message.id, "msg_d");
+    let mut f = finish_of(&c, T0 + 6, Transition::Retry { at: T0 + 1_000 }, "RETRY");
+    f.event.error = Some("status 500".to_string());
+    f.event.next_delivery_time = Some(T0 + 1_000);
+    assert_eq!(
+        store.finish(vec![f.clone()]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    let stored = get(store, "t1", "msg_d").await;
+    assert_eq!(stored.state, MessageState::Pending);
+    assert_eq!(stored.retried, 1, "retried goes up by one");
+    assert_eq!(stored.due_at, T0 + 1_000, "due at the retry time");
+    assert_eq!(stored.last_response, f.response, "last response kept");
+    let filter = EventFilter {
+        message_id: Some("msg_d".to_string()),
+        ..EventFilter::default()
+    };
+    let newest = &all_events(store, "t1", &filter).await[0];
+    assert_eq!(newest.state, "RETRY");
+    assert_eq!(newest.time, T0 + 6);
+    assert_eq!(newest.response_status, Some(500));
+    assert_eq!(newest.error.as_deref(), Some("status 500"));
+    assert_eq!(newest.next_delivery_time, Some(T0 + 1_000));
+
+    let c = claim_one(store, T0 + 5).await;
+    assert_eq!(
+        c.message.message.id, "msg_f",
+        "msg_d is not due before its retry time"
+    );
+    let out = store
+        .finish(vec![finish_of(&c, T0 + 7, Transition::Failed, "FAILED")])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert_eq!(get(store, "t1", "msg_f").await.state, MessageState::Failed);
+
+    let c = claim_one(store, T0 + 1_000).await;
+    assert_eq!(c.message.message.id, "msg_d");
+    assert_eq!(
+        c.message.retried, 1,
+        "the claim sees the retries made before it"
+    );
+    assert_eq!(c.claim, 2);
+    let mut f = finish_of(&c, T0 + 1_001, Transition::Delivered, "DELIVERED");
+    f.response = Some(AttemptResponse {
+        status: Some(200),
+        headers: Vec::new(),
+        body: b"ok".to_vec(),
+    });
+    assert_eq!(
+        store.finish(vec![f.clone()]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    let stored = get(store, "t1", "msg_d").await;
+    assert_eq!(stored.state, MessageState::Delivered);
+    assert_eq!(stored.retried, 1);
+    assert_eq!(stored.last_response, f.response);
+    assert_eq!(store.next_due().await.expect("next_due"), None);
+}
+
+/// Spawned messages are inserted only when the finish applies.
+pub async fn spawn_only_when_applied<S: Store>(store: &S) {
+    insert(store, vec![message("t1", "msg_a", T0)], T0).await;
+    let c = claim_one(store, T0).await;
+    let mut stale = finish_of(&c, T0 + 1, Transition::Delivered, "DELIVERED");
+    stale.claim += 7;
+    stale.spawn = vec![message("t1", "msg_stale_cb", T0 + 1)];
+    let mut applied = finish_of(&c, T0 + 1, Transition::Delivered, "DELIVERED");
+    applied.spawn = vec![
+        message("t1", "msg_cb", T0 + 1),
+        message("t1", "msg_cb2", T0 + 2),
+    ];
+    let out = store.finish(vec![stale, applied]).await.expect("finish");
+    assert_eq!(out, [FinishOutcome::Stale, FinishOutcome::Applied]);
+    assert_eq!(
+        store.get_message("t1", "msg_stale_cb").await.expect("get"),
+        None
+    );
+    let cb = get(store, "t1", "msg_cb").await;
+    assert_eq!(cb.state, MessageState::Pending);
+    assert_eq!(cb.due_at, T0 + 1);
+    get(store, "t1", "msg_cb2").await;
+    assert_eq!(states_of(store, "t1", "msg_cb").await, ["CREATED"]);
+    let claimed = store.claim_due(T0 + 2, 10).await.expect("claim");
+    let ids: Vec<_> = claimed
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect();
+    assert_eq!(ids, ["msg_cb", "msg_cb2"], "spawned messages are delivered");
+}
+
+/// A failing finish adds its dead letter; the failure callback's finish settles its state,
+/// only when it applies.
+pub async fn dlq_added_and_callback_state<S: Store>(store: &S) {
+    dead_letter(store, message("t1", "msg_a", T0), "dlq_a", 503).await;
+    let entry = store
+        .get_dlq("t1", "dlq_a")
+        .await
+        .expect("get_dlq")
+        .expect("the dead letter exists");
+    assert_eq!(entry.dlq_id, "dlq_a");
+    assert_eq!(entry.created_at, T0 + 1);
+    assert_eq!(entry.message.message.id, "msg_a");
+    assert_eq!(entry.message.state, MessageState::Failed);
+    assert_eq!(entry.response.status, Some(503));
+    assert_eq!(entry.response.body, b"failed");
+    assert_eq!(entry.response.headers, [("X".to_string(), "y".to_string())]);
+    assert_eq!(
+        entry.failure_callback.as_deref(),
+        Some("https://example.com/failed")
+    );
+    assert_eq!(entry.failure_callback_state, None);
+
+    // The failure callback is itself a message; its finish settles the state.
+    insert(store, vec![message("t1", "msg_fcb", T0 + 2)], T0 + 1).await;
+    let c = claim_one(store, T0 + 2).await;
+    let mut stale = finish_of(&c, T0 + 3, Transition::Delivered, "DELIVERED");
+    stale.claim += 1;
+    stale.dlq_callback_state = Some(("dlq_a".to_string(), "CALLBACK_FAIL".to_string()));
+    let mut ok = finish_of(&c, T0 + 3, Transition::Delivered, "DELIVERED");
+    ok.dlq_callback_state = Some(("dlq_a".to_string(), "CALLBACK_SUCCESS".to_string()));
+    let out = store.finish(vec![stale, ok]).await.expect("finish");
+    assert_eq!(out, [FinishOutcome::Stale, FinishOutcome::Applied]);
+    let entry = store
+        .get_dlq("t1", "dlq_a")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        entry.failure_callback_state.as_deref(),
+        Some("CALLBACK_SUCCESS")
+    );
+}
+
+/// Cancel: pending → cancelled (an in-flight claim's finish is then stale), final → already
+/// final, unknown or another tenant's → not found.
+pub async fn cancel_outcomes<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![message("t1", "msg_a", T0), message("t1", "msg_b", T0 + 1)],
+        T0,
+    )
+    .await;
+    let in_flight = claim_one(store, T0 + 1).await;
+    assert_eq!(in_flight.message.message.id, "msg_a");
+    assert_eq!(
+        store
+            .cancel_message("t2", "msg_a", T0 + 2)
+            .await
+            .expect("cancel"),
+        CancelOutcome::NotFound,
+        "another tenant's message does not exist"
+    );
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_x", T0 + 2)
+            .await
+            .expect("cancel"),
+        CancelOutcome::NotFound
+    );
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_a", T0 + 2)
+            .await
+            .expect("cancel"),
+        CancelOutcome::Cancelled
+    );
+    assert_eq!(
+        get(store, "t1", "msg_a").await.state,
+        MessageState::Cancelled
+    );
+    let out = store
+        .finish(vec![finish_of(
+            &in_flight,
+            T0 + 3,
+            Transition::Retry { at: T0 + 9 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        out,
+        [FinishOutcome::Stale],
+        "the in-flight attempt is not retried"
+    );
+    assert_eq!(
+        get(store, "t1", "msg_a").await.state,
+        MessageState::Cancelled
+    );
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_a", T0 + 4)
+            .await
+            .expect("cancel"),
+        CancelOutcome::AlreadyFinal(MessageState::Cancelled)
+    );
+    assert_eq!(
+        states_of(store, "t1", "msg_a").await,
+        ["CREATED", "ACTIVE", "CANCEL_REQUESTED", "CANCELLED"]
+    );
+    let c = claim_one(store, T0 + 5).await;
+    assert_eq!(c.message.message.id, "msg_b");
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 6,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_b", T0 + 7)
+            .await
+            .expect("cancel"),
+        CancelOutcome::AlreadyFinal(MessageState::Delivered)
+    );
+    assert_eq!(
+        get(store, "t1", "msg_b").await.state,
+        MessageState::Delivered
+    );
+}
+
+/// Every step of a message's life appends its event, with the message's url and labels.
+pub async fn events_in_the_right_states<S: Store>(store: &S) {
+    let mut m = message("t1", "msg_a", T0);
+    m.labels = vec!["red".to_string()];
+    insert(store, vec![m.clone()], T0).await;
+    let c = claim_one(store, T0).await;
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 1,
+            Transition::Retry { at: T0 + 2 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    let c = claim_one(store, T0 + 2).await;
+    store
+        .finish(vec![finish_of(&c, T0 + 3, Transition::Failed, "FAILED")])
+        .await
+        .expect("finish");
+    let events = all_events(store, "t1", &EventFilter::default()).await;
+    let states: Vec<_> = events.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(
+        states,
+        ["FAILED", "ACTIVE", "RETRY", "ACTIVE", "CREATED"],
+        "newest first"
+    );
+    let times: Vec<_> = events.iter().map(|e| e.time).collect();
+    assert_eq!(times, [T0 + 3, T0 + 2, T0 + 1, T0, T0]);
+    for pair in events.windows(2) {
+        assert!(pair[0].id > pair[1].id, "ids decrease newest first");
+    }
+    for e in &events {
+        assert_eq!(e.message_id, "msg_a");
+        assert_eq!(e.url, m.destination);
+        assert_eq!(e.labels, m.labels);
+    }
+}
+
+/// A cursor walk, newest first, sees every event once, even while new events are appended.
+pub async fn events_cursor_walk<S: Store>(store: &S) {
+    for i in 0..25 {
+        insert(
+            store,
+            vec![message("t1", &format!("msg_{i:02}"), T0)],
+            T0 + i,
+        )
+        .await;
+    }
+    insert(store, vec![message("t2", "msg_other", T0)], T0).await;
+    let filter = EventFilter::default();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_events("t1", &filter, cursor, 7)
+            .await
+            .expect("list_events");
+        assert!(page.items.len() <= 7, "a page holds at most count items");
+        seen.extend(page.items.iter().map(|e| e.message_id.clone()));
+        pages += 1;
+        // New events arrive mid-walk.
+        insert(
+            store,
+            vec![message("t1", &format!("msg_new{pages}"), T0)],
+            T0 + 100,
+        )
+        .await;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = (0..25).rev().map(|i| format!("msg_{i:02}")).collect();
+    assert_eq!(seen, expected, "every event once, newest first");
+    assert_eq!(pages, 4);
+    let first = store
+        .list_events("t1", &filter, None, 1)
+        .await
+        .expect("list_events");
+    assert_eq!(
+        first.items[0].message_id, "msg_new4",
+        "a new walk starts at the newest"
+    );
+    let exact = store
+        .list_events("t2", &filter, None, 1)
+        .await
+        .expect("list_events");
+    assert_eq!(exact.items.len(), 1);
+    assert_eq!(exact.next, None, "no next cursor when nothing older exists");
+}
+
+/// The event filters: message id, state, url, and whole-label match.
+pub async fn event_filters<S: Store>(store: &S) {
+    let mut a = message("t1", "msg_a", T0);
+    a.labels = vec!["a%b".to_string(), "x_y".to_string()];
+    let mut b = message("t1", "msg_b", T0 + 1);
+    b.labels = vec!["a%bc".to_string(), "xzy".to_string()];
+    let mut c = message("t1", "msg_c", T0 + 2);
+    c.destination = a.destination.clone();
+    c.labels = vec!["x".to_string()];
+    insert(store, vec![a.clone(), b.clone(), c.clone()], T0).await;
+    let claimed = claim_one(store, T0).await;
+    assert_eq!(claimed.message.message.id, "msg_a");
+    store
+        .finish(vec![finish_of(
+            &claimed,
+            T0 + 1,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    let ids = |events: Vec<Event>| -> Vec<(String, String)> {
+        events
+            .into_iter()
+            .map(|e| (e.message_id, e.state))
+            .collect()
+    };
+    let pair = |id: &str, state: &str| (id.to_string(), state.to_string());
+    let by = |f: EventFilter| async move { ids(all_events(store, "t1", &f).await) };
+
+    let got = by(EventFilter {
+        message_id: Some("msg_a".to_string()),
+        ..EventFilter::default()
+    })
+    .await;
+    assert_eq!(
+        got,
+        [
+            pair("msg_a", "DELIVERED"),
+            pair("msg_a", "ACTIVE"),
+            pair("msg_a", "CREATED")
+        ]
+    );
+    let got = by(EventFilter {
+        state: Some("CREATED".to_string()),
+        ..EventFilter::default()
+    })
+    .await;
+    assert_eq!(
+        got,
+        [
+            pair("msg_c", "CREATED"),
+            pair("msg_b", "CREATED"),
+            pair("msg_a", "CREATED")
+        ]
+    );
+    let got = by(EventFilter {
+        url: Some(a.destination.clone()),
+        state: Some("CREATED".to_string()),
+        ..EventFilter::default()
+    })
+    .await;
+    assert_eq!(got, [pair("msg_c", "CREATED"), pair("msg_a", "CREATED")]);
+    for (label, expected) in [
+        ("a%b", vec!["msg_a"]),
+        ("a%bc", vec!["msg_b"]),
+        ("x_y", vec!["msg_a"]),
+        ("x", vec!["msg_c"]),
+        ("a", vec![]),
+        ("%", vec![]),
+        ("_", vec![]),
+        ("", vec![]),
+    ] {
+        let got = by(EventFilter {
+            label: Some(label.to_string()),
+            state: Some("CREATED".to_string()),
+            ..EventFilter::default()
+        })
+        .await;
+        let got: Vec<_> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(got, expected, "label {label:?} matches whole labels only");
+    }
+    let got = by(EventFilter {
+        message_id: Some("msg_a".to_string()),
+        state: Some("ACTIVE".to_string()),
+        url: Some(a.destination.clone()),
+        label: Some("x_y".to_string()),
+    })
+    .await;
+    assert_eq!(
+        got,
+        [pair("msg_a", "ACTIVE")],
+        "every filter set must match"
+    );
+    let other = all_events(store, "t2", &EventFilter::default()).await;
+    assert!(other.is_empty(), "another tenant sees no events");
+}
+
+/// Dead letters: newest first, filters, cursor, get, delete, all per tenant.
+pub async fn dlq_list_get_delete<S: Store>(store: &S) {
+    for i in 0..6u16 {
+        let mut m = message("t1", &format!("msg_{i}"), T0);
+        if i % 2 == 0 {
+            m.labels = vec!["even".to_string(), "e%".to_string()];
+            m.destination = "https://example.com/even".to_string();
+        }
+        dead_letter(store, m, &format!("dlq_{i}"), 500 + i % 3).await;
+    }
+    dead_letter(store, message("t2", "msg_other", T0), "dlq_other", 500).await;
+
+    let list = |filter: DlqFilter, count: usize| async move {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_dlq("t1", &filter, cursor, count)
+                .await
+                .expect("list_dlq");
+            assert!(page.items.len() <= count);
+            out.extend(page.items.into_iter().map(|e| e.dlq_id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return out,
+            }
+        }
+    };
+    assert_eq!(
+        list(DlqFilter::default(), 4).await,
+        ["dlq_5", "dlq_4", "dlq_3", "dlq_2", "dlq_1", "dlq_0"],
+        "newest first, across pages"
+    );
+    assert_eq!(
+        list(DlqFilter::default(), 2).await,
+        ["dlq_5", "dlq_4", "dlq_3", "dlq_2", "dlq_1", "dlq_0"]
+    );
+    let even = DlqFilter {
+        url: Some("https://example.com/even".to_string()),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(even, 1).await, ["dlq_4", "dlq_2", "dlq_0"]);
+    let label = DlqFilter {
+        label: Some("e%".to_string()),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(label, 10).await, ["dlq_4", "dlq_2", "dlq_0"]);
+    let partial = DlqFilter {
+        label: Some("e".to_string()),
+        ..DlqFilter::default()
+    };
+    assert!(list(partial, 10).await.is_empty(), "labels match whole");
+    let status = DlqFilter {
+        response_status: Some(501),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(status, 10).await, ["dlq_4", "dlq_1"]);
+    let both = DlqFilter {
+        response_status: Some(501),
+        label: Some("even".to_string()),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(both, 10).await, ["dlq_4"]);
+
+    assert!(
+        store
+            .get_dlq("t1", "dlq_other")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .get_dlq("t1", "dlq_nope")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let entry = store
+        .get_dlq("t1", "dlq_3")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(entry.message.message.id, "msg_3");
+    assert_eq!(entry.response.status, Some(500));
+
+    let ids: Vec<String> = ["dlq_1", "dlq_3", "dlq_other", "dlq_nope", "dlq_3"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(store.delete_dlq("t1", &ids).await.expect("delete"), 2);
+    assert_eq!(
+        list(DlqFilter::default(), 10).await,
+        ["dlq_5", "dlq_4", "dlq_2", "dlq_0"]
+    );
+    assert!(
+        store
+            .get_dlq("t2", "dlq_other")
+            .await
+            .expect("get")
+            .is_some(),
+        "another tenant's dead letter is untouched"
+    );
+    assert_eq!(store.delete_dlq("t1", &[]).await.expect("delete"), 0);
+    // A dead letter added after a deletion still lists newest first.
+    dead_letter(store, message("t1", "msg_9", T0), "dlq_9", 500).await;
+    assert_eq!(
+        list(DlqFilter::default(), 3).await,
+        ["dlq_9", "dlq_5", "dlq_4", "dlq_2", "dlq_0"]
+    );
+}
+
+/// The first proposed pair is kept; rotation makes next current.
+pub async fn signing_keys<S: Store>(store: &S) {
+    let first = SigningKeys {
+        current: "sig_one".to_string(),
+        next: "sig_two".to_string(),
+    };
+    let second = SigningKeys {
+        current: "sig_x".to_string(),
+        next: "sig_y".to_string(),
+    };
+    assert_eq!(
+        store
+            .signing_keys_or_init(first.clone())
+            .await
+            .expect("keys"),
+        first
+    );
+    assert_eq!(
+        store.signing_keys_or_init(second).await.expect("keys"),
+        first,
+        "the first pair is kept"
+    );
+    let rotated = store
+        .rotate_signing_keys("sig_three".to_string())
+        .await
+        .expect("rotate");
+    let expected = SigningKeys {
+        current: "sig_two".to_string(),
+        next: "sig_three".to_string(),
+    };
+    assert_eq!(rotated, expected);
+    assert_eq!(
+        store.signing_keys_or_init(first).await.expect("keys"),
+        expected,
+        "rotation is stored"
+    );
+}
+
+/// `next_due`: none when nothing is pending; the earliest pending due time; a claimed message
+/// counts at its lease end; ended messages do not count.
+pub async fn next_due_semantics<S: Store>(store: &S) {
+    assert_eq!(store.next_due().await.expect("next_due"), None);
+    insert(
+        store,
+        vec![
+            message("t1", "msg_a", T0 + 50),
+            message("t2", "msg_b", T0 + 20),
+        ],
+        T0,
+    )
+    .await;
+    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 20));
+    let c = claim_one(store, T0 + 30).await;
+    assert_eq!(c.message.message.id, "msg_b");
+    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 50));
+    assert_eq!(
+        store
+            .cancel_message("t1", "msg_a", T0 + 31)
+            .await
+            .expect("cancel"),
+        CancelOutcome::Cancelled
+    );
+    assert_eq!(
+        store.next_due().await.expect("next_due"),
+        Some(T0 + 30 + LEASE),
+        "a claimed message counts at its lease end"
+    );
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 32,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(store.next_due().await.expect("next_due"), None);
+}
+
+/// Another tenant's message is absent everywhere, and its finish is stale.
+pub async fn tenant_isolation<S: Store>(store: &S) {
+    insert(store, vec![message("t1", "msg_a", T0)], T0).await;
+    assert_eq!(store.get_message("t2", "msg_a").await.expect("get"), None);
+    let c = claim_one(store, T0).await;
+    let mut f = finish_of(&c, T0 + 1, Transition::Delivered, "DELIVERED");
+    f.tenant = "t2".to_string();
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Stale]
+    );
+    assert_eq!(get(store, "t1", "msg_a").await.state, MessageState::Pending);
+    let filter = EventFilter {
+        message_id: Some("msg_a".to_string()),
+        ..EventFilter::default()
+    };
+    assert!(all_events(store, "t2", &filter).await.is_empty());
+    assert_eq!(
+        store
+            .cancel_message("t2", "msg_a", T0)
+            .await
+            .expect("cancel"),
+        CancelOutcome::NotFound
+    );
+    let other = store
+        .list_dlq("t2", &DlqFilter::default(), None, 10)
+        .await
+        .expect("list_dlq");
+    assert!(other.items.is_empty());
+}
+
+/// Many tasks inserting at once: every insert is committed and readable.
+pub async fn concurrent_inserts<S: Store>(store: Arc<S>) {
+    const TASKS: usize = 64;
+    const EACH: usize = 20;
+    let mut tasks = Vec::with_capacity(TASKS);
+    for t in 0..TASKS {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let tenant = format!("t{}", t % 3);
+                let m = message(&tenant, &format!("msg_{t}_{i}"), T0 + i as u64);
+                let out = store.insert_messages(vec![m], T0).await.expect("insert");
+                assert_eq!(out, [InsertOutcome::Inserted]);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("an inserting task panicked");
+    }
+    for t in 0..TASKS {
+        for i in 0..EACH {
+            get(&*store, &format!("t{}", t % 3), &format!("msg_{t}_{i}")).await;
+        }
+    }
+    let mut total = 0;
+    for tenant in ["t0", "t1", "t2"] {
+        total += all_events(&*store, tenant, &EventFilter::default())
+            .await
+            .len();
+    }
+    assert_eq!(total, TASKS * EACH, "one CREATED event each");
+}
+
+/// Concurrent claimers never hold the same message at once; together they claim each once.
+pub async fn concurrent_claims<S: Store>(store: Arc<S>) {
+    const MESSAGES: usize = 200;
+    let batch: Vec<_> = (0..MESSAGES)
+        .map(|i| message("t1", &format!("msg_{i}"), T0 + (i % 17) as u64))
+        .collect();
+    insert(&*store, batch, T0).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store.claim_due(T0 + 100, 7).await.expect("claim");
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|c| (c.message.message.id, c.claim)));
+            }
+        }));
+    }
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for task in tasks {
+        for (id, claim) in task.await.expect("a claiming task panicked") {
+            assert_eq!(claim, 1, "{id} claimed once under the lease");
+            assert!(
+                seen.insert(id.clone(), claim).is_none(),
+                "{id} claimed twice"
+            );
+        }
+    }
+    let expected: HashSet<_> = (0..MESSAGES).map(|i| format!("msg_{i}")).collect();
+    let got: HashSet<_> = seen.into_keys().collect();
+    assert_eq!(got, expected, "every due message claimed");
+}

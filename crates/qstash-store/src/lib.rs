@@ -44,6 +44,10 @@ pub mod conformance;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Milliseconds since the unix epoch.
 pub type Millis = u64;
 

@@ -14,6 +14,13 @@
 //!   `list_dlq`, `get_dlq`, `next_due`, `ping`) on tokio's blocking threads; WAL lets them run
 //!   beside the writer.
 //!
+//! One call is one command: the messages of one `insert_messages`, or the finishes of one
+//! `finish`, are applied all or none (a `finish` whose spawned message reuses an existing id
+//! fails the whole call, and none of its finishes is applied).
+//!
+//! - **A checkpoint thread** copies the WAL into the database file when the writer asks for it
+//!   (every few commits), so that commits do not wait for checkpoints.
+//!
 //! # Memory
 //! Every connection's page cache is bounded ([`SqliteOptions::writer_cache_kib`],
 //! [`SqliteOptions::reader_cache_kib`]) and no query loads more than one page of rows, so the
@@ -47,6 +54,11 @@ use crate::{
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+///
+/// Event ids are rowids without `AUTOINCREMENT`: SQLite then gives each new row the largest id
+/// plus one, which increases as long as the newest events are never deleted (this store deletes
+/// none). Dead letters are deleted in any order, so their sequence uses `AUTOINCREMENT` and is
+/// never reused.
 const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
@@ -64,6 +76,7 @@ const MIGRATIONS: &[&str] = &[
         retried INTEGER NOT NULL DEFAULT 0,
         state TEXT NOT NULL,
         claim INTEGER NOT NULL DEFAULT 0,
+        claim_open INTEGER NOT NULL DEFAULT 0,
         lease_ms INTEGER NOT NULL,
         labels TEXT NOT NULL,
         dedup_id TEXT,
@@ -77,7 +90,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_due ON messages(due_at) WHERE state = 'PENDING';
 
     CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         tenant TEXT NOT NULL,
         time INTEGER NOT NULL,
         message_id TEXT NOT NULL,
@@ -196,6 +209,8 @@ pub struct WriterStats {
     pub commits: u64,
     /// Commands run (each one caller's write).
     pub commands: u64,
+    /// Commands sent and not yet taken by the writer.
+    pub queued: u64,
 }
 
 /// The embedded store: one SQLite file, a writer thread with group commit, and a pool of
@@ -219,6 +234,7 @@ impl fmt::Debug for SqliteStore {
 
 #[derive(Default)]
 struct Stats {
+    sent: AtomicU64,
     commits: AtomicU64,
     commands: AtomicU64,
 }
@@ -264,7 +280,9 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(&format!(
-            "PRAGMA synchronous=FULL; PRAGMA cache_size=-{}; PRAGMA journal_size_limit=67108864;",
+            "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{}; \
+             PRAGMA journal_size_limit=67108864; \
+             PRAGMA wal_autocheckpoint=16384;",
             options.writer_cache_kib
         ))
         .db()?;
@@ -289,10 +307,12 @@ impl SqliteStore {
         let thread_stats = Arc::clone(&stats);
         let thread_alive = Arc::clone(&alive);
         let max_group = options.max_group;
+        let checkpoints = start_checkpointer(&path, &options)?;
         std::thread::Builder::new()
             .name("qstash-store-writer".into())
             .spawn(move || {
-                writer_loop(&conn, &rx, max_group, &thread_stats);
+                writer_loop(&conn, &rx, max_group, &thread_stats, &checkpoints);
+                drop(checkpoints);
                 thread_alive.store(false, Ordering::SeqCst);
                 drop(conn);
                 let _ = done_tx.send(());
@@ -316,9 +336,12 @@ impl SqliteStore {
 
     /// How many commits and commands the writer has made so far.
     pub fn stats(&self) -> WriterStats {
+        let commands = self.stats.commands.load(Ordering::SeqCst);
+        let sent = self.stats.sent.load(Ordering::SeqCst);
         WriterStats {
-            commits: self.stats.commits.load(Ordering::Relaxed),
-            commands: self.stats.commands.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::SeqCst),
+            commands,
+            queued: sent.saturating_sub(commands),
         }
     }
 
@@ -353,6 +376,7 @@ impl SqliteStore {
             out: None,
             tx: None::<oneshot::Sender<Result<()>>>,
         };
+        self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
             .send(Box::new(job))
             .map_err(|_| closed("the store is closed"))?;
@@ -373,6 +397,7 @@ impl SqliteStore {
             out: None,
             tx: Some(tx),
         };
+        self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
             .send(Box::new(job))
             .map_err(|_| closed("the store is closed"))?;
@@ -510,8 +535,10 @@ fn writer_loop(
     rx: &mpsc::Receiver<Box<dyn Job>>,
     max_group: usize,
     stats: &Stats,
+    checkpoints: &mpsc::SyncSender<()>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(max_group.min(1024));
+    let mut commits_since_checkpoint = 0u32;
     while let Ok(first) = rx.recv() {
         group.push(first);
         while group.len() < max_group {
@@ -522,9 +549,42 @@ fn writer_loop(
         }
         stats
             .commands
-            .fetch_add(group.len() as u64, Ordering::Relaxed);
+            .fetch_add(group.len() as u64, Ordering::SeqCst);
         run_group(conn, &mut group, stats);
+        commits_since_checkpoint += 1;
+        if commits_since_checkpoint >= CHECKPOINT_EVERY {
+            commits_since_checkpoint = 0;
+            // Full means a checkpoint is pending already.
+            let _ = checkpoints.try_send(());
+        }
     }
+}
+
+/// The writer asks for a checkpoint after this many commits.
+const CHECKPOINT_EVERY: u32 = 16;
+
+/// Starts the thread that copies the WAL into the database file (a passive checkpoint) when
+/// the writer asks, so that the writer's commits never wait for a checkpoint. The thread ends
+/// when the returned sender is dropped.
+fn start_checkpointer(path: &Path, options: &SqliteOptions) -> Result<mpsc::SyncSender<()>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .db()?;
+    conn.busy_timeout(options.busy_timeout).db()?;
+    conn.execute_batch("PRAGMA cache_size=-256;").db()?;
+    let (tx, rx) = mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("qstash-store-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // A failed checkpoint is retried at the next request; the WAL keeps the data.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(tx)
 }
 
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -573,7 +633,7 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
         }
         None => match exec(conn, "COMMIT") {
             Ok(()) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.commits.fetch_add(1, Ordering::SeqCst);
                 None
             }
             Err(e) => {
@@ -1022,7 +1082,8 @@ fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed
     let mut claimed = Vec::with_capacity(rowids.len());
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "UPDATE messages SET claim = claim + 1, due_at = ?1 + lease_ms WHERE rowid = ?2 \
+            "UPDATE messages SET claim = claim + 1, claim_open = 1, due_at = ?1 + lease_ms \
+             WHERE rowid = ?2 \
              RETURNING {}",
             MSG_COLS.replace("m.", "")
         )
@@ -1058,9 +1119,9 @@ fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed
 }
 
 fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
-    let current: Option<(i64, String, i64, String, String)> = conn
+    let current: Option<(i64, String, i64, bool, String, String)> = conn
         .prepare_cached(
-            "SELECT rowid, state, claim, destination, labels FROM messages \
+            "SELECT rowid, state, claim, claim_open, destination, labels FROM messages \
              WHERE id = ?1 AND tenant = ?2",
         )
         .db()?
@@ -1071,28 +1132,33 @@ fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
                 row.get(2)?,
                 row.get(3)?,
                 row.get(4)?,
+                row.get(5)?,
             ))
         })
         .optional()
         .db()?;
-    let Some((rowid, state, claim, url, labels)) = current else {
+    let Some((rowid, state, claim, open, url, labels)) = current else {
         return Ok(FinishOutcome::Stale);
     };
-    if state != MessageState::Pending.as_str() || uint(claim)? != f.claim {
+    // A claim is finished at most once: a finish closes it.
+    if state != MessageState::Pending.as_str() || !open || uint(claim)? != f.claim {
         return Ok(FinishOutcome::Stale);
     }
     let changed = match f.transition {
         Transition::Delivered => conn
-            .prepare_cached("UPDATE messages SET state = 'DELIVERED' WHERE rowid = ?1")
+            .prepare_cached(
+                "UPDATE messages SET state = 'DELIVERED', claim_open = 0 WHERE rowid = ?1",
+            )
             .db()?
             .execute([rowid]),
         Transition::Failed => conn
-            .prepare_cached("UPDATE messages SET state = 'FAILED' WHERE rowid = ?1")
+            .prepare_cached("UPDATE messages SET state = 'FAILED', claim_open = 0 WHERE rowid = ?1")
             .db()?
             .execute([rowid]),
         Transition::Retry { at } => conn
             .prepare_cached(
-                "UPDATE messages SET retried = retried + 1, due_at = ?2 WHERE rowid = ?1",
+                "UPDATE messages SET retried = retried + 1, due_at = ?2, claim_open = 0 \
+                 WHERE rowid = ?1",
             )
             .db()?
             .execute([rowid, int(at)?]),
@@ -1192,7 +1258,7 @@ fn cancel(conn: &Connection, tenant: &str, id: &str, now: Millis) -> Result<Canc
     if state.is_final() {
         return Ok(CancelOutcome::AlreadyFinal(state));
     }
-    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED' WHERE rowid = ?1")
+    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED', claim_open = 0 WHERE rowid = ?1")
         .db()?
         .execute([rowid])
         .db()?;
@@ -1240,7 +1306,7 @@ fn write_keys(conn: &Connection, keys: &SigningKeys) -> Result<()> {
 
 fn page_limit(count: usize) -> i64 {
     // One more row than asked tells whether an older page exists.
-    i64::try_from(count.max(1)).unwrap_or(i64::MAX - 1) + 1
+    i64::try_from(count.max(1)).map_or(i64::MAX, |c| c.saturating_add(1))
 }
 
 fn list_events(
@@ -1542,5 +1608,53 @@ mod tests {
         assert!(stored.contains(&label_needle("c")));
         assert!(!stored.contains(&label_needle("a")));
         assert!(!stored.contains(&label_needle("b")));
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |row| row.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn hot_queries_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let claim = plan(
+            &conn,
+            "SELECT rowid FROM messages WHERE state = 'PENDING' AND due_at <= 5 \
+             ORDER BY due_at, rowid LIMIT 10",
+        );
+        assert!(claim.contains("messages_due"), "{claim}");
+        assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+        let next = plan(
+            &conn,
+            "SELECT due_at FROM messages WHERE state = 'PENDING' ORDER BY due_at LIMIT 1",
+        );
+        assert!(next.contains("messages_due"), "{next}");
+        let events = plan(
+            &conn,
+            "SELECT id FROM events WHERE tenant = 't' AND id < 9 ORDER BY id DESC LIMIT 5",
+        );
+        assert!(events.contains("events_tenant"), "{events}");
+        assert!(!events.contains("TEMP B-TREE"), "{events}");
+        let by_message = plan(
+            &conn,
+            "SELECT id FROM events WHERE tenant = 't' AND message_id = 'm' ORDER BY id DESC \
+             LIMIT 5",
+        );
+        assert!(by_message.contains("events_message"), "{by_message}");
+        let dlq = plan(
+            &conn,
+            &format!(
+                "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d JOIN messages m \
+                 ON m.id = d.message_id AND m.tenant = d.tenant WHERE d.tenant = 't' \
+                 ORDER BY d.seq DESC LIMIT 5"
+            ),
+        );
+        assert!(dlq.contains("dlq_tenant"), "{dlq}");
+        assert!(!dlq.contains("TEMP B-TREE"), "{dlq}");
     }
 }

@@ -13,14 +13,19 @@ use qstash_retry_delay::RetryDelay;
 /// Bytes allowed verbatim in the path part of a workflow URL.
 pub fn path_bytes() -> Vec<u8> {
     (0x21u8..=0x7E)
-        .filter(|b| !matches!(b, b'#' | b'<' | b'>' | b'`' | b'?'))
+        .filter(|b| {
+            !matches!(
+                b,
+                b'#' | b'<' | b'>' | b'`' | b'?' | b'"' | b'{' | b'}' | b'\\' | b'\''
+            )
+        })
         .collect()
 }
 
 /// Bytes allowed verbatim in the query part of a workflow URL.
 pub fn query_bytes() -> Vec<u8> {
     (0x21u8..=0x7E)
-        .filter(|b| !matches!(b, b'#' | b'<' | b'>' | b'"'))
+        .filter(|b| !matches!(b, b'#' | b'<' | b'>' | b'"' | b'\'' | b'{' | b'}' | b'\\'))
         .collect()
 }
 
@@ -30,29 +35,32 @@ fn bytes_from(set: Vec<u8>, len: std::ops::Range<usize>) -> impl Strategy<Value 
 }
 
 /// Any workflow URL: a scheme in any case, a host, a path with any allowed byte (percent
-/// escapes, `"`, `{`, `}` included) and maybe a query (possibly empty, `?` and `` ` ``
-/// included).
+/// escapes, `|`, `^`, `[` included; no dot segment) and maybe a query (possibly empty, `?` and
+/// `` ` `` included).
 pub fn workflow_url() -> impl Strategy<Value = WorkflowUrl> {
     let scheme = prop::sample::select(vec!["http://", "https://", "HTTPS://", "Http://"]);
     let host = "[a-z0-9][a-z0-9.-]{0,15}(:[0-9]{1,5})?|\\[::1\\](:8080)?|user:pw@[a-z]{1,8}";
     let path = prop::option::of(bytes_from(path_bytes(), 0..40).prop_map(|p| format!("/{p}")));
     let pct = prop::option::of("(%[0-9A-Fa-f]{2}|%zz|%)[a-z]{0,3}");
     let query = prop::option::of(bytes_from(query_bytes(), 0..40));
-    (scheme, host, path, pct, query).prop_map(|(s, h, p, pct, q)| {
-        let mut url = format!("{s}{h}");
-        if let Some(p) = p {
-            url.push_str(&p);
-        }
-        if let Some(pct) = pct {
-            url.push('/');
-            url.push_str(&pct);
-        }
-        if let Some(q) = q {
-            url.push('?');
-            url.push_str(&q);
-        }
-        WorkflowUrl::new(url).unwrap()
-    })
+    (scheme, host, path, pct, query)
+        .prop_map(|(s, h, p, pct, q)| {
+            let mut url = format!("{s}{h}");
+            if let Some(p) = p {
+                url.push_str(&p);
+            }
+            if let Some(pct) = pct {
+                url.push('/');
+                url.push_str(&pct);
+            }
+            if let Some(q) = q {
+                url.push('?');
+                url.push_str(&q);
+            }
+            url
+        })
+        // A generated path may hold a dot segment (`/./`), which is refused.
+        .prop_filter_map("dot segment", |url| WorkflowUrl::new(url).ok())
 }
 
 /// Visible ASCII without `,`.

@@ -1,0 +1,145 @@
+//! `qstash dev` and `qstash serve` as a user runs them: the banner, bad configuration, and a
+//! clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn qstash() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qstash"));
+    c.env_remove("QSTASH_TOKEN")
+        .env_remove("QSTASH_SERVER_TOKENS")
+        .env_remove("QSTASH_DATABASE_URL")
+        .env_remove("QSTASH_LISTEN");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn bad_configuration_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/q.db", dir.path().display());
+    let cases: &[(&[&str], &str)] = &[
+        (&["serve", "--database-url", &db], "--token"),
+        (
+            &["serve", "--database-url", "mysql://x", "--tokens", "t"],
+            "--database-url",
+        ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                &db,
+                "--tokens",
+                "t",
+                "--listen",
+                "nowhere",
+            ],
+            "--listen",
+        ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                &db,
+                "--tokens",
+                "t",
+                "--current-signing-key",
+                "sig_a",
+            ],
+            "--next-signing-key",
+        ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                &db,
+                "--tokens",
+                "t",
+                "--max-delay",
+                "7x",
+            ],
+            "--max-delay",
+        ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                &db,
+                "--tokens",
+                "t",
+                "--concurrency",
+                "0",
+            ],
+            "--concurrency",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = qstash().args(*args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err:?} should name {flag}");
+    }
+}
+
+#[test]
+fn dev_prints_what_a_client_needs_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = qstash()
+        .args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !banner.contains("QSTASH_NEXT_SIGNING_KEY") {
+        assert!(Instant::now() < deadline, "no banner: {banner}");
+        match lines.next() {
+            Some(Ok(l)) => {
+                banner.push_str(&l);
+                banner.push('\n');
+            }
+            _ => panic!("dev exited early: {banner}"),
+        }
+    }
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{port}")),
+        "{banner}"
+    );
+    assert!(banner.contains(qstash_server::DEV_TOKEN), "{banner}");
+    assert!(
+        banner.contains(qstash_server::DEV_CURRENT_SIGNING_KEY),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(qstash_server::DEV_NEXT_SIGNING_KEY),
+        "{banner}"
+    );
+    assert!(dir.path().join("data/qstash.db").exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "dev did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

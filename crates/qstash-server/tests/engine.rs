@@ -1,0 +1,195 @@
+//! The engine's promises that the API cannot show directly: an idle server does no work, a
+//! shutdown lets attempts in flight finish, secrets stay out of `Debug`.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use qstash_server::Server;
+use qstash_store::sqlite::SqliteStore;
+use qstash_store::*;
+
+/// The real SQLite store, counting how often the engine asks it for work.
+struct Counting {
+    inner: SqliteStore,
+    claims: AtomicU64,
+    next_due: AtomicU64,
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn insert_messages(&self, m: Vec<NewMessage>, now: Millis) -> Result<Vec<InsertOutcome>> {
+        self.inner.insert_messages(m, now).await
+    }
+    async fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim_due(now, limit).await
+    }
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        self.next_due.fetch_add(1, Ordering::SeqCst);
+        self.inner.next_due().await
+    }
+    async fn finish(&self, f: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
+        self.inner.finish(f).await
+    }
+    async fn get_message(&self, t: &str, id: &str) -> Result<Option<StoredMessage>> {
+        self.inner.get_message(t, id).await
+    }
+    async fn cancel_message(&self, t: &str, id: &str, now: Millis) -> Result<CancelOutcome> {
+        self.inner.cancel_message(t, id, now).await
+    }
+    async fn list_events(
+        &self,
+        t: &str,
+        f: &EventFilter,
+        c: Option<u64>,
+        n: usize,
+    ) -> Result<Page<Event>> {
+        self.inner.list_events(t, f, c, n).await
+    }
+    async fn list_dlq(
+        &self,
+        t: &str,
+        f: &DlqFilter,
+        c: Option<u64>,
+        n: usize,
+    ) -> Result<Page<DlqEntry>> {
+        self.inner.list_dlq(t, f, c, n).await
+    }
+    async fn get_dlq(&self, t: &str, id: &str) -> Result<Option<DlqEntry>> {
+        self.inner.get_dlq(t, id).await
+    }
+    async fn delete_dlq(&self, t: &str, ids: &[String]) -> Result<u64> {
+        self.inner.delete_dlq(t, ids).await
+    }
+    async fn signing_keys_or_init(&self, p: SigningKeys) -> Result<SigningKeys> {
+        self.inner.signing_keys_or_init(p).await
+    }
+    async fn rotate_signing_keys(&self, n: String) -> Result<SigningKeys> {
+        self.inner.rotate_signing_keys(n).await
+    }
+}
+
+#[tokio::test]
+async fn an_idle_server_asks_the_store_for_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
+        claims: AtomicU64::new(0),
+        next_due: AtomicU64::new(0),
+    });
+    let server = Server::builder(store.clone())
+        .token(TOKEN)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let sink = Sink::start().await;
+    let http = http_client();
+    // one message due in 300 ms, another in an hour
+    for delay in ["300ms", "1h"] {
+        let r = http
+            .post(format!("{}/v2/publish/{}/ok/idle", server.url(), sink.url))
+            .bearer_auth(TOKEN)
+            .header("Upstash-Delay", delay)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    sink.wait_for("/ok/idle", 1, Duration::from_secs(5)).await;
+    // let the delivery's outcome settle, then watch a second of idleness
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (c0, n0) = (
+        store.claims.load(Ordering::SeqCst),
+        store.next_due.load(Ordering::SeqCst),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (c1, n1) = (
+        store.claims.load(Ordering::SeqCst),
+        store.next_due.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        (c1 - c0, n1 - n0),
+        (0, 0),
+        "the scheduler polled while nothing was due"
+    );
+    // and the wake-up for the first message was not a poll loop either
+    assert!(c1 < 20, "{c1} claims for three wake-ups");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_attempt_in_flight_finish_within_its_grace() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    // /second answers after 1 s: within the 2 s grace, so its outcome is committed
+    let id = s.publish(&format!("{}/second", sink.url), &[], "x").await;
+    sink.wait_for("/second", 1, Duration::from_secs(5)).await;
+    let t0 = Instant::now();
+    let TestServer {
+        server, url, dir, ..
+    } = s;
+    server.shutdown().await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(800),
+        "shutdown did not wait for the attempt: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "shutdown waited past its grace: {took:?}"
+    );
+    // after the shutdown nothing answers, and the attempt's outcome is on disk
+    assert!(
+        http_client()
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .is_err()
+    );
+    let store = SqliteStore::open(dir.path().join("qstash.db")).unwrap();
+    let tenant = qstash_server::Token::new(TOKEN).unwrap().tenant();
+    let m = store.get_message(&tenant, &id).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Delivered);
+
+    // an attempt longer than the grace is cut off at the grace
+    let sink = Sink::start().await;
+    let s = start().await;
+    s.publish(&format!("{}/slow", sink.url), &[], "x").await;
+    sink.wait_for("/slow", 1, Duration::from_secs(5)).await;
+    let t0 = Instant::now();
+    s.server.shutdown().await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn builders_never_show_tokens_or_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("q.db")).unwrap());
+    let builder = Server::builder(store)
+        .token("secret-token-value")
+        .unwrap()
+        .signing_keys("sig_secretcurrent", "sig_secretnext");
+    let shown = format!("{builder:?}");
+    for secret in ["secret-token-value", "sig_secretcurrent", "sig_secretnext"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    let token = qstash_server::Token::new("abc").unwrap();
+    assert!(!format!("{token:?}").contains("abc"));
+    let keys = SigningKeys {
+        current: "sig_a1".into(),
+        next: "sig_b2".into(),
+    };
+    assert!(!format!("{keys:?}").contains("sig_a1"));
+}

@@ -1,0 +1,262 @@
+//! The conformance suite and SQLite-specific rules, on real files.
+
+use std::sync::Arc;
+
+use qstash_store::conformance::{self, T0, message};
+use qstash_store::sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+use qstash_store::{
+    CancelOutcome, EventFilter, InsertOutcome, MessageState, SigningKeys, Store, StoreError,
+    Transition,
+};
+use tempfile::TempDir;
+
+fn fresh() -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("data").join("store.db")).expect("open");
+    (store, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_suite() {
+    conformance::run_all(|| async { fresh() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_survives_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store
+        .insert_messages(
+            vec![message("t1", "msg_a", T0), message("t1", "msg_b", T0 + 5)],
+            T0,
+        )
+        .await
+        .expect("insert");
+    let claimed = store.claim_due(T0, 1).await.expect("claim").remove(0);
+    let mut failed = conformance::finish_of(&claimed, T0 + 1, Transition::Failed, "FAILED");
+    failed.dlq = Some(qstash_store::NewDlq {
+        dlq_id: "dlq_a".to_string(),
+        created_at: T0 + 1,
+        response: Default::default(),
+        failure_callback: None,
+    });
+    store.finish(vec![failed]).await.expect("finish");
+    let keys = SigningKeys {
+        current: "sig_a".to_string(),
+        next: "sig_b".to_string(),
+    };
+    store
+        .signing_keys_or_init(keys.clone())
+        .await
+        .expect("keys");
+    let events_before = store
+        .list_events("t1", &EventFilter::default(), None, 100)
+        .await
+        .expect("events");
+    // Not closed: dropped, as a crash would leave it (the commits are on disk already).
+    drop(store);
+
+    let store = SqliteStore::open(&path).expect("reopen");
+    let a = store
+        .get_message("t1", "msg_a")
+        .await
+        .expect("get")
+        .expect("msg_a");
+    assert_eq!(a.state, MessageState::Failed);
+    let b = store
+        .get_message("t1", "msg_b")
+        .await
+        .expect("get")
+        .expect("msg_b");
+    assert_eq!(b.state, MessageState::Pending);
+    assert!(store.get_dlq("t1", "dlq_a").await.expect("dlq").is_some());
+    let other = SigningKeys {
+        current: "sig_x".to_string(),
+        next: "sig_y".to_string(),
+    };
+    assert_eq!(store.signing_keys_or_init(other).await.expect("keys"), keys);
+    let events_after = store
+        .list_events("t1", &EventFilter::default(), None, 100)
+        .await
+        .expect("events");
+    assert_eq!(events_after, events_before);
+    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 5));
+    // Event ids keep increasing after a reopen.
+    store
+        .insert_messages(vec![message("t1", "msg_c", T0)], T0)
+        .await
+        .expect("insert");
+    let newest = store
+        .list_events("t1", &EventFilter::default(), None, 1)
+        .await
+        .expect("events");
+    assert!(newest.items[0].id > events_before.items[0].id);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    for _ in 0..3 {
+        let store = SqliteStore::open(&path).expect("open");
+        store.ping().await.expect("ping");
+        store.close().await;
+    }
+    let conn = rusqlite::Connection::open(&path).expect("sqlite");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("user_version");
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    SqliteStore::open(&path).expect("open").close().await;
+    let conn = rusqlite::Connection::open(&path).expect("sqlite");
+    conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .expect("set version");
+    drop(conn);
+    let err = SqliteStore::open(&path).expect_err("a newer schema is refused");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, vec![b'x'; 8192]).expect("write");
+    let err = SqliteStore::open(&path).expect_err("not a database");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_command_does_not_affect_its_group() {
+    let (store, _dir) = fresh();
+    let store = Arc::new(store);
+    store
+        .insert_messages(vec![message("t1", "msg_taken", T0)], T0)
+        .await
+        .expect("insert");
+    let before = store.stats();
+
+    // Hold the writer so that every command below waits and then runs in one group.
+    let hold = store.hold_writer_for_tests().await.expect("hold");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let batch = if i % 3 == 0 {
+                // Fails: its second message reuses an existing id.
+                vec![
+                    message("t1", &format!("msg_{i}"), T0),
+                    message("t1", "msg_taken", T0),
+                ]
+            } else {
+                vec![message("t1", &format!("msg_{i}"), T0)]
+            };
+            (i, store.insert_messages(batch, T0).await)
+        }));
+    }
+    let cancel = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.cancel_message("t1", "msg_taken", T0 + 1).await })
+    };
+    // Wait until every command is queued behind the hold.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.stats().queued < 31 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "commands queued: {:?}",
+            store.stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(hold);
+    for task in tasks {
+        let (i, out) = task.await.expect("task");
+        let id = format!("msg_{i}");
+        let stored = store.get_message("t1", &id).await.expect("get");
+        if i % 3 == 0 {
+            let err = out.expect_err("a batch with a taken id fails");
+            assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+            assert!(
+                stored.is_none(),
+                "{id}: nothing of a failed batch is stored"
+            );
+        } else {
+            assert_eq!(out.expect("insert"), [InsertOutcome::Inserted]);
+            assert!(stored.is_some(), "{id} stored");
+        }
+    }
+    assert_eq!(
+        cancel.await.expect("task").expect("cancel"),
+        CancelOutcome::Cancelled
+    );
+    let after = store.stats();
+    assert_eq!(
+        after.commands - before.commands,
+        32,
+        "hold + 30 inserts + cancel"
+    );
+    assert!(
+        after.commits - before.commits == 2,
+        "the queued commands shared a commit: {before:?} → {after:?}"
+    );
+    // Only the successful batches left events.
+    let created = store
+        .list_events(
+            "t1",
+            &EventFilter {
+                state: Some("CREATED".to_string()),
+                ..EventFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .expect("events");
+    assert_eq!(created.items.len(), 1 + 20);
+}
+
+#[tokio::test]
+async fn options_and_close() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = SqliteOptions::default()
+        .readers(1)
+        .reader_cache_kib(512)
+        .writer_cache_kib(1024)
+        .max_group(2);
+    let store = SqliteStore::open_with(dir.path().join("a").join("b.db"), options).expect("open");
+    assert!(store.path().ends_with("a/b.db"));
+    let many: Vec<_> = (0..5)
+        .map(|i| store.insert_messages(vec![message("t1", &format!("msg_{i}"), T0)], T0))
+        .collect();
+    for f in many {
+        f.await.expect("insert");
+    }
+    let page = store
+        .list_events("t1", &EventFilter::default(), None, 0)
+        .await
+        .expect("events");
+    assert_eq!(page.items.len(), 1, "a count of 0 reads as 1");
+    assert!(page.next.is_some());
+    for count in [usize::MAX, i64::MAX as usize] {
+        let page = store
+            .list_events("t1", &EventFilter::default(), None, count)
+            .await
+            .expect("events");
+        assert_eq!((page.items.len(), page.next), (5, None), "a huge count");
+        let dlq = store
+            .list_dlq("t1", &Default::default(), Some(u64::MAX), count)
+            .await
+            .expect("dlq");
+        assert!(dlq.items.is_empty());
+    }
+    store.ping().await.expect("ping");
+    store.close().await;
+}

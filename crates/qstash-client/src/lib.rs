@@ -1,5 +1,12 @@
-//! An async client of the QStash workflow API: it starts workflow runs
-//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs.
+//! An async client of the QStash API: it starts workflow runs
+//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs; it
+//! publishes messages ([`Client::publish_url`], [`Client::publish`],
+//! [`Client::publish_batch`]), reads and cancels them ([`Client::message`],
+//! [`Client::cancel_message`]), reads their events ([`Client::events`]), manages the
+//! dead-letter queue ([`Client::dlq`], [`Client::dlq_message`], [`Client::retry_dlq`],
+//! [`Client::delete_dlq`]) and the signing keys ([`Client::signing_keys`],
+//! [`Client::rotate_signing_keys`]). A publish is resent only when that cannot enqueue it
+//! twice (see [`Client::publish`]).
 //!
 //! - Every request is exactly the one the QStash API defines, encoded by
 //!   [`qstash_protocol`], with `Authorization: Bearer <token>`.

@@ -79,7 +79,7 @@ pub use client::{
     DEFAULT_TOTAL_TIMEOUT,
 };
 pub use error::{Error, ErrorKind};
-pub use logs::LogPages;
+pub use logs::{DlqPages, EventPages, LogPages, PagedQuery, Pages};
 pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;

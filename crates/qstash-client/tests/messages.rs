@@ -328,3 +328,43 @@ async fn errors_map_to_their_kinds() {
     let err = s.client.delete_dlq(Vec::<String>::new()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_and_dlq_pages_follow_the_cursor() {
+    let s = setup().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let sent = s
+            .client
+            .publish_url(format!("{}/ok/{i}", s.dest))
+            .label("paged")
+            .unwrap()
+            .await
+            .unwrap();
+        s.wait_event(&sent.message_id, EventState::Delivered).await;
+        ids.push(sent.message_id);
+    }
+    let mut q = EventsQuery::default();
+    q.label = Some(Label::new("paged").unwrap());
+    q.state = Some(EventState::Delivered);
+    q.count = Some(2);
+    let mut pages = s.client.events_stream(q);
+    let mut seen = Vec::new();
+    let mut n = 0;
+    while let Some(page) = pages.next_page().await {
+        let page = page.unwrap();
+        assert!(page.events.len() <= 2);
+        seen.extend(page.events.into_iter().map(|e| e.message_id));
+        n += 1;
+    }
+    assert!(n >= 2, "three events in pages of two: {n} pages");
+    seen.reverse();
+    assert_eq!(seen, ids, "every event once, newest first");
+
+    let mut q = DlqQuery::default();
+    q.count = Some(1);
+    let mut pages = s.client.dlq_stream(q);
+    let first = pages.next_page().await.unwrap().unwrap();
+    assert!(first.messages.is_empty());
+    assert!(pages.next_page().await.is_none());
+}

@@ -6,7 +6,10 @@
 mod batch;
 mod check;
 mod diagnostic;
+mod messages;
+mod publish;
 mod receive;
+mod request;
 mod runs;
 mod schedule;
 mod serve;
@@ -101,6 +104,13 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         retries: u32,
     },
+    /// Publish a message: POST /v2/publish/{URL}; prints its id.
+    Publish(Box<publish::PublishArgs>),
+    /// List message events (the message logs), newest first, one page.
+    Events(messages::EventsArgs),
+    /// The dead-letter queue: list, get, retry or delete failed messages.
+    #[command(subcommand)]
+    Dlq(messages::DlqCommand),
     /// Cancel runs by id.
     Cancel {
         /// The run ids.
@@ -161,11 +171,11 @@ fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Trigger(args) => {
             let request = trigger::build(&args)?;
-            if args.dry_run {
+            if args.request.dry_run {
                 return trigger::dry_run(&request, &cli.conn);
             }
-            let client = cli.conn.client(args.deadline)?;
-            block_on(trigger::send(&client, request, args.json))
+            let client = cli.conn.client(args.request.deadline)?;
+            block_on(trigger::send(&client, request, args.request.json))
         }
         Command::Batch(args) => {
             let client = cli.conn.client(args.deadline)?;
@@ -176,21 +186,24 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let client = cli.conn.client(deadline)?;
             block_on(runs::cancel(&client, ids))
         }
+        Command::Publish(args) => publish::run(&args, &cli.conn),
+        Command::Events(args) => messages::events(&args, &cli.conn),
+        Command::Dlq(command) => messages::dlq(command, &cli.conn),
         Command::Dev(args) => serve::dev(&args, cli.conn.token.as_deref()),
         Command::Serve(args) => serve::serve(&args, cli.conn.token.as_deref()),
         Command::Receive(args) => receive::run(&args),
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
-            let client = cli.conn.client(args.deadline)?;
-            block_on(runs::logs(&client, query, args.json))
+            let client = cli.conn.client(args.page.deadline)?;
+            block_on(runs::logs(&client, query, args.page.json))
         }
     }
 }
 
 /// Runs a future on a single-threaded runtime: the command does network I/O only.
-fn block_on<F: std::future::Future<Output = Result<String, Failure>>>(
+fn block_on<T, F: std::future::Future<Output = Result<T, Failure>>>(
     future: F,
-) -> Result<String, Failure> {
+) -> Result<T, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,8 @@ use qstash_protocol::{BulkCancel, Label, LogsQuery, RunId, RunState};
 
 use crate::api_failure;
 use crate::diagnostic::{Diagnostic, Failure};
+use crate::messages::{PageArgs, more};
+use crate::request::json_line;
 
 /// Checks every id before anything is sent.
 pub fn parse_ids(ids: &[String]) -> Result<Vec<RunId>, Failure> {
@@ -45,17 +47,8 @@ pub struct LogsArgs {
     /// Only runs in this state: RUN_STARTED, RUN_SUCCESS, RUN_FAILED or RUN_CANCELED.
     #[arg(long)]
     pub state: Option<String>,
-    /// How many runs.
-    #[arg(long)]
-    pub count: Option<u32>,
-    /// Continue after a previous page (its cursor).
-    #[arg(long)]
-    pub cursor: Option<String>,
-    /// Print the page as JSON.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub deadline: crate::Deadline,
+    pub page: PageArgs,
 }
 
 /// The query the flags describe, every value checked.
@@ -79,8 +72,8 @@ pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
     });
     let mut query = LogsQuery::new();
     query.run_id = run_id.transpose()?;
-    query.cursor = args.cursor.clone();
-    query.count = args.count;
+    query.cursor = args.page.cursor.clone();
+    query.count = args.page.count;
     query.state = state.transpose()?;
     query.label = label.transpose()?;
     Ok(query)
@@ -90,9 +83,7 @@ pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
 pub async fn logs(client: &Client, query: LogsQuery, json: bool) -> Result<String, Failure> {
     let page = client.logs(&query).await.map_err(api_failure)?;
     if json {
-        let text = serde_json::to_string(&page)
-            .map_err(|e| Failure::Api(format!("cannot print the response: {e}")))?;
-        return Ok(text + "\n");
+        return json_line(&page);
     }
     let mut out = String::new();
     for run in &page.runs {
@@ -109,8 +100,6 @@ pub async fn logs(client: &Client, query: LogsQuery, json: bool) -> Result<Strin
     if page.runs.is_empty() {
         out.push_str("no runs\n");
     }
-    if let Some(cursor) = page.cursor.as_deref().filter(|c| !c.is_empty()) {
-        let _ = writeln!(out, "more: --cursor {cursor}");
-    }
+    more(&mut out, page.cursor.as_deref());
     Ok(out)
 }

@@ -19,6 +19,7 @@ use tracing::field::Empty;
 use crate::error::{Error, ErrorKind};
 use crate::logs::LogPages;
 use crate::rate_limit::RateLimit;
+use crate::replay::Replay;
 use crate::retry::{AttemptError, RetryPolicy};
 use crate::trigger::TriggerCall;
 
@@ -276,6 +277,19 @@ impl Client {
         run_ids: &[RunId],
         parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<T, Error> {
+        self.execute_with(op, Replay::Safe, encode, run_ids, parse)
+            .await
+    }
+
+    /// As `execute`, retrying only the failures `replay` allows.
+    pub(crate) async fn execute_with<T>(
+        &self,
+        op: Op,
+        replay: Replay,
+        encode: impl Fn() -> http::Request<Bytes>,
+        run_ids: &[RunId],
+        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, Error> {
         let span = tracing::info_span!(
             "qstash.request",
             op = op.name(),
@@ -294,9 +308,17 @@ impl Client {
             }
         }
         let inner = &*self.inner;
+        let (encode, parse) = (&encode, &parse);
         let (result, attempts) = inner
             .retry
-            .run(inner.total_timeout, || self.attempt(&encode, &parse))
+            .run(inner.total_timeout, move || async move {
+                match self.attempt(encode, parse).await {
+                    Err(AttemptError::Failed(err, _)) if !replay.allows(&err) => {
+                        Err(AttemptError::Final(err))
+                    }
+                    other => other,
+                }
+            })
             .instrument(span.clone())
             .await;
         span.record("attempts", attempts);
@@ -508,12 +530,23 @@ const REDACTED: &str = "<redacted>";
 
 /// The operations, as named in the tracing span.
 #[derive(Debug, Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Trigger,
     BatchTrigger,
     CancelRun,
     CancelRuns,
     Logs,
+    Publish,
+    PublishBatch,
+    Message,
+    CancelMessage,
+    Events,
+    Dlq,
+    DlqMessage,
+    DeleteDlq,
+    RetryDlq,
+    SigningKeys,
+    RotateSigningKeys,
 }
 
 impl Op {
@@ -524,6 +557,17 @@ impl Op {
             Op::CancelRun => "cancel_run",
             Op::CancelRuns => "cancel_runs",
             Op::Logs => "logs",
+            Op::Publish => "publish",
+            Op::PublishBatch => "publish_batch",
+            Op::Message => "message",
+            Op::CancelMessage => "cancel_message",
+            Op::Events => "events",
+            Op::Dlq => "dlq",
+            Op::DlqMessage => "dlq_message",
+            Op::DeleteDlq => "delete_dlq",
+            Op::RetryDlq => "retry_dlq",
+            Op::SigningKeys => "signing_keys",
+            Op::RotateSigningKeys => "rotate_signing_keys",
         }
     }
 }

@@ -1,5 +1,12 @@
-//! An async client of the QStash workflow API: it starts workflow runs
-//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs.
+//! An async client of the QStash API: it starts workflow runs
+//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs; it
+//! publishes messages ([`Client::publish_url`], [`Client::publish`],
+//! [`Client::publish_batch`]), reads and cancels them ([`Client::message`],
+//! [`Client::cancel_message`]), reads their events ([`Client::events`]), manages the
+//! dead-letter queue ([`Client::dlq`], [`Client::dlq_message`], [`Client::retry_dlq`],
+//! [`Client::delete_dlq`]) and the signing keys ([`Client::signing_keys`],
+//! [`Client::rotate_signing_keys`]). A publish is resent only when that cannot enqueue it
+//! twice (see [`Client::publish`]).
 //!
 //! - Every request is exactly the one the QStash API defines, encoded by
 //!   [`qstash_protocol`], with `Authorization: Bearer <token>`.
@@ -56,10 +63,14 @@ struct ReadmeDoctests;
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadmeDoctests;
 
+mod call;
 mod client;
 mod error;
 mod logs;
+mod messages;
+mod publish;
 mod rate_limit;
+mod replay;
 mod retry;
 mod trigger;
 
@@ -68,7 +79,8 @@ pub use client::{
     DEFAULT_TOTAL_TIMEOUT,
 };
 pub use error::{Error, ErrorKind};
-pub use logs::LogPages;
+pub use logs::{DlqPages, EventPages, LogPages, PagedQuery, Pages};
+pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;
 pub use trigger::TriggerCall;
@@ -76,4 +88,9 @@ pub use trigger::TriggerCall;
 pub use qstash_protocol::{
     BatchResponseEntry, BulkCancel, CallbackUrl, Label, LogsQuery, LogsResponse, RunId, RunLog,
     RunState, TriggerRequest, TriggerResponse, WorkflowUrl,
+};
+pub use qstash_protocol::{
+    DeduplicationId, DlqListResponse, DlqMessage, DlqQuery, DlqRetryResponse, Event, EventState,
+    EventsQuery, EventsResponse, Message, PublishBatch, PublishRequest, PublishResponse,
+    SigningKeysResponse,
 };

@@ -1,4 +1,4 @@
-//! The logs, page after page.
+//! The logs, the message events and the dead-letter queue, page after page.
 
 use std::fmt;
 use std::future::Future;
@@ -6,20 +6,91 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use qstash_protocol::{LogsQuery, LogsResponse};
+use qstash_protocol::{
+    DlqListResponse, DlqQuery, EventsQuery, EventsResponse, LogsQuery, LogsResponse,
+};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 
-type PageFuture = Pin<Box<dyn Future<Output = Result<LogsResponse, Error>> + Send>>;
+type PageFuture<P> = Pin<Box<dyn Future<Output = Result<P, Error>> + Send>>;
 
-/// The pages of the logs from a query on, following the cursor: a
-/// `Stream<Item = Result<LogsResponse, Error>>` (from [`Client::logs_stream`]).
+mod sealed {
+    use super::{Client, PageFuture};
+
+    /// How a query pages: its cursor, the next page's cursor, one page's call.
+    pub trait Paged: Clone + Send + Unpin + 'static {
+        /// One page.
+        type Page: Send + 'static;
+        /// The query's cursor.
+        fn cursor(&self) -> Option<&str>;
+        /// Sets the query's cursor.
+        fn set_cursor(&mut self, cursor: String);
+        /// Where the page after `page` starts.
+        fn next_cursor(page: &Self::Page) -> Option<&str>;
+        /// One page's call.
+        fn fetch(client: Client, query: Self) -> PageFuture<Self::Page>;
+    }
+}
+
+/// A query whose answers come in pages with a cursor: [`LogsQuery`] (runs), [`EventsQuery`]
+/// (message events), [`DlqQuery`] (the dead-letter queue). Sealed.
+pub trait PagedQuery: sealed::Paged + fmt::Debug {}
+
+macro_rules! paged {
+    ($query:ty, $page:ty, $call:ident) => {
+        impl sealed::Paged for $query {
+            type Page = $page;
+            fn cursor(&self) -> Option<&str> {
+                self.cursor.as_deref()
+            }
+            fn set_cursor(&mut self, cursor: String) {
+                self.cursor = Some(cursor);
+            }
+            fn next_cursor(page: &$page) -> Option<&str> {
+                page.cursor.as_deref()
+            }
+            fn fetch(client: Client, query: Self) -> PageFuture<$page> {
+                Box::pin(async move { client.$call(&query).await })
+            }
+        }
+        impl PagedQuery for $query {}
+    };
+}
+
+paged!(LogsQuery, LogsResponse, logs);
+paged!(EventsQuery, EventsResponse, events);
+paged!(DlqQuery, DlqListResponse, dlq);
+
+/// The pages of the runs' logs ([`Client::logs_stream`]).
+pub type LogPages = Pages<LogsQuery>;
+/// The pages of the message events ([`Client::events_stream`]).
+pub type EventPages = Pages<EventsQuery>;
+/// The pages of the dead-letter queue ([`Client::dlq_stream`]).
+pub type DlqPages = Pages<DlqQuery>;
+
+impl Client {
+    /// Every page of the message events from `query` on, following the cursor; a `Stream`
+    /// of pages (see [`Pages`]).
+    pub fn events_stream(&self, query: EventsQuery) -> EventPages {
+        Pages::new(self.clone(), query)
+    }
+
+    /// Every page of the dead-letter queue from `query` on, following the cursor; a
+    /// `Stream` of pages (see [`Pages`]).
+    pub fn dlq_stream(&self, query: DlqQuery) -> DlqPages {
+        Pages::new(self.clone(), query)
+    }
+}
+
+/// The pages of a list from a query on, following the cursor: a
+/// `Stream<Item = Result<Page, Error>>` (from [`Client::logs_stream`],
+/// [`Client::events_stream`], [`Client::dlq_stream`]).
 ///
-/// Each page is one [`Client::logs`] call (with its retries). The stream ends after the page
-/// without a cursor (or with an empty one), and after an error. A server that answers with
-/// the cursor it was sent would loop forever: the stream yields that page, then an
-/// [`ErrorKind::UnexpectedResponse`] error, and ends.
+/// Each page is one call ([`Client::logs`], [`Client::events`], [`Client::dlq`]) with its
+/// retries. The stream ends after the page without a cursor (or with an empty one), and
+/// after an error. A server that answers with the cursor it was sent would loop forever: the
+/// stream yields that page, then an [`ErrorKind::UnexpectedResponse`] error, and ends.
 ///
 /// Without `futures`, [`next_page`](Self::next_page) reads it:
 ///
@@ -37,24 +108,24 @@ type PageFuture = Pin<Box<dyn Future<Output = Result<LogsResponse, Error>> + Sen
 /// # Ok(()) }
 /// ```
 #[must_use = "streams do nothing unless polled"]
-pub struct LogPages {
+pub struct Pages<Q: PagedQuery> {
     client: Client,
-    query: LogsQuery,
-    state: State,
+    query: Q,
+    state: State<Q::Page>,
 }
 
-enum State {
+enum State<P> {
     /// The next page is to be requested with `query`.
     Ready,
-    Fetching(PageFuture),
+    Fetching(PageFuture<P>),
     /// The error to yield before ending.
     Failing(Error),
     Done,
 }
 
-impl LogPages {
-    pub(crate) fn new(client: Client, query: LogsQuery) -> LogPages {
-        LogPages {
+impl<Q: PagedQuery> Pages<Q> {
+    pub(crate) fn new(client: Client, query: Q) -> Pages<Q> {
+        Pages {
             client,
             query,
             state: State::Ready,
@@ -63,17 +134,17 @@ impl LogPages {
 
     /// The query of the next page (its cursor is the last page's).
     #[must_use]
-    pub fn next_query(&self) -> &LogsQuery {
+    pub fn next_query(&self) -> &Q {
         &self.query
     }
 
     /// The next page, or `None` at the end.
-    pub async fn next_page(&mut self) -> Option<Result<LogsResponse, Error>> {
+    pub async fn next_page(&mut self) -> Option<Result<Q::Page, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 
-impl fmt::Debug for LogPages {
+impl<Q: PagedQuery> fmt::Debug for Pages<Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Ready => "ready",
@@ -81,15 +152,15 @@ impl fmt::Debug for LogPages {
             State::Failing(_) => "failing",
             State::Done => "done",
         };
-        f.debug_struct("LogPages")
+        f.debug_struct("Pages")
             .field("query", &self.query)
             .field("state", &state)
             .finish_non_exhaustive()
     }
 }
 
-impl Stream for LogPages {
-    type Item = Result<LogsResponse, Error>;
+impl<Q: PagedQuery> Stream for Pages<Q> {
+    type Item = Result<Q::Page, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -106,8 +177,7 @@ impl Stream for LogPages {
                 State::Ready => {
                     let client = this.client.clone();
                     let query = this.query.clone();
-                    this.state =
-                        State::Fetching(Box::pin(async move { client.logs(&query).await }));
+                    this.state = State::Fetching(Q::fetch(client, query));
                 }
                 State::Fetching(fut) => {
                     let result = match fut.as_mut().poll(cx) {
@@ -116,15 +186,15 @@ impl Stream for LogPages {
                     };
                     this.state = match &result {
                         Err(_) => State::Done,
-                        Ok(page) => match page.cursor.as_deref() {
+                        Ok(page) => match Q::next_cursor(page) {
                             None | Some("") => State::Done,
-                            Some(c) if this.query.cursor.as_deref() == Some(c) => {
+                            Some(c) if this.query.cursor() == Some(c) => {
                                 State::Failing(Error::new(ErrorKind::UnexpectedResponse).with_message(
-                                    "the logs returned the cursor they were asked for: paging would never end",
+                                    "the list returned the cursor it was asked for: paging would never end",
                                 ))
                             }
                             Some(c) => {
-                                this.query.cursor = Some(c.to_owned());
+                                this.query.set_cursor(c.to_owned());
                                 State::Ready
                             }
                         },

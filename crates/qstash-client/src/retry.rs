@@ -182,6 +182,9 @@ pub(crate) enum AttemptError {
     /// The attempt failed, with the wait the server asked for; retried when the error
     /// [is retryable](Error::is_retryable).
     Failed(Error, Option<Duration>),
+    /// The attempt failed and the request must not be sent again (it may have done
+    /// something that a second copy would do twice).
+    Final(Error),
 }
 
 impl RetryPolicy {
@@ -208,16 +211,17 @@ impl RetryPolicy {
                     Err(_) => return (Err(total_timeout_error(total)), made + 1),
                 },
             };
-            let (err, server_wait) = match outcome {
+            let (err, server_wait, again) = match outcome {
                 Ok(value) => return (Ok(value), made + 1),
                 Err(AttemptError::NotSent(err)) => return (Err(err), made),
-                Err(AttemptError::Failed(err, wait)) => (err, wait),
+                Err(AttemptError::Failed(err, wait)) => (err, wait, true),
+                Err(AttemptError::Final(err)) => (err, None, false),
             };
             made += 1;
             if let Some(status) = err.status() {
                 tracing::Span::current().record("status", status.as_u16());
             }
-            if !err.is_retryable() || made >= self.max_attempts {
+            if !again || !err.is_retryable() || made >= self.max_attempts {
                 return (Err(err), made);
             }
             let Some(wait) = self.wait_before(made, server_wait) else {

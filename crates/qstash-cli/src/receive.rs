@@ -37,7 +37,8 @@ pub(crate) struct ReceiveArgs {
 struct Shared {
     receiver: Receiver,
     status: StatusCode,
-    left: Option<tokio::sync::Mutex<(u64, Option<tokio::sync::oneshot::Sender<()>>)>>,
+    /// Requests left before exiting (none: never), and how to say it is time.
+    left: tokio::sync::Mutex<(Option<u64>, Option<tokio::sync::oneshot::Sender<()>>)>,
 }
 
 /// Runs the receiver until SIGINT, or until `--count` requests arrived.
@@ -56,9 +57,7 @@ pub(crate) fn run(args: &ReceiveArgs) -> Result<String, Failure> {
     let shared = Arc::new(Shared {
         receiver,
         status,
-        left: args
-            .count
-            .map(|n| tokio::sync::Mutex::new((n, Some(done_tx)))),
+        left: tokio::sync::Mutex::new((args.count, Some(done_tx))),
     });
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,6 +72,8 @@ pub(crate) fn run(args: &ReceiveArgs) -> Result<String, Failure> {
         let app = Router::new().fallback(handle).with_state(shared);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
+                // `done_rx` ends when `--count` requests arrived (its sender lives as long as
+                // the server does).
                 tokio::select! {
                     _ = done_rx => {}
                     _ = tokio::signal::ctrl_c() => {}
@@ -108,11 +109,11 @@ async fn handle(
         header("upstash-message-id"),
         header("upstash-retried"),
     );
-    if let Some(left) = &shared.left {
-        let mut guard = left.lock().await;
-        guard.0 = guard.0.saturating_sub(1);
-        if guard.0 == 0
-            && let Some(tx) = guard.1.take()
+    let mut left = shared.left.lock().await;
+    if let Some(n) = left.0.as_mut() {
+        *n = n.saturating_sub(1);
+        if *n == 0
+            && let Some(tx) = left.1.take()
         {
             let _ = tx.send(());
         }

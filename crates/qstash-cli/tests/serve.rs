@@ -143,3 +143,38 @@ fn dev_prints_what_a_client_needs_and_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn receive_stays_up_verifies_and_prints_each_delivery() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let mut child = qstash()
+        .args(["receive", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
+    let signer = qstash_signature::Signer::new(qstash_server::DEV_CURRENT_SIGNING_KEY);
+    for (i, body) in ["one", "two"].iter().enumerate() {
+        let sig = signer.sign(&format!("http://127.0.0.1:{port}/hook"), body.as_bytes());
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            conn,
+            "POST /hook HTTP/1.1\r\nHost: x\r\nUpstash-Message-Id: msg_{i}\r\nUpstash-Retried: 0\r\nUpstash-Signature: {sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.contains(&format!("message=msg_{i}")), "{line}");
+        assert!(line.contains("signature ok"), "{line}");
+        assert!(line.contains(body), "{line}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,6 +1,8 @@
 // A small workflow endpoint made with the official `@upstash/workflow` SDK, served by node:http.
 //
-//   POST /workflow   the workflow (serve()): steps "double", "add-ten", a sleep "pause", "describe"
+//   POST /workflow   the workflow (serve()): steps "double", "add-ten", a sleep "pause", "describe",
+//                    and a context.call "echo" to POST /echo
+//   POST /echo       a third party: answers 201 {"echo": <value>}
 //   GET  /events     what happened so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
 //   GET  /health     200 "ok" once listening
 //
@@ -9,7 +11,8 @@
 //   add-ten  -> double + 10          (throws when "fail" is true)
 //   pause    -> context.sleep for "sleep" seconds (default 1)
 //   describe -> "<tag>:<add-ten>"
-// The run returns {"result": <describe>}.
+//   echo     -> context.call of POST /echo with {"value": <add-ten>}
+// The run returns {"result": <describe>, "echoStatus": 201, "echo": <the call's body>}.
 //
 // Environment: PORT (default 3000), QSTASH_URL, QSTASH_TOKEN, and QSTASH_CURRENT_SIGNING_KEY with
 // QSTASH_NEXT_SIGNING_KEY (when both are set, the SDK verifies the signature of every request).
@@ -55,7 +58,15 @@ const { handler: workflow } = serve(
       return `${input.tag ?? "run"}:${added}`;
     });
 
-    return { result: described };
+    // A call to a third party (here this server's /echo) through the QStash server.
+    const echoed = await context.call("echo", {
+      url: `http://127.0.0.1:${port}/echo`,
+      method: "POST",
+      body: JSON.stringify({ value: added }),
+      headers: { "content-type": "application/json" },
+    });
+
+    return { result: described, echoStatus: echoed.status, echo: echoed.body };
   },
   {
     failureFunction: async ({ context, failStatus, failResponse }) => {
@@ -101,6 +112,13 @@ const server = createServer(async (req, res) => {
     const path = new URL(req.url, "http://localhost").pathname;
     if (path === "/workflow") {
       await send(res, await workflow(await toRequest(req)));
+    } else if (path === "/echo" && req.method === "POST") {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const { value } = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+      record({ type: "echo", value });
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(JSON.stringify({ echo: value }));
     } else if (path === "/events" && req.method === "GET") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(events));

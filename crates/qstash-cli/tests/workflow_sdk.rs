@@ -3,7 +3,7 @@
 //! `node:http`, signing keys set so that the SDK verifies every request) as a child process.
 //!
 //! Runs are triggered three ways (`qstash trigger`, the Rust client, the SDK's own
-//! `Client.trigger`) and must complete with the right step outputs; a run whose step throws is
+//! `Client.trigger`) and must complete with the right step outputs (a `context.call` included); a run whose step throws is
 //! retried, fails, lands in the workflow DLQ and calls the failure function exactly once; a run
 //! cancelled during its sleep never runs its next step; `qstash logs` shows the runs.
 //!
@@ -241,7 +241,7 @@ fn assert_completed(log: &Value, initial: &Value, n: i64, tag: &str) {
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["init", "double", "add-ten", "pause", "describe"],
+        ["init", "double", "add-ten", "pause", "describe", "echo"],
         "{log:#?}"
     );
     let init: Value = serde_json::from_str(got[0].1.as_deref().unwrap()).unwrap();
@@ -253,9 +253,17 @@ fn assert_completed(log: &Value, initial: &Value, n: i64, tag: &str) {
         got[4].1.as_deref(),
         Some(json!(described).to_string().as_str())
     );
+    // The context.call: its result as the SDK recorded it.
+    let call: Value = serde_json::from_str(got[5].1.as_deref().unwrap()).unwrap();
+    assert_eq!(call["status"], 201, "{call:#?}");
+    let echoed: Value = serde_json::from_str(call["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed, json!({"echo": n * 2 + 10}));
     let response: Value =
         serde_json::from_str(log["workflowRunResponse"].as_str().unwrap()).unwrap();
-    assert_eq!(response, json!({"result": described}));
+    assert_eq!(
+        response,
+        json!({"result": described, "echoStatus": 201, "echo": {"echo": n * 2 + 10}})
+    );
 }
 
 /// A failing run: retried once, failed, in the workflow DLQ, failure function called once.

@@ -284,7 +284,7 @@ pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage)
         flow_key: message.flow_key.clone(),
         labels: message.labels.clone(),
         failure_callback: envelope.failure_callback.clone(),
-        failure_callback_forward: failure_callback_forward(message, &envelope),
+        failure_callback_forward: envelope.failure_callback_forward.clone(),
         ..RunConfig::default()
     };
     NewRun {
@@ -301,32 +301,34 @@ pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage)
     }
 }
 
-/// The headers a run's failure callback carries: its `Upstash-Failure-Callback-Forward-*`
-/// headers, and the workflow headers the SDK's `Client.trigger` gives it as
-/// `Upstash-Failure-Callback-Workflow-*` and `Upstash-Failure-Callback-Feature-Set` (upstream:
-/// sent as `Upstash-Workflow-*` and `Upstash-Feature-Set`). Without `Upstash-Workflow-RunId` the
-/// SDK refuses the failure callback.
-fn failure_callback_forward(message: &NewMessage, envelope: &Envelope) -> Vec<(String, String)> {
-    const PREFIX: &str = "upstash-failure-callback-";
-    let mut forward = envelope.failure_callback_forward.clone();
-    for (name, value) in &message.headers {
+/// Adds to a callback's forwarded headers the workflow headers a message gives it:
+/// `{prefix}Workflow-*` and `{prefix}Feature-Set` (with `prefix` `Upstash-Callback-` or
+/// `Upstash-Failure-Callback-`) are sent to the callback as `Upstash-Workflow-*` and
+/// `Upstash-Feature-Set` (upstream). The SDK sets them on `context.call` (its call result needs
+/// the run id) and through `Client.trigger` (its failure function needs it). A header the
+/// callback already forwards is kept as it is.
+pub(crate) fn add_callback_workflow_headers(
+    headers: &[(String, String)],
+    prefix: &str,
+    forward: &mut Vec<(String, String)>,
+) {
+    for (name, value) in headers {
         let Some(rest) = name
-            .get(..PREFIX.len())
-            .filter(|p| p.eq_ignore_ascii_case(PREFIX))
-            .map(|_| &name[PREFIX.len()..])
+            .get(..prefix.len())
+            .filter(|p| p.eq_ignore_ascii_case(prefix))
+            .and_then(|_| name.get(prefix.len()..))
         else {
             continue;
         };
         let lower = rest.to_ascii_lowercase();
-        if (lower.starts_with("workflow-") || lower == "feature-set")
-            && !forward
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(&format!("upstash-{rest}")))
-        {
-            forward.push((format!("Upstash-{rest}"), value.clone()));
+        if !(lower.starts_with("workflow-") || lower == "feature-set") {
+            continue;
+        }
+        let target = format!("Upstash-{rest}");
+        if !forward.iter().any(|(n, _)| n.eq_ignore_ascii_case(&target)) {
+            forward.push((target, value.clone()));
         }
     }
-    forward
 }
 
 #[cfg(test)]

@@ -466,3 +466,58 @@ async fn an_init_message_configures_its_run() {
     assert_eq!(sink.to("/fail/step").len(), 2, "{log:#?}");
     assert_eq!(sink.to("/ok/failure").len(), 1);
 }
+
+/// `context.call`: a message to a third party whose callback goes back to the workflow. The
+/// SDK gives the callback its workflow headers as `Upstash-Callback-Workflow-*`; the callback
+/// delivery carries them as `Upstash-Workflow-*` (the SDK needs the run id to record the result).
+#[tokio::test]
+async fn a_call_callback_carries_the_run_headers() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/call", sink.url);
+    let run_id = trigger(&s, TOKEN, &wf, &[], "{}").await;
+    sink.wait_for("/wf/call", 1, WAIT).await;
+    let third = format!("{}/ok/third", sink.url);
+    let mut entry = run_message(
+        &wf,
+        &run_id,
+        false,
+        &[
+            ("upstash-workflow-calltype", "toCallback"),
+            ("upstash-callback", &format!("{}/ok/callback", sink.url)),
+            ("upstash-callback-workflow-runid", &run_id),
+            ("upstash-callback-workflow-calltype", "fromCallback"),
+            ("upstash-callback-workflow-init", "false"),
+            ("upstash-callback-workflow-url", &wf),
+            ("upstash-callback-feature-set", FEATURES),
+            ("upstash-callback-forward-upstash-workflow-callback", "true"),
+            ("upstash-callback-forward-upstash-workflow-stepid", "1"),
+        ],
+        r#"{"q":1}"#,
+    );
+    entry["destination"] = json!(third);
+    let (status, answer) = batch(&s, TOKEN, entry).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let called = sink.wait_for("/ok/third", 1, WAIT).await;
+    assert_eq!(&called[0].body[..], br#"{"q":1}"#);
+    let cb = &sink.wait_for("/ok/callback", 1, WAIT).await[0];
+    assert_eq!(cb.header("upstash-workflow-runid"), Some(run_id.as_str()));
+    assert_eq!(cb.header("upstash-workflow-calltype"), Some("fromCallback"));
+    assert_eq!(cb.header("upstash-workflow-url"), Some(wf.as_str()));
+    assert_eq!(cb.header("upstash-feature-set"), Some(FEATURES));
+    assert_eq!(cb.header("upstash-workflow-callback"), Some("true"));
+    assert_eq!(cb.header("upstash-workflow-stepid"), Some("1"));
+    let body: Value = serde_json::from_slice(&cb.body).unwrap();
+    assert_eq!(body["status"], 200);
+    assert_eq!(body["url"], third.as_str());
+    // The call is not one of the run's steps.
+    let steps: Value = s
+        .get(&format!("/v2/workflows/runs/{run_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(steps, json!([]));
+}

@@ -321,6 +321,21 @@ pub(crate) fn new_message(
         })
         .collect();
     let dedup_until = now.saturating_add(state.limits().dedup_window.as_millis() as u64);
+    // Workflow headers meant for the callbacks (`Upstash-Callback-Workflow-RunId`, …).
+    if envelope.callback.is_some() {
+        workflow::add_callback_workflow_headers(
+            &message.headers,
+            "upstash-callback-",
+            &mut envelope.callback_forward,
+        );
+    }
+    if envelope.failure_callback.is_some() {
+        workflow::add_callback_workflow_headers(
+            &message.headers,
+            "upstash-failure-callback-",
+            &mut envelope.failure_callback_forward,
+        );
+    }
     message.dedup = match (
         req.deduplication_id(),
         req.content_based_deduplication().unwrap_or(false),

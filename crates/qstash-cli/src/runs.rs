@@ -70,13 +70,13 @@ pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
             ))
         })
     });
-    Ok(LogsQuery {
-        run_id: run_id.transpose()?,
-        cursor: args.page.cursor.clone(),
-        count: args.page.count,
-        state: state.transpose()?,
-        label: label.transpose()?,
-    })
+    let mut query = LogsQuery::new();
+    query.run_id = run_id.transpose()?;
+    query.cursor = args.page.cursor.clone();
+    query.count = args.page.count;
+    query.state = state.transpose()?;
+    query.label = label.transpose()?;
+    Ok(query)
 }
 
 /// One page: a line per run, then the cursor of the next page when there is one.

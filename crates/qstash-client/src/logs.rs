@@ -98,7 +98,7 @@ impl Client {
 /// # async fn demo(client: qstash_client::Client) -> Result<(), qstash_client::Error> {
 /// use qstash_client::{LogsQuery, RunState};
 ///
-/// let query = LogsQuery { state: Some(RunState::Failed), ..LogsQuery::default() };
+/// let query = LogsQuery::new().with_state(RunState::Failed);
 /// let mut pages = client.logs_stream(query);
 /// while let Some(page) = pages.next_page().await {
 ///     for run in page?.runs {

@@ -437,14 +437,9 @@ async fn a_timeout_then_success_is_one_run() {
 
 #[tokio::test]
 async fn connect_errors_are_transport_errors_and_retried() {
-    // A port that nothing listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let client = Client::builder()
         .token(TOKEN)
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(server::unused_url())
         .retry_policy(RetryPolicy::new(3).with_initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap();
@@ -753,11 +748,9 @@ fn page(ids: &[&str], cursor: Option<&str>) -> Reply {
 async fn logs_one_page() {
     let server = TestServer::start([page(&["wfr_1"], Some("c1"))]);
     let client = client(&server, 3);
-    let query = LogsQuery {
-        run_id: Some(RunId::new("wfr_1").unwrap()),
-        count: Some(10),
-        ..LogsQuery::default()
-    };
+    let query = LogsQuery::new()
+        .with_run_id(RunId::new("wfr_1").unwrap())
+        .with_count(10);
     let page = client.logs(&query).await.unwrap();
     assert_eq!(page.cursor.as_deref(), Some("c1"));
     assert_eq!(page.runs.len(), 1);
@@ -776,12 +769,10 @@ async fn logs_stream_follows_the_cursor_through_three_pages() {
         page(&["wfr_4"], None),
     ]);
     let client = client(&server, 3);
-    let query = LogsQuery {
-        count: Some(2),
-        state: Some(RunState::Failed),
-        label: Some(Label::new("nightly").unwrap()),
-        ..LogsQuery::default()
-    };
+    let query = LogsQuery::new()
+        .with_count(2)
+        .with_state(RunState::Failed)
+        .with_label(Label::new("nightly").unwrap());
     let pages: Vec<_> = client.logs_stream(query).collect().await;
     assert_eq!(pages.len(), 3);
     let ids: Vec<String> = pages

@@ -86,6 +86,38 @@ async fn answer(mut stream: TcpStream, behaviour: Behaviour, written: Arc<Atomic
     }
 }
 
+/// A trigger through `client`, which must fail; the error and how long the call took.
+async fn failed_trigger(client: &Client) -> (qstash_client::Error, Duration) {
+    let started = Instant::now();
+    let err = client
+        .trigger_url("https://example.com/wf")
+        .send()
+        .await
+        .unwrap_err();
+    (err, started.elapsed())
+}
+
+/// Starts a server that trickles one byte a second, and a trigger through it with the given
+/// per-attempt timeout and policy under a 300 ms deadline.
+async fn trickled(timeout: Duration, policy: RetryPolicy) -> (qstash_client::Error, Duration, u64) {
+    let (url, written) = serve(Behaviour::Trickle {
+        every: Duration::from_secs(1),
+    })
+    .await;
+    let client = client(&url)
+        .timeout(Some(timeout))
+        .retry_policy(
+            policy
+                .with_initial_backoff(Duration::ZERO)
+                .with_jitter(false),
+        )
+        .total_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let (err, took) = failed_trigger(&client).await;
+    (err, took, written.load(Ordering::Relaxed))
+}
+
 fn client(url: &str) -> qstash_client::ClientBuilder {
     Client::builder()
         .token("hostile-test-token")
@@ -97,12 +129,7 @@ fn client(url: &str) -> qstash_client::ClientBuilder {
 async fn an_endless_body_is_cut_at_the_limit() {
     let (url, written) = serve(Behaviour::Endless { status: 200 }).await;
     let client = client(&url).max_response_size(1024 * 1024).build().unwrap();
-    let started = Instant::now();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
+    let (err, took) = failed_trigger(&client).await;
     assert_eq!(err.kind(), ErrorKind::UnexpectedResponse, "{err}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(200));
     assert!(
@@ -110,7 +137,7 @@ async fn an_endless_body_is_cut_at_the_limit() {
             .contains("longer than the client's limit of 1048576 bytes"),
         "{err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(took < Duration::from_secs(10), "{took:?}");
     // The server could write the limit plus what the sockets buffer, no more.
     let sent = written.load(Ordering::Relaxed);
     assert!(sent < 64 * 1024 * 1024, "the server wrote {sent} bytes");
@@ -120,11 +147,7 @@ async fn an_endless_body_is_cut_at_the_limit() {
 async fn an_endless_error_body_still_gives_the_status() {
     let (url, _) = serve(Behaviour::Endless { status: 503 }).await;
     let client = client(&url).build().unwrap();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
+    let (err, _) = failed_trigger(&client).await;
     assert_eq!(err.kind(), ErrorKind::Server, "{err}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
     // Only whitespace came: no message.
@@ -135,11 +158,7 @@ async fn an_endless_error_body_still_gives_the_status() {
 async fn a_declared_length_over_the_limit_fails_at_once() {
     let (url, _) = serve(Behaviour::HugeLength).await;
     let client = client(&url).build().unwrap();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
+    let (err, _) = failed_trigger(&client).await;
     assert_eq!(err.kind(), ErrorKind::UnexpectedResponse, "{err}");
     let limit = qstash_client::DEFAULT_MAX_RESPONSE_SIZE;
     assert!(
@@ -150,24 +169,8 @@ async fn a_declared_length_over_the_limit_fails_at_once() {
 
 #[tokio::test]
 async fn a_trickling_server_meets_the_calls_deadline() {
-    let (url, written) = serve(Behaviour::Trickle {
-        every: Duration::from_secs(1),
-    })
-    .await;
     // Each attempt alone may take 30 s and ten are allowed: only the deadline ends the call.
-    let client = client(&url)
-        .timeout(Some(Duration::from_secs(30)))
-        .retry_policy(RetryPolicy::new(10).with_initial_backoff(Duration::ZERO))
-        .total_timeout(Some(Duration::from_millis(300)))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took, written) = trickled(Duration::from_secs(30), RetryPolicy::new(10)).await;
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.to_string().contains("total timeout of 300ms"), "{err}");
     assert_eq!(err.attempts(), 1);
@@ -175,33 +178,14 @@ async fn a_trickling_server_meets_the_calls_deadline() {
         took >= Duration::from_millis(300) && took < Duration::from_secs(3),
         "{took:?}"
     );
-    assert_eq!(written.load(Ordering::Relaxed), 0);
+    assert_eq!(written, 0);
 }
 
 #[tokio::test]
 async fn attempts_that_time_out_stop_at_the_deadline() {
-    let (url, _) = serve(Behaviour::Trickle {
-        every: Duration::from_secs(1),
-    })
-    .await;
     // 100 ms per attempt, ten attempts, no backoff: the 300 ms deadline ends it after a few.
-    let client = client(&url)
-        .timeout(Some(Duration::from_millis(100)))
-        .retry_policy(
-            RetryPolicy::new(10)
-                .with_initial_backoff(Duration::ZERO)
-                .with_jitter(false),
-        )
-        .total_timeout(Some(Duration::from_millis(300)))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
+    let (err, took, _) = trickled(Duration::from_millis(100), RetryPolicy::new(10)).await;
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!((2..10).contains(&err.attempts()), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }

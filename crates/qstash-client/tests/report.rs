@@ -2,8 +2,9 @@
 //! `eyre` print one): an error whose message includes its cause's message does not return
 //! that cause again from `source()`.
 
+mod server;
+
 use std::error::Error as _;
-use std::time::Duration;
 
 use qstash_client::{Client, ErrorKind, RetryPolicy};
 
@@ -68,24 +69,14 @@ fn invalid_values_show_the_parsers_message_once() {
 
 #[tokio::test]
 async fn a_transport_error_shows_each_layer_once() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let client = Client::builder()
         .token("t0ken-for-reports")
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(server::unused_url())
         .retry_policy(RetryPolicy::none())
-        .timeout(Some(Duration::from_secs(5)))
         .build()
         .unwrap();
-    let err = client
-        .trigger_url("https://example.com/wf")
-        .send()
-        .await
-        .unwrap_err();
+    let run = qstash_client::RunId::new("wfr_report").unwrap();
+    let err = client.cancel_run(&run).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     let r = report(&err);
     once(&r, "transport error");

@@ -121,14 +121,9 @@ async fn errors_and_logs_never_show_the_token() {
         );
     }
     // No server at all.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let offline = Client::builder()
         .token(TOKEN)
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(server::unused_url())
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();

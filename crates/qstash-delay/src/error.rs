@@ -2,10 +2,7 @@
 
 use std::fmt;
 
-/// How many bytes of the input an error keeps for its message.
-const QUOTE_LIMIT: usize = 128;
-/// How many bytes of the offending token an error keeps for its message.
-const FOUND_LIMIT: usize = 32;
+use crate::quote::Quote;
 
 /// What went wrong while parsing a delay.
 ///
@@ -66,9 +63,7 @@ pub struct ParseError {
     kind: ErrorKind,
     offset: usize,
     len: usize,
-    input: Box<str>,
-    input_truncated: bool,
-    found: Box<str>,
+    quote: Quote,
 }
 
 impl ParseError {
@@ -76,16 +71,11 @@ impl ParseError {
     #[cold]
     #[inline(never)]
     pub(crate) fn new(kind: ErrorKind, input: &[u8], offset: usize, len: usize) -> ParseError {
-        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
-        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
-        let found = input.get(offset..end).unwrap_or_default();
         ParseError {
             kind,
             offset,
             len,
-            input: String::from_utf8_lossy(head).into(),
-            input_truncated: head.len() < input.len(),
-            found: String::from_utf8_lossy(found).into(),
+            quote: Quote::new(input, offset, len),
         }
     }
 
@@ -113,13 +103,14 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ellipsis = if self.input_truncated { "…" } else { "" };
+        let (input, found) = self.quote.parts();
         write!(
             f,
-            "invalid delay \"{}{ellipsis}\": ",
-            self.input.escape_debug()
+            "invalid delay \"{}{}\": ",
+            input.escape_debug(),
+            self.quote.ellipsis()
         )?;
-        let found = self.found.escape_debug();
+        let found = found.escape_debug();
         match self.kind {
             ErrorKind::Empty => return f.write_str("empty input"),
             ErrorKind::MissingUnit => {

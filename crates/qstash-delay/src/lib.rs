@@ -49,6 +49,10 @@ struct ReadmeDoctests;
 mod display;
 mod error;
 mod parse;
+/// The quoted input of a parse error, shared with the workspace's other parser crates; not
+/// part of the API.
+#[doc(hidden)]
+pub mod quote;
 #[cfg(feature = "serde")]
 mod serde_impl;
 

@@ -3,59 +3,9 @@
 use std::fmt;
 
 use qstash_delay::Delay;
+use qstash_delay::quote::Quote;
 
 use crate::parse::Key;
-
-/// How many bytes of the input an error keeps for its message.
-const QUOTE_LIMIT: usize = 128;
-/// How many bytes of the offending token an error keeps for its message.
-const FOUND_LIMIT: usize = 32;
-
-/// What an error message quotes: the head of the input (at most [`QUOTE_LIMIT`] bytes) and the
-/// offending bytes (at most [`FOUND_LIMIT`]), decoded lossily, in one allocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Quoted {
-    /// The quoted head of the input followed by the offending bytes.
-    text: String,
-    /// Where the offending bytes start in `text`.
-    found_at: usize,
-    /// Whether the head is shorter than the input.
-    truncated: bool,
-}
-
-impl Quoted {
-    /// Quotes `input` and its bytes `offset..offset + len`.
-    pub(crate) fn new(input: &[u8], offset: usize, len: usize) -> Quoted {
-        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
-        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
-        let found = input.get(offset..end).unwrap_or_default();
-        let truncated = head.len() < input.len();
-        let head = String::from_utf8_lossy(head);
-        let found = String::from_utf8_lossy(found);
-        let mut text = String::with_capacity(head.len() + found.len());
-        text.push_str(&head);
-        text.push_str(&found);
-        Quoted {
-            text,
-            found_at: head.len(),
-            truncated,
-        }
-    }
-
-    /// The quoted head of the input and the offending bytes.
-    pub(crate) fn parts(&self) -> (&str, &str) {
-        // `found_at` is the length of the quoted head, a boundary of `text` by construction;
-        // the fallback is for release builds, where `Display` must not panic.
-        let parts = self.text.split_at_checked(self.found_at);
-        debug_assert!(parts.is_some(), "the quote splits at {}", self.found_at);
-        parts.unwrap_or_default()
-    }
-
-    /// `…` when the quoted head is not the whole input.
-    pub(crate) fn ellipsis(&self) -> &'static str {
-        if self.truncated { "…" } else { "" }
-    }
-}
 
 /// What a period must look like, for messages.
 const PERIOD_HINT: &str = "expected a delay such as 30s or 1m, or whole seconds";
@@ -157,8 +107,8 @@ pub struct ParseError {
     key: Option<Key>,
     /// For [`ErrorKind::DuplicateKey`], where the key was first given.
     first: usize,
-    quoted: Quoted,
-    period: Option<Box<qstash_delay::ParseError>>,
+    quoted: Quote,
+    period: Option<qstash_delay::ParseError>,
 }
 
 impl ParseError {
@@ -172,7 +122,7 @@ impl ParseError {
             len,
             key: None,
             first: 0,
-            quoted: Quoted::new(input, offset, len),
+            quoted: Quote::new(input, offset, len),
             period: None,
         }
     }
@@ -194,7 +144,7 @@ impl ParseError {
     /// Attaches the delay parser's error on the period.
     #[cold]
     pub(crate) fn with_period_error(mut self, err: qstash_delay::ParseError) -> ParseError {
-        self.period = Some(Box::new(err));
+        self.period = Some(err);
         self
     }
 
@@ -236,7 +186,7 @@ impl ParseError {
     /// ```
     #[must_use]
     pub fn period_error(&self) -> Option<&qstash_delay::ParseError> {
-        self.period.as_deref()
+        self.period.as_ref()
     }
 }
 
@@ -287,7 +237,7 @@ impl fmt::Display for ParseError {
             ErrorKind::OutOfRange => {
                 write!(f, "{key} \"{found}\" is above the maximum of {}", u32::MAX)?
             }
-            ErrorKind::BadPeriod => match self.period.as_deref().map(|e| e.kind()) {
+            ErrorKind::BadPeriod => match self.period.as_ref().map(|e| e.kind()) {
                 Some(qstash_delay::ErrorKind::Empty) | None => {
                     write!(f, "missing value for period ({PERIOD_HINT})")?;
                 }
@@ -321,7 +271,7 @@ impl std::error::Error for ParseError {
     /// The message already says what the period's error says
     /// ([`period_error`](Self::period_error)), so the chain goes on with that error's cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.period.as_deref().and_then(std::error::Error::source)
+        self.period.as_ref().and_then(std::error::Error::source)
     }
 }
 

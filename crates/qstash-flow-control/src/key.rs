@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Quoted;
+use qstash_delay::quote::Quote;
 
 /// A validated `Upstash-Flow-Control-Key`: 1 to 256 bytes of visible ASCII (`!` to `~`), so no
 /// spaces, control characters or non-ASCII.
@@ -239,7 +239,7 @@ pub struct KeyError {
     offset: usize,
     len: usize,
     key_len: usize,
-    quoted: Quoted,
+    quoted: Quote,
 }
 
 impl KeyError {
@@ -251,7 +251,7 @@ impl KeyError {
             offset,
             len,
             key_len: input.len(),
-            quoted: Quoted::new(input, offset, len),
+            quoted: Quote::new(input, offset, len),
         }
     }
 

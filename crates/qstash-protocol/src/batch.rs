@@ -23,6 +23,7 @@ pub const BATCH_TRIGGER_PATH: &str = "/v2/batch/trigger";
 /// `headers` keeps the object's order and every pair, duplicates included, so that a decoder
 /// can reject a header given twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchRequestEntry {
     /// The workflow URL.
     pub destination: String,
@@ -32,6 +33,18 @@ pub struct BatchRequestEntry {
     /// The headers of the entry, the same as those of a single trigger.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "header_pairs")]
     pub headers: Vec<(String, String)>,
+}
+
+impl BatchRequestEntry {
+    /// An entry to `destination`, without body or headers.
+    #[must_use]
+    pub fn new(destination: impl Into<String>) -> BatchRequestEntry {
+        BatchRequestEntry {
+            destination: destination.into(),
+            body: None,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Serde for a JSON object read as ordered `(name, value)` pairs.

@@ -157,9 +157,7 @@ impl DlqMessage {
 /// ```
 /// use qstash_protocol::DlqQuery;
 ///
-/// let mut q = DlqQuery::default();
-/// q.cursor = Some("42".into());
-/// q.response_status = Some(500);
+/// let q = DlqQuery::new().with_cursor("42").with_response_status(500);
 /// assert_eq!(q.to_query_string(), "cursor=42&responseStatus=500");
 /// assert_eq!(DlqQuery::from_query("?cursor=42&responseStatus=500")?, q);
 /// assert_eq!(DlqQuery::from_query("responseStatus=5000").unwrap_err().field(), Some("responseStatus"));
@@ -181,6 +179,47 @@ pub struct DlqQuery {
 }
 
 impl DlqQuery {
+    /// No filter.
+    #[must_use]
+    pub fn new() -> DlqQuery {
+        DlqQuery::default()
+    }
+
+    /// Starts where the previous page stopped.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> DlqQuery {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// `count` entries per page.
+    #[must_use]
+    pub fn with_count(mut self, count: u32) -> DlqQuery {
+        self.count = Some(count);
+        self
+    }
+
+    /// Only entries of messages to `url`.
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> DlqQuery {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Only entries of messages with `label`.
+    #[must_use]
+    pub fn with_label(mut self, label: Label) -> DlqQuery {
+        self.label = Some(label);
+        self
+    }
+
+    /// Only entries whose last response had `status`.
+    #[must_use]
+    pub fn with_response_status(mut self, status: u16) -> DlqQuery {
+        self.response_status = Some(status);
+        self
+    }
+
     /// The query string (without `?`) of the parameters that are set, in the order of the
     /// fields.
     #[must_use]

@@ -237,10 +237,10 @@ impl EventsResponse {
 /// ```
 /// use qstash_protocol::{EventState, EventsQuery};
 ///
-/// let mut q = EventsQuery::default();
-/// q.count = Some(50);
-/// q.state = Some(EventState::Failed);
-/// q.url = Some("https://example.com/a b".into());
+/// let q = EventsQuery::new()
+///     .with_count(50)
+///     .with_state(EventState::Failed)
+///     .with_url("https://example.com/a b");
 /// let qs = q.to_query_string();
 /// assert_eq!(qs, "count=50&state=FAILED&url=https%3A%2F%2Fexample.com%2Fa%20b");
 /// assert_eq!(EventsQuery::from_query(&qs)?, q);
@@ -267,6 +267,54 @@ pub struct EventsQuery {
 }
 
 impl EventsQuery {
+    /// No filter.
+    #[must_use]
+    pub fn new() -> EventsQuery {
+        EventsQuery::default()
+    }
+
+    /// Starts where the previous page stopped.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> EventsQuery {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// `count` events per page.
+    #[must_use]
+    pub fn with_count(mut self, count: u32) -> EventsQuery {
+        self.count = Some(count);
+        self
+    }
+
+    /// Only the events of the message `id`.
+    #[must_use]
+    pub fn with_message_id(mut self, id: impl Into<String>) -> EventsQuery {
+        self.message_id = Some(id.into());
+        self
+    }
+
+    /// Only events in `state`.
+    #[must_use]
+    pub fn with_state(mut self, state: EventState) -> EventsQuery {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only events of messages to `url`.
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> EventsQuery {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Only events of messages with `label`.
+    #[must_use]
+    pub fn with_label(mut self, label: Label) -> EventsQuery {
+        self.label = Some(label);
+        self
+    }
+
     /// The query string (without `?`) of the parameters that are set, in the order of the
     /// fields; empty when none is.
     #[must_use]

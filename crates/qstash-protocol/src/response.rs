@@ -18,11 +18,23 @@ use crate::values::RunId;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TriggerResponse {
     /// The run's id.
     pub workflow_run_id: RunId,
     /// When the run was created, in milliseconds since the unix epoch.
     pub workflow_created_at: u64,
+}
+
+impl TriggerResponse {
+    /// The answer for the run `workflow_run_id`, created at `workflow_created_at` (ms).
+    #[must_use]
+    pub fn new(workflow_run_id: RunId, workflow_created_at: u64) -> TriggerResponse {
+        TriggerResponse {
+            workflow_run_id,
+            workflow_created_at,
+        }
+    }
 }
 
 /// One entry of the `200` body of a batch trigger, in the order of the request's entries.
@@ -40,6 +52,7 @@ pub struct TriggerResponse {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BatchResponseEntry {
     /// The run's id.
     pub workflow_run_id: RunId,
@@ -50,11 +63,47 @@ pub struct BatchResponseEntry {
     pub deduplicated: bool,
 }
 
+impl BatchResponseEntry {
+    /// The entry for the run `workflow_run_id`, created at `workflow_created_at` (ms);
+    /// `deduplicated` when it existed already.
+    #[must_use]
+    pub fn new(
+        workflow_run_id: RunId,
+        workflow_created_at: u64,
+        deduplicated: bool,
+    ) -> BatchResponseEntry {
+        BatchResponseEntry {
+            workflow_run_id,
+            workflow_created_at,
+            deduplicated,
+        }
+    }
+}
+
 /// The body of an error response: `{"error": "<message>"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// The server's message.
     pub error: String,
+}
+
+impl ErrorBody {
+    /// `{"error": message}`.
+    ///
+    /// ```
+    /// use qstash_protocol::ErrorBody;
+    ///
+    /// let body = ErrorBody::new("invalid Upstash-Delay");
+    /// assert_eq!(serde_json::to_string(&body)?, r#"{"error":"invalid Upstash-Delay"}"#);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn new(error: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+        }
+    }
 }
 
 /// What an error status means (§1).

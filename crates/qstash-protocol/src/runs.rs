@@ -265,13 +265,25 @@ impl Query {
 
 /// The response of a bulk cancel: `{"cancelled": n}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BulkCancelResponse {
     /// How many runs were cancelled.
     pub cancelled: u64,
 }
 
+impl BulkCancelResponse {
+    /// `{"cancelled": n}`.
+    #[must_use]
+    pub fn new(cancelled: u64) -> BulkCancelResponse {
+        BulkCancelResponse { cancelled }
+    }
+}
+
 /// The state of a run, as the logs report and filter it (upstream names).
+///
+/// More states may come, so matches need a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum RunState {
     /// `RUN_STARTED`: running.
     #[serde(rename = "RUN_STARTED")]
@@ -343,7 +355,7 @@ impl FromStr for RunState {
 /// use http::Uri;
 /// use qstash_protocol::{LogsQuery, RunState};
 ///
-/// let query = LogsQuery { count: Some(10), state: Some(RunState::Failed), ..LogsQuery::default() };
+/// let query = LogsQuery::new().with_count(10).with_state(RunState::Failed);
 /// let http = query.to_http(&Uri::from_static("https://qstash.upstash.io"));
 /// assert_eq!(http.method(), "GET");
 /// assert_eq!(
@@ -353,7 +365,11 @@ impl FromStr for RunState {
 /// assert_eq!(LogsQuery::from_http(&http)?, query);
 /// # Ok::<(), qstash_protocol::DecodeError>(())
 /// ```
+///
+/// More filters may come: build one with [`LogsQuery::new`] (or `Default`) and the `with_*`
+/// setters, or set the public fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct LogsQuery {
     /// Only this run.
     pub run_id: Option<RunId>,
@@ -368,6 +384,47 @@ pub struct LogsQuery {
 }
 
 impl LogsQuery {
+    /// No filter: every run, the server's page size.
+    #[must_use]
+    pub fn new() -> LogsQuery {
+        LogsQuery::default()
+    }
+
+    /// Only the run `id`.
+    #[must_use]
+    pub fn with_run_id(mut self, id: RunId) -> LogsQuery {
+        self.run_id = Some(id);
+        self
+    }
+
+    /// Starts where the previous page stopped.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> LogsQuery {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// `count` runs per page.
+    #[must_use]
+    pub fn with_count(mut self, count: u32) -> LogsQuery {
+        self.count = Some(count);
+        self
+    }
+
+    /// Only runs in `state`.
+    #[must_use]
+    pub fn with_state(mut self, state: RunState) -> LogsQuery {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only runs with `label`.
+    #[must_use]
+    pub fn with_label(mut self, label: Label) -> LogsQuery {
+        self.label = Some(label);
+        self
+    }
+
     /// Encodes `GET {base}/v2/workflows/logs?…` with the parameters that are set, in the
     /// order of the fields.
     #[must_use]
@@ -422,7 +479,8 @@ impl LogsQuery {
 }
 
 /// The logs response: `{"cursor": …, "runs": […]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LogsResponse {
     /// Where the next page starts; absent or empty on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,10 +490,19 @@ pub struct LogsResponse {
     pub runs: Vec<RunLog>,
 }
 
+impl LogsResponse {
+    /// A page of runs and the cursor of the next one.
+    #[must_use]
+    pub fn new(runs: Vec<RunLog>, cursor: Option<String>) -> LogsResponse {
+        LogsResponse { cursor, runs }
+    }
+}
+
 /// One run of a [`LogsResponse`]. The fields named here are typed; every other field of the
 /// server's object is kept in [`other`](Self::other).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RunLog {
     /// The run's id.
     pub workflow_run_id: RunId,
@@ -457,6 +524,19 @@ pub struct RunLog {
 }
 
 impl RunLog {
+    /// The run `workflow_run_id`, every other field absent.
+    #[must_use]
+    pub fn new(workflow_run_id: RunId) -> RunLog {
+        RunLog {
+            workflow_run_id,
+            workflow_url: None,
+            workflow_state: None,
+            workflow_run_created_at: None,
+            workflow_run_completed_at: None,
+            other: serde_json::Map::new(),
+        }
+    }
+
     /// The state, when it is one of the known ones.
     #[must_use]
     pub fn state(&self) -> Option<RunState> {

@@ -261,7 +261,12 @@ proptest! {
         label in prop::option::of(label()),
         base in base(),
     ) {
-        let query = LogsQuery { run_id, cursor, count, state, label };
+        let mut query = LogsQuery::new();
+        query.run_id = run_id;
+        query.cursor = cursor;
+        query.count = count;
+        query.state = state;
+        query.label = label;
         let http = query.to_http(&base);
         prop_assert_eq!(http.method(), Method::GET);
         prop_assert_eq!(LogsQuery::from_http(&http), Ok(query));

@@ -3,10 +3,7 @@
 
 use std::fmt;
 
-/// How many bytes of the source an error keeps for its message.
-const QUOTE_LIMIT: usize = 128;
-/// How many bytes of the offending token an error keeps for its message.
-const FOUND_LIMIT: usize = 32;
+use qstash_delay::quote::Quote;
 
 /// The names an expression may use, as listed in [`ErrorKind::UnknownName`] messages.
 pub(crate) const VALID_NAMES: &str = "retried, pow, exp, sqrt, abs, floor, ceil, round, min, max";
@@ -142,18 +139,12 @@ pub(crate) enum Detail {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileError(Box<Inner>);
-
-/// The contents of a [`CompileError`], boxed so that a `Result` carrying one stays small.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Inner {
+pub struct CompileError {
     kind: ErrorKind,
     offset: usize,
     len: usize,
     detail: Detail,
-    source: Box<str>,
-    source_truncated: bool,
-    found: Box<str>,
+    quote: Quote,
 }
 
 impl CompileError {
@@ -167,24 +158,19 @@ impl CompileError {
         len: usize,
         detail: Detail,
     ) -> CompileError {
-        let head = input.get(..QUOTE_LIMIT).unwrap_or(input);
-        let end = offset.saturating_add(len.min(FOUND_LIMIT)).min(input.len());
-        let found = input.get(offset..end).unwrap_or_default();
-        CompileError(Box::new(Inner {
+        CompileError {
             kind,
             offset,
             len,
             detail,
-            source: String::from_utf8_lossy(head).into(),
-            source_truncated: head.len() < input.len(),
-            found: String::from_utf8_lossy(found).into(),
-        }))
+            quote: Quote::new(input, offset, len),
+        }
     }
 
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.0.kind
+        self.kind
     }
 
     /// The byte offset in the source where the problem starts.
@@ -193,7 +179,7 @@ impl CompileError {
     /// [`ErrorKind::TooLong`] it is the limit.
     #[must_use]
     pub fn offset(&self) -> usize {
-        self.0.offset
+        self.offset
     }
 
     /// The byte range of the source at fault (empty when something is missing).
@@ -206,24 +192,25 @@ impl CompileError {
     /// ```
     #[must_use]
     pub fn span(&self) -> std::ops::Range<usize> {
-        self.0.offset..self.0.offset + self.0.len
+        self.offset..self.offset + self.len
     }
 }
 
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ellipsis = if self.0.source_truncated { "…" } else { "" };
+        let (source, found) = self.quote.parts();
         write!(
             f,
-            "invalid retry delay \"{}{ellipsis}\": ",
-            self.0.source.escape_debug()
+            "invalid retry delay \"{}{}\": ",
+            source.escape_debug(),
+            self.quote.ellipsis()
         )?;
-        let found = self.0.found.escape_debug();
-        let expected = match self.0.detail {
+        let found = found.escape_debug();
+        let expected = match self.detail {
             Detail::Expected(e) => e.describe(),
             _ => "",
         };
-        match (self.0.kind, self.0.detail) {
+        match (self.kind, self.detail) {
             (ErrorKind::Empty, _) => return f.write_str("empty expression"),
             (ErrorKind::TooLong, Detail::Limit { limit, actual }) => {
                 write!(f, "too long: {actual} bytes, the limit is {limit}")?;
@@ -265,7 +252,7 @@ impl fmt::Display for CompileError {
             }
             (kind, _) => f.write_str(kind.description())?,
         }
-        write!(f, " at byte {}", self.0.offset)
+        write!(f, " at byte {}", self.offset)
     }
 }
 

@@ -44,6 +44,12 @@ fn eval_and_delay_allocate_nothing() {
     assert!(region.change().allocations > 0, "the allocator counts");
     drop(compiled);
 
+    // An error costs one allocation: its quote of the source.
+    let region = Region::new(GLOBAL);
+    let err = black_box(RetryDelay::compile(black_box("2 ^ retried")));
+    assert_eq!(region.change().allocations, 1, "one allocation per error");
+    drop(err);
+
     // A short program lives inline: once the thread's scratch buffer exists, compiling it
     // allocates nothing either.
     let region = Region::new(GLOBAL);

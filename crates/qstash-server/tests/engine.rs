@@ -74,6 +74,27 @@ impl Store for Counting {
     async fn rotate_signing_keys(&self, n: String) -> Result<SigningKeys> {
         self.inner.rotate_signing_keys(n).await
     }
+    async fn create_run(&self, r: NewRun, m: NewMessage, now: Millis) -> Result<CreateRunOutcome> {
+        self.inner.create_run(r, m, now).await
+    }
+    async fn get_run(&self, t: &str, id: &str) -> Result<Option<StoredRun>> {
+        self.inner.get_run(t, id).await
+    }
+    async fn run_steps(&self, t: &str, id: &str, up_to: Option<&str>) -> Result<Vec<RunStep>> {
+        self.inner.run_steps(t, id, up_to).await
+    }
+    async fn end_run(&self, t: &str, id: &str, e: EndRun, now: Millis) -> Result<EndRunOutcome> {
+        self.inner.end_run(t, id, e, now).await
+    }
+    async fn list_runs(
+        &self,
+        t: &str,
+        f: &RunFilter,
+        c: Option<u64>,
+        n: usize,
+    ) -> Result<Page<StoredRun>> {
+        self.inner.list_runs(t, f, c, n).await
+    }
 }
 
 #[tokio::test]

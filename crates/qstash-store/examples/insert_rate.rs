@@ -47,6 +47,7 @@ fn message(n: usize) -> NewMessage {
         dedup: None,
         flow_key: None,
         extra: Vec::new(),
+        run: None,
     }
 }
 

@@ -29,9 +29,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::{
-    AttemptResponse, CancelOutcome, Claimed, Dedup, DlqFilter, Event, EventDetail, EventFilter,
-    Finish, FinishOutcome, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, SigningKeys,
-    Store, StoredMessage, Transition,
+    AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqFilter, EndRun,
+    EndRunOutcome, Event, EventDetail, EventFilter, Finish, FinishOutcome, InsertOutcome,
+    MessageState, Millis, NewDlq, NewMessage, NewRun, RunFilter, RunLink, RunState, RunStep,
+    SigningKeys, Store, StoredMessage, StoredRun, Transition,
 };
 
 /// The time the checks start at (2026-01-01T00:00:00Z).
@@ -61,6 +62,7 @@ pub fn message(tenant: &str, id: &str, due_at: Millis) -> NewMessage {
         dedup: None,
         flow_key: None,
         extra: vec![0, 1, 2, 255],
+        run: None,
     }
 }
 
@@ -86,6 +88,7 @@ pub fn finish_of(claimed: &Claimed, now: Millis, transition: Transition, state: 
         spawn: Vec::new(),
         dlq: None,
         dlq_callback_state: None,
+        end_run: None,
     }
 }
 
@@ -134,8 +137,16 @@ where
         signing_keys,
         next_due_semantics,
         tenant_isolation,
+        run_create_and_get,
+        run_create_is_all_or_none,
+        run_step_messages,
+        run_steps_up_to,
+        end_run_cancels_pending,
+        finish_ends_run,
+        dlq_workflow_filter,
+        list_runs_pages_and_filters,
     );
-    each_shared!(concurrent_inserts, concurrent_claims);
+    each_shared!(concurrent_inserts, concurrent_claims, concurrent_steps);
 }
 
 async fn insert<S: Store>(store: &S, messages: Vec<NewMessage>, now: Millis) {
@@ -1263,4 +1274,961 @@ pub async fn concurrent_claims<S: Store>(store: Arc<S>) {
     let expected: HashSet<_> = (0..MESSAGES).map(|i| format!("msg_{i}")).collect();
     let got: HashSet<_> = seen.into_keys().collect();
     assert_eq!(got, expected, "every due message claimed");
+}
+
+/// A run of `tenant` to `https://example.com/wf`, created at [`T0`], no labels.
+pub fn new_run(tenant: &str, run_id: &str) -> NewRun {
+    NewRun {
+        tenant: tenant.to_string(),
+        run_id: run_id.to_string(),
+        workflow_url: "https://example.com/wf".to_string(),
+        created_at: T0,
+        initial_body: format!("trigger of {run_id}").into_bytes(),
+        labels: Vec::new(),
+        config: vec![9, 8, 7, 0],
+    }
+}
+
+/// `m` linked to `run_id`, as one of its steps when `step`.
+pub fn linked(mut m: NewMessage, run_id: &str, step: bool) -> NewMessage {
+    m.run = Some(RunLink {
+        run_id: run_id.to_string(),
+        step,
+    });
+    m
+}
+
+async fn create<S: Store>(store: &S, run: NewRun, first: NewMessage, now: Millis) {
+    let out = store.create_run(run, first, now).await.expect("create_run");
+    assert_eq!(out, CreateRunOutcome::Created);
+}
+
+async fn run_of<S: Store>(store: &S, tenant: &str, run_id: &str) -> StoredRun {
+    store
+        .get_run(tenant, run_id)
+        .await
+        .expect("get_run")
+        .unwrap_or_else(|| panic!("run {run_id} of {tenant} exists"))
+}
+
+/// `(seq, message_id, body)` of each step of a run.
+async fn steps_of<S: Store>(
+    store: &S,
+    tenant: &str,
+    run_id: &str,
+    up_to: Option<&str>,
+) -> Vec<(u64, String, Vec<u8>)> {
+    store
+        .run_steps(tenant, run_id, up_to)
+        .await
+        .expect("run_steps")
+        .into_iter()
+        .map(|s| (s.seq, s.message_id, s.body))
+        .collect()
+}
+
+fn ended(state: RunState) -> EndRun {
+    EndRun {
+        state,
+        response: None,
+        reason: None,
+    }
+}
+
+/// `create_run` stores the run (started) and its first message, which keeps its run link and is
+/// step 0 when it is a step; a run id the tenant has is `Exists` and stores nothing; another
+/// tenant's run with the same id is a different run.
+pub async fn run_create_and_get<S: Store>(store: &S) {
+    let mut run = new_run("t1", "wfr_a");
+    run.labels = vec!["l1".to_string(), "l%2_".to_string()];
+    let first = linked(message("t1", "msg_init", T0), "wfr_a", true);
+    create(store, run.clone(), first.clone(), T0 + 1).await;
+    let stored = run_of(store, "t1", "wfr_a").await;
+    assert_eq!(stored.run, run, "the run reads back as created");
+    assert_eq!(stored.state, RunState::Started);
+    assert_eq!(
+        (
+            stored.ended_at,
+            stored.response.as_deref(),
+            stored.reason.as_deref()
+        ),
+        (None, None, None)
+    );
+    let m = get(store, "t1", "msg_init").await;
+    assert_eq!(m.message, first, "the first message keeps its run link");
+    assert_eq!(m.state, MessageState::Pending);
+    assert_eq!(states_of(store, "t1", "msg_init").await, ["CREATED"]);
+    let steps = store
+        .run_steps("t1", "wfr_a", None)
+        .await
+        .expect("run_steps");
+    assert_eq!(
+        steps,
+        [RunStep {
+            seq: 0,
+            message_id: "msg_init".to_string(),
+            body: first.body.clone(),
+            created_at: T0 + 1,
+        }],
+        "the first message is step 0"
+    );
+
+    // The same id again: exists, and nothing of the call is stored.
+    let again = store
+        .create_run(
+            new_run("t1", "wfr_a"),
+            linked(message("t1", "msg_again", T0), "wfr_a", true),
+            T0 + 2,
+        )
+        .await
+        .expect("create_run");
+    assert_eq!(again, CreateRunOutcome::Exists(stored.clone()));
+    assert_eq!(
+        store.get_message("t1", "msg_again").await.expect("get"),
+        None
+    );
+    assert_eq!(steps_of(store, "t1", "wfr_a", None).await.len(), 1);
+
+    // Another tenant, same run id: an independent run.
+    assert_eq!(store.get_run("t2", "wfr_a").await.expect("get_run"), None);
+    let mut other = new_run("t2", "wfr_a");
+    other.workflow_url = "https://example.com/other".to_string();
+    create(
+        store,
+        other.clone(),
+        linked(message("t2", "msg_t2", T0), "wfr_a", true),
+        T0 + 3,
+    )
+    .await;
+    assert_eq!(run_of(store, "t2", "wfr_a").await.run, other);
+    assert_eq!(run_of(store, "t1", "wfr_a").await, stored, "untouched");
+    assert_eq!(
+        steps_of(store, "t2", "wfr_a", None).await,
+        [(0, "msg_t2".to_string(), b"body of msg_t2".to_vec())]
+    );
+    assert!(stored.seq < run_of(store, "t2", "wfr_a").await.seq);
+
+    // A first message that is not a step is linked but does not start the steps.
+    create(
+        store,
+        new_run("t1", "wfr_b"),
+        linked(message("t1", "msg_b", T0), "wfr_b", false),
+        T0 + 4,
+    )
+    .await;
+    assert_eq!(steps_of(store, "t1", "wfr_b", None).await, []);
+    assert_eq!(
+        get(store, "t1", "msg_b").await.message.run,
+        Some(RunLink {
+            run_id: "wfr_b".to_string(),
+            step: false
+        })
+    );
+    assert_eq!(store.get_run("t1", "wfr_x").await.expect("get_run"), None);
+    assert_eq!(steps_of(store, "t1", "wfr_x", None).await, []);
+}
+
+/// `create_run` is both or neither: a first message that would not be stored (deduplicated,
+/// an existing id, another tenant's) fails the call and leaves no run.
+pub async fn run_create_is_all_or_none<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_a", T0), "x", T0 + 1_000)],
+        T0,
+    )
+    .await;
+    let dup = linked(
+        with_dedup(message("t1", "msg_dup", T0), "x", T0 + 1_000),
+        "wfr_a",
+        true,
+    );
+    let taken = linked(message("t1", "msg_a", T0), "wfr_a", true);
+    let foreign = linked(message("t2", "msg_f", T0), "wfr_a", true);
+    for first in [dup, taken, foreign] {
+        let id = first.id.clone();
+        let out = store.create_run(new_run("t1", "wfr_a"), first, T0).await;
+        assert!(out.is_err(), "{id}: the run is refused: {out:?}");
+        assert_eq!(store.get_run("t1", "wfr_a").await.expect("get_run"), None);
+        assert_eq!(steps_of(store, "t1", "wfr_a", None).await, []);
+    }
+    assert_eq!(store.get_message("t1", "msg_dup").await.expect("get"), None);
+    assert_eq!(store.get_message("t2", "msg_f").await.expect("get"), None);
+    assert!(
+        all_events(store, "t2", &EventFilter::default())
+            .await
+            .is_empty()
+    );
+    // The id is still free.
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_ok", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+}
+
+/// Step messages are appended in order (also several in one call); a message linked with
+/// `step: false` is only linked; a step of a run that does not exist (or is another tenant's)
+/// is `RunNotActive(None)` and stores nothing, while the rest of its call is stored.
+pub async fn run_step_messages<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_0", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    create(
+        store,
+        new_run("t2", "wfr_t2"),
+        linked(message("t2", "msg_t2", T0), "wfr_t2", true),
+        T0,
+    )
+    .await;
+    let out = store
+        .insert_messages(
+            vec![
+                linked(message("t1", "msg_1", T0), "wfr_a", true),
+                linked(message("t1", "msg_call", T0), "wfr_a", false),
+                linked(message("t1", "msg_lost", T0), "wfr_none", true),
+                message("t1", "msg_plain", T0),
+                linked(message("t1", "msg_2", T0), "wfr_a", true),
+                linked(message("t1", "msg_foreign", T0), "wfr_t2", true),
+                linked(message("t1", "msg_loose", T0), "wfr_none", false),
+            ],
+            T0 + 5,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        [
+            InsertOutcome::Inserted,
+            InsertOutcome::Inserted,
+            InsertOutcome::RunNotActive(None),
+            InsertOutcome::Inserted,
+            InsertOutcome::Inserted,
+            InsertOutcome::RunNotActive(None),
+            InsertOutcome::Inserted,
+        ]
+    );
+    for id in ["msg_lost", "msg_foreign"] {
+        assert_eq!(store.get_message("t1", id).await.expect("get"), None);
+        assert_eq!(states_of(store, "t1", id).await, Vec::<String>::new());
+    }
+    assert_eq!(get(store, "t1", "msg_plain").await.message.run, None);
+    let call = get(store, "t1", "msg_call").await.message.run;
+    assert_eq!(
+        call,
+        Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: false
+        })
+    );
+    assert_eq!(
+        get(store, "t1", "msg_2").await.message.run,
+        Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: true
+        })
+    );
+    let steps = store
+        .run_steps("t1", "wfr_a", None)
+        .await
+        .expect("run_steps");
+    let ids: Vec<_> = steps.iter().map(|s| s.message_id.as_str()).collect();
+    assert_eq!(ids, ["msg_0", "msg_1", "msg_2"], "steps in order");
+    let seqs: Vec<_> = steps.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    assert_eq!(steps[1].body, b"body of msg_1");
+    assert_eq!(steps[2].created_at, T0 + 5);
+    assert_eq!(steps_of(store, "t2", "wfr_t2", None).await.len(), 1);
+    assert_eq!(steps_of(store, "t2", "wfr_a", None).await, []);
+
+    // A later call continues the numbering.
+    insert(
+        store,
+        vec![linked(message("t1", "msg_3", T0), "wfr_a", true)],
+        T0 + 6,
+    )
+    .await;
+    assert_eq!(
+        steps_of(store, "t1", "wfr_a", None).await.last(),
+        Some(&(3, "msg_3".to_string(), b"body of msg_3".to_vec()))
+    );
+    // A failing call (an id that exists) appends no step.
+    let out = store
+        .insert_messages(
+            vec![
+                linked(message("t1", "msg_4", T0), "wfr_a", true),
+                message("t1", "msg_plain", T0),
+            ],
+            T0 + 7,
+        )
+        .await;
+    assert!(out.is_err(), "an existing id fails the call");
+    assert_eq!(steps_of(store, "t1", "wfr_a", None).await.len(), 4);
+    // A deduplicated step is not a step.
+    insert(
+        store,
+        vec![with_dedup(message("t1", "msg_d1", T0), "d", T0 + 100)],
+        T0 + 8,
+    )
+    .await;
+    let out = store
+        .insert_messages(
+            vec![linked(
+                with_dedup(message("t1", "msg_d2", T0), "d", T0 + 100),
+                "wfr_a",
+                true,
+            )],
+            T0 + 9,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        [InsertOutcome::Deduplicated {
+            existing_id: "msg_d1".to_string()
+        }]
+    );
+    assert_eq!(steps_of(store, "t1", "wfr_a", None).await.len(), 4);
+}
+
+/// `run_steps` with `up_to` stops at that step message, inclusive; a message that is not a step
+/// of that run gives no steps.
+pub async fn run_steps_up_to<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_0", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    create(
+        store,
+        new_run("t1", "wfr_b"),
+        linked(message("t1", "msg_b0", T0), "wfr_b", true),
+        T0,
+    )
+    .await;
+    insert(
+        store,
+        vec![
+            linked(message("t1", "msg_1", T0), "wfr_a", true),
+            linked(message("t1", "msg_side", T0), "wfr_a", false),
+            linked(message("t1", "msg_2", T0), "wfr_a", true),
+            linked(message("t1", "msg_3", T0), "wfr_a", true),
+        ],
+        T0,
+    )
+    .await;
+    let ids = |steps: Vec<(u64, String, Vec<u8>)>| -> Vec<String> {
+        steps.into_iter().map(|(_, id, _)| id).collect()
+    };
+    assert_eq!(
+        ids(steps_of(store, "t1", "wfr_a", Some("msg_2")).await),
+        ["msg_0", "msg_1", "msg_2"]
+    );
+    assert_eq!(
+        ids(steps_of(store, "t1", "wfr_a", Some("msg_0")).await),
+        ["msg_0"]
+    );
+    assert_eq!(
+        ids(steps_of(store, "t1", "wfr_a", Some("msg_3")).await),
+        ["msg_0", "msg_1", "msg_2", "msg_3"]
+    );
+    for not_a_step in ["msg_side", "msg_b0", "msg_unknown"] {
+        assert_eq!(
+            steps_of(store, "t1", "wfr_a", Some(not_a_step)).await,
+            [],
+            "{not_a_step} is not a step of wfr_a"
+        );
+    }
+    assert_eq!(steps_of(store, "t2", "wfr_a", Some("msg_2")).await, []);
+}
+
+/// `end_run`: a started run ends (state, end time, response and reason kept) and every pending
+/// message of it, claimed or not, is cancelled with a `CANCELLED` event; an ended run is
+/// `AlreadyEnded` and nothing changes; an unknown or another tenant's run is `NotFound`.
+pub async fn end_run_cancels_pending<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_0", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    create(
+        store,
+        new_run("t1", "wfr_b"),
+        linked(message("t1", "msg_b", T0 + 50), "wfr_b", true),
+        T0,
+    )
+    .await;
+    create(
+        store,
+        new_run("t2", "wfr_a"),
+        linked(message("t2", "msg_t2", T0 + 50), "wfr_a", true),
+        T0,
+    )
+    .await;
+    insert(
+        store,
+        vec![
+            linked(message("t1", "msg_1", T0 + 10), "wfr_a", true),
+            linked(message("t1", "msg_cb", T0 + 20), "wfr_a", false),
+            linked(message("t1", "msg_done", T0 + 1), "wfr_a", false),
+            message("t1", "msg_plain", T0 + 30),
+        ],
+        T0,
+    )
+    .await;
+    // msg_0 is in flight; msg_done is delivered.
+    let in_flight = claim_one(store, T0).await;
+    assert_eq!(in_flight.message.message.id, "msg_0");
+    let done = claim_one(store, T0 + 1).await;
+    assert_eq!(done.message.message.id, "msg_done");
+    store
+        .finish(vec![finish_of(
+            &done,
+            T0 + 2,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+
+    let end = EndRun {
+        state: RunState::Success,
+        response: Some(b"\"the result\"".to_vec()),
+        reason: Some("done".to_string()),
+    };
+    for (tenant, run_id) in [("t1", "wfr_x"), ("t3", "wfr_a")] {
+        assert_eq!(
+            store
+                .end_run(tenant, run_id, end.clone(), T0 + 3)
+                .await
+                .expect("end_run"),
+            EndRunOutcome::NotFound
+        );
+    }
+    assert!(
+        store
+            .end_run("t1", "wfr_a", ended(RunState::Started), T0 + 3)
+            .await
+            .is_err(),
+        "a run cannot end as started"
+    );
+    assert_eq!(run_of(store, "t1", "wfr_a").await.state, RunState::Started);
+    assert_eq!(
+        store
+            .end_run("t1", "wfr_a", end.clone(), T0 + 4)
+            .await
+            .expect("end_run"),
+        EndRunOutcome::Ended
+    );
+    let run = run_of(store, "t1", "wfr_a").await;
+    assert_eq!(run.state, RunState::Success);
+    assert_eq!(run.ended_at, Some(T0 + 4));
+    assert_eq!(run.response, end.response);
+    assert_eq!(run.reason, end.reason);
+    for id in ["msg_0", "msg_1", "msg_cb"] {
+        assert_eq!(get(store, "t1", id).await.state, MessageState::Cancelled);
+    }
+    assert_eq!(
+        states_of(store, "t1", "msg_0").await,
+        ["CREATED", "ACTIVE", "CANCELLED"]
+    );
+    assert_eq!(
+        states_of(store, "t1", "msg_1").await,
+        ["CREATED", "CANCELLED"]
+    );
+    let filter = EventFilter {
+        message_id: Some("msg_1".to_string()),
+        ..EventFilter::default()
+    };
+    let cancelled = &all_events(store, "t1", &filter).await[0];
+    assert_eq!(cancelled.time, T0 + 4);
+    assert_eq!(cancelled.url, "https://example.com/msg_1");
+    assert_eq!(
+        get(store, "t1", "msg_done").await.state,
+        MessageState::Delivered
+    );
+    for (tenant, id) in [("t1", "msg_plain"), ("t1", "msg_b"), ("t2", "msg_t2")] {
+        assert_eq!(get(store, tenant, id).await.state, MessageState::Pending);
+    }
+    assert_eq!(run_of(store, "t1", "wfr_b").await.state, RunState::Started);
+    assert_eq!(run_of(store, "t2", "wfr_a").await.state, RunState::Started);
+    // The attempt in flight finishes stale.
+    let out = store
+        .finish(vec![finish_of(
+            &in_flight,
+            T0 + 5,
+            Transition::Retry { at: T0 + 9 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Stale]);
+
+    // Ended: nothing changes.
+    assert_eq!(
+        store
+            .end_run("t1", "wfr_a", ended(RunState::Canceled), T0 + 6)
+            .await
+            .expect("end_run"),
+        EndRunOutcome::AlreadyEnded(RunState::Success)
+    );
+    assert_eq!(run_of(store, "t1", "wfr_a").await, run);
+    // A step of the ended run is refused with its state; a linked message is still stored.
+    let out = store
+        .insert_messages(
+            vec![
+                linked(message("t1", "msg_late", T0), "wfr_a", true),
+                linked(message("t1", "msg_fcb", T0 + 100), "wfr_a", false),
+            ],
+            T0 + 7,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        out,
+        [
+            InsertOutcome::RunNotActive(Some(RunState::Success)),
+            InsertOutcome::Inserted
+        ]
+    );
+    assert_eq!(
+        store.get_message("t1", "msg_late").await.expect("get"),
+        None
+    );
+    assert_eq!(steps_of(store, "t1", "wfr_a", None).await.len(), 2);
+
+    // Cancelling ends the other run with its own state.
+    assert_eq!(
+        store
+            .end_run("t1", "wfr_b", ended(RunState::Canceled), T0 + 8)
+            .await
+            .expect("end_run"),
+        EndRunOutcome::Ended
+    );
+    let b = run_of(store, "t1", "wfr_b").await;
+    assert_eq!(
+        (
+            b.state,
+            b.ended_at,
+            b.response.as_deref(),
+            b.reason.as_deref()
+        ),
+        (RunState::Canceled, Some(T0 + 8), None, None)
+    );
+    assert_eq!(
+        get(store, "t1", "msg_b").await.state,
+        MessageState::Cancelled
+    );
+    assert_eq!(
+        get(store, "t2", "msg_t2").await.state,
+        MessageState::Pending,
+        "another tenant's run of the same id is untouched"
+    );
+}
+
+/// A finish with `end_run` ends a started run in its own transaction (the run's other pending
+/// messages are cancelled, its spawned messages inserted); when the run has ended already the
+/// run keeps its state and nothing is spawned, but the rest of the finish applies; a stale
+/// finish ends nothing; the finishing message is not cancelled by the run it ends; a run the
+/// tenant does not have ends nothing and does not stop the spawned messages.
+pub async fn finish_ends_run<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_0", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    insert(
+        store,
+        vec![linked(message("t1", "msg_1", T0 + 10), "wfr_a", true)],
+        T0,
+    )
+    .await;
+    let c = claim_one(store, T0).await;
+    assert_eq!(c.message.message.id, "msg_0");
+    let failure = EndRun {
+        state: RunState::Failed,
+        response: None,
+        reason: Some("status 500".to_string()),
+    };
+    let mut stale = finish_of(&c, T0 + 1, Transition::Failed, "FAILED");
+    stale.claim += 1;
+    stale.end_run = Some(("wfr_a".to_string(), failure.clone()));
+    stale.spawn = vec![message("t1", "msg_stale_cb", T0 + 1)];
+    assert_eq!(
+        store.finish(vec![stale]).await.expect("finish"),
+        [FinishOutcome::Stale]
+    );
+    assert_eq!(run_of(store, "t1", "wfr_a").await.state, RunState::Started);
+
+    let mut f = finish_of(&c, T0 + 2, Transition::Failed, "FAILED");
+    f.end_run = Some(("wfr_a".to_string(), failure.clone()));
+    f.spawn = vec![linked(message("t1", "msg_fcb", T0 + 2), "wfr_a", false)];
+    f.dlq = Some(NewDlq {
+        dlq_id: "dlq_0".to_string(),
+        created_at: T0 + 2,
+        response: AttemptResponse::default(),
+        failure_callback: Some("https://example.com/wf".to_string()),
+    });
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    let run = run_of(store, "t1", "wfr_a").await;
+    assert_eq!(
+        (run.state, run.ended_at, run.reason.as_deref()),
+        (RunState::Failed, Some(T0 + 2), Some("status 500"))
+    );
+    assert_eq!(get(store, "t1", "msg_0").await.state, MessageState::Failed);
+    assert_eq!(
+        states_of(store, "t1", "msg_0").await,
+        ["CREATED", "ACTIVE", "FAILED"]
+    );
+    assert_eq!(
+        get(store, "t1", "msg_1").await.state,
+        MessageState::Cancelled
+    );
+    assert_eq!(
+        states_of(store, "t1", "msg_1").await,
+        ["CREATED", "CANCELLED"]
+    );
+    assert_eq!(
+        get(store, "t1", "msg_fcb").await.state,
+        MessageState::Pending,
+        "the failure callback is spawned after the run's messages were cancelled"
+    );
+    assert!(store.get_dlq("t1", "dlq_0").await.expect("dlq").is_some());
+
+    // The failure callback (linked to the ended run) fails too: the run keeps its state and
+    // nothing more is spawned, but the message fails and its dead letter is added.
+    let c = claim_one(store, T0 + 2).await;
+    assert_eq!(c.message.message.id, "msg_fcb");
+    assert_eq!(
+        c.message.message.run,
+        Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: false
+        }),
+        "a claim carries the run link"
+    );
+    let mut f = finish_of(&c, T0 + 3, Transition::Failed, "FAILED");
+    f.end_run = Some((
+        "wfr_a".to_string(),
+        EndRun {
+            state: RunState::Failed,
+            response: None,
+            reason: Some("again".to_string()),
+        },
+    ));
+    f.spawn = vec![message("t1", "msg_second_cb", T0 + 3)];
+    f.dlq = Some(NewDlq {
+        dlq_id: "dlq_fcb".to_string(),
+        created_at: T0 + 3,
+        response: AttemptResponse::default(),
+        failure_callback: None,
+    });
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    assert_eq!(
+        run_of(store, "t1", "wfr_a").await,
+        run,
+        "the run is unchanged"
+    );
+    assert_eq!(
+        store.get_message("t1", "msg_second_cb").await.expect("get"),
+        None,
+        "a run has one failure callback"
+    );
+    assert_eq!(
+        get(store, "t1", "msg_fcb").await.state,
+        MessageState::Failed
+    );
+    assert!(store.get_dlq("t1", "dlq_fcb").await.expect("dlq").is_some());
+    assert_eq!(
+        states_of(store, "t1", "msg_fcb").await,
+        ["CREATED", "ACTIVE", "FAILED"]
+    );
+    assert_eq!(store.next_due().await.expect("next_due"), None);
+
+    // The finishing message itself is not cancelled by the run it ends, even while it stays
+    // pending; the run's other pending messages are.
+    create(
+        store,
+        new_run("t1", "wfr_b"),
+        linked(message("t1", "msg_b0", T0 + 10), "wfr_b", true),
+        T0 + 10,
+    )
+    .await;
+    insert(
+        store,
+        vec![linked(message("t1", "msg_b1", T0 + 50), "wfr_b", false)],
+        T0 + 10,
+    )
+    .await;
+    let c = claim_one(store, T0 + 10).await;
+    assert_eq!(c.message.message.id, "msg_b0");
+    let mut f = finish_of(&c, T0 + 11, Transition::Retry { at: T0 + 20 }, "RETRY");
+    f.end_run = Some(("wfr_b".to_string(), ended(RunState::Canceled)));
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    assert_eq!(run_of(store, "t1", "wfr_b").await.state, RunState::Canceled);
+    let b0 = get(store, "t1", "msg_b0").await;
+    assert_eq!((b0.state, b0.retried), (MessageState::Pending, 1));
+    assert_eq!(
+        get(store, "t1", "msg_b1").await.state,
+        MessageState::Cancelled
+    );
+    // A finish naming a run the tenant does not have ends nothing and still spawns.
+    let c = claim_one(store, T0 + 20).await;
+    assert_eq!(c.message.message.id, "msg_b0");
+    let mut f = finish_of(&c, T0 + 21, Transition::Failed, "FAILED");
+    f.end_run = Some(("wfr_none".to_string(), ended(RunState::Failed)));
+    f.spawn = vec![message("t1", "msg_b_cb", T0 + 21)];
+    assert_eq!(
+        store.finish(vec![f]).await.expect("finish"),
+        [FinishOutcome::Applied]
+    );
+    assert_eq!(
+        store.get_run("t1", "wfr_none").await.expect("get_run"),
+        None
+    );
+    get(store, "t1", "msg_b_cb").await;
+}
+
+/// `DlqFilter::workflow`: `Some(true)` lists only dead letters of messages linked to a run,
+/// `Some(false)` only the others, `None` both.
+pub async fn dlq_workflow_filter<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0 + 1_000), "wfr_a", true),
+        T0,
+    )
+    .await;
+    dead_letter(store, message("t1", "msg_plain", T0), "dlq_plain", 500).await;
+    dead_letter(
+        store,
+        linked(message("t1", "msg_step", T0), "wfr_a", true),
+        "dlq_step",
+        500,
+    )
+    .await;
+    dead_letter(
+        store,
+        linked(message("t1", "msg_call", T0), "wfr_a", false),
+        "dlq_call",
+        500,
+    )
+    .await;
+    let list = async |workflow: Option<bool>| -> Vec<String> {
+        let filter = DlqFilter {
+            workflow,
+            ..DlqFilter::default()
+        };
+        store
+            .list_dlq("t1", &filter, None, 10)
+            .await
+            .expect("list_dlq")
+            .items
+            .into_iter()
+            .map(|e| e.dlq_id)
+            .collect()
+    };
+    assert_eq!(list(Some(true)).await, ["dlq_call", "dlq_step"]);
+    assert_eq!(list(Some(false)).await, ["dlq_plain"]);
+    assert_eq!(list(None).await, ["dlq_call", "dlq_step", "dlq_plain"]);
+    let entry = store
+        .get_dlq("t1", "dlq_step")
+        .await
+        .expect("get_dlq")
+        .expect("exists");
+    assert_eq!(
+        entry.message.message.run,
+        Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: true
+        })
+    );
+}
+
+/// `list_runs`: newest first, a cursor walk sees each run once, every filter set must match
+/// (labels whole), another tenant's runs are absent.
+pub async fn list_runs_pages_and_filters<S: Store>(store: &S) {
+    for i in 0..7 {
+        let mut run = new_run("t1", &format!("wfr_{i}"));
+        if i % 2 == 0 {
+            run.workflow_url = "https://example.com/even".to_string();
+            run.labels = vec!["e%".to_string(), "even".to_string()];
+        }
+        create(
+            store,
+            run,
+            linked(
+                message("t1", &format!("msg_{i}"), T0),
+                &format!("wfr_{i}"),
+                true,
+            ),
+            T0 + i,
+        )
+        .await;
+    }
+    create(
+        store,
+        new_run("t2", "wfr_other"),
+        linked(message("t2", "msg_other", T0), "wfr_other", true),
+        T0,
+    )
+    .await;
+    for (i, state) in [(1, RunState::Canceled), (4, RunState::Success)] {
+        assert_eq!(
+            store
+                .end_run("t1", &format!("wfr_{i}"), ended(state), T0 + 10)
+                .await
+                .expect("end_run"),
+            EndRunOutcome::Ended
+        );
+    }
+    let list = async |filter: RunFilter, count: usize| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_runs("t1", &filter, cursor, count)
+                .await
+                .expect("list_runs");
+            assert!(page.items.len() <= count);
+            for run in &page.items {
+                assert_eq!(run.run.tenant, "t1");
+                if let Some(cursor) = cursor {
+                    assert!(run.seq < cursor, "older than the cursor");
+                }
+            }
+            out.extend(page.items.into_iter().map(|r| r.run.run_id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return out,
+            }
+        }
+    };
+    let all = [
+        "wfr_6", "wfr_5", "wfr_4", "wfr_3", "wfr_2", "wfr_1", "wfr_0",
+    ];
+    assert_eq!(list(RunFilter::default(), 3).await, all, "newest first");
+    assert_eq!(list(RunFilter::default(), 1).await, all);
+    assert_eq!(list(RunFilter::default(), 100).await, all);
+    let page = store
+        .list_runs("t1", &RunFilter::default(), None, 7)
+        .await
+        .expect("list_runs");
+    assert_eq!(page.next, None, "the last page has no cursor");
+    let by_id = RunFilter {
+        run_id: Some("wfr_3".to_string()),
+        ..RunFilter::default()
+    };
+    assert_eq!(list(by_id, 10).await, ["wfr_3"]);
+    let by_url = RunFilter {
+        workflow_url: Some("https://example.com/even".to_string()),
+        ..RunFilter::default()
+    };
+    assert_eq!(list(by_url, 2).await, ["wfr_6", "wfr_4", "wfr_2", "wfr_0"]);
+    let started = RunFilter {
+        state: Some(RunState::Started),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        list(started, 2).await,
+        ["wfr_6", "wfr_5", "wfr_3", "wfr_2", "wfr_0"]
+    );
+    let canceled = RunFilter {
+        state: Some(RunState::Canceled),
+        ..RunFilter::default()
+    };
+    assert_eq!(list(canceled, 2).await, ["wfr_1"]);
+    let label = RunFilter {
+        label: Some("e%".to_string()),
+        ..RunFilter::default()
+    };
+    assert_eq!(list(label, 10).await, ["wfr_6", "wfr_4", "wfr_2", "wfr_0"]);
+    let partial = RunFilter {
+        label: Some("e".to_string()),
+        ..RunFilter::default()
+    };
+    assert!(list(partial, 10).await.is_empty(), "labels match whole");
+    let both = RunFilter {
+        label: Some("even".to_string()),
+        state: Some(RunState::Success),
+        ..RunFilter::default()
+    };
+    assert_eq!(list(both, 10).await, ["wfr_4"]);
+    let other = RunFilter {
+        run_id: Some("wfr_other".to_string()),
+        ..RunFilter::default()
+    };
+    assert!(list(other, 10).await.is_empty(), "another tenant's run");
+    let theirs = store
+        .list_runs("t2", &RunFilter::default(), None, 10)
+        .await
+        .expect("list_runs");
+    let ids: Vec<_> = theirs.items.iter().map(|r| r.run.run_id.as_str()).collect();
+    assert_eq!(ids, ["wfr_other"]);
+    assert!(
+        store
+            .list_runs("t3", &RunFilter::default(), None, 10)
+            .await
+            .expect("list_runs")
+            .items
+            .is_empty()
+    );
+}
+
+/// Many tasks appending steps to one run at once: every step is stored once, numbered 0, 1, 2,
+/// … without gaps.
+pub async fn concurrent_steps<S: Store>(store: Arc<S>) {
+    const TASKS: usize = 16;
+    const EACH: usize = 8;
+    create(
+        &*store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    let mut tasks = Vec::with_capacity(TASKS);
+    for t in 0..TASKS {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let m = linked(message("t1", &format!("msg_{t}_{i}"), T0), "wfr_a", true);
+                let out = store.insert_messages(vec![m], T0).await.expect("insert");
+                assert_eq!(out, [InsertOutcome::Inserted]);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("an inserting task panicked");
+    }
+    let steps = store
+        .run_steps("t1", "wfr_a", None)
+        .await
+        .expect("run_steps");
+    assert_eq!(steps.len(), 1 + TASKS * EACH);
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(step.seq, i as u64, "no gaps");
+    }
+    let ids: HashSet<_> = steps.iter().map(|s| s.message_id.as_str()).collect();
+    assert_eq!(ids.len(), steps.len(), "each step once");
 }

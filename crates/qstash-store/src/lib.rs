@@ -155,6 +155,19 @@ pub struct NewMessage {
     /// The engine's own bookkeeping (what kind of message this is, what it answers to), kept as
     /// given.
     pub extra: Vec<u8>,
+    /// The workflow run this message belongs to, if any.
+    pub run: Option<RunLink>,
+}
+
+/// How a message belongs to a workflow run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLink {
+    /// The run's id (unique per tenant).
+    pub run_id: String,
+    /// Whether the message is one of the run's steps: its body is appended to the run's step
+    /// list (the next sequence number) when it is stored, and it is stored only while the run is
+    /// [`RunState::Started`].
+    pub step: bool,
 }
 
 impl fmt::Debug for NewMessage {
@@ -171,6 +184,7 @@ impl fmt::Debug for NewMessage {
             .field("max_retries", &self.max_retries)
             .field("labels", &self.labels)
             .field("flow_key", &self.flow_key)
+            .field("run", &self.run)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +208,8 @@ pub enum InsertOutcome {
         /// The earlier message's id.
         existing_id: String,
     },
+    /// Not stored: it is a step of a run that does not exist or has ended (with its state).
+    RunNotActive(Option<RunState>),
 }
 
 /// A message as stored.
@@ -310,6 +326,13 @@ pub struct Finish {
     /// failure callback): `(dlq_id, state)` with `CALLBACK_SUCCESS` or `CALLBACK_FAIL`. It is set
     /// only if the finish applies.
     pub dlq_callback_state: Option<(String, String)>,
+    /// Ends the message's workflow run (a run's message failed for good): `(run_id, end)` of
+    /// the finish's tenant. Applied only if the finish applies, in the same transaction: a
+    /// started run ends as with [`Store::end_run`] (its other pending messages are cancelled).
+    /// When the run has ended already, the run keeps its state and the messages of `spawn` are
+    /// not inserted (a run has one failure callback); the rest of the finish still applies. When
+    /// the tenant has no such run, nothing is ended and `spawn` is inserted.
+    pub end_run: Option<(String, EndRun)>,
 }
 
 /// What [`Store::finish`] did.
@@ -421,6 +444,154 @@ pub struct DlqFilter {
     pub label: Option<String>,
     /// Only dead letters whose last response had this status.
     pub response_status: Option<u16>,
+    /// `Some(true)`: only dead letters of workflow runs' messages (stored with a
+    /// [`NewMessage::run`]); `Some(false)`: only of other messages; `None`: both.
+    pub workflow: Option<bool>,
+}
+
+/// Where a workflow run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunState {
+    /// Running: steps are being executed.
+    Started,
+    /// Ended with the workflow's return value.
+    Success,
+    /// A message of the run failed for good.
+    Failed,
+    /// Cancelled.
+    Canceled,
+}
+
+impl RunState {
+    /// The upstream name: `RUN_STARTED`, `RUN_SUCCESS`, `RUN_FAILED`, `RUN_CANCELED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Started => "RUN_STARTED",
+            RunState::Success => "RUN_SUCCESS",
+            RunState::Failed => "RUN_FAILED",
+            RunState::Canceled => "RUN_CANCELED",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<RunState> {
+        Some(match name {
+            "RUN_STARTED" => RunState::Started,
+            "RUN_SUCCESS" => RunState::Success,
+            "RUN_FAILED" => RunState::Failed,
+            "RUN_CANCELED" => RunState::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+/// A workflow run to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewRun {
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// Its id, unique per tenant.
+    pub run_id: String,
+    /// The workflow endpoint.
+    pub workflow_url: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// The trigger's body.
+    pub initial_body: Vec<u8>,
+    /// Its labels, for filtering.
+    pub labels: Vec<String>,
+    /// The engine's configuration of the run (applied to every later message), kept as given.
+    pub config: Vec<u8>,
+}
+
+impl fmt::Debug for NewRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRun")
+            .field("run_id", &self.run_id)
+            .field("workflow_url", &self.workflow_url)
+            .field("created_at", &self.created_at)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndRun {
+    /// The final state (not [`RunState::Started`]).
+    pub state: RunState,
+    /// The workflow's return value (for [`RunState::Success`]).
+    pub response: Option<Vec<u8>>,
+    /// Why it failed or was cancelled, when known.
+    pub reason: Option<String>,
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    /// What it was created with.
+    pub run: NewRun,
+    /// Its state.
+    pub state: RunState,
+    /// When it ended.
+    pub ended_at: Option<Millis>,
+    /// The workflow's return value.
+    pub response: Option<Vec<u8>>,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
+    /// Its position in the list of runs (a cursor).
+    pub seq: u64,
+}
+
+/// One step message of a run, in step order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStep {
+    /// Its position: 0 for the first (the Init message), then 1, 2, …
+    pub seq: u64,
+    /// The step message's id.
+    pub message_id: String,
+    /// The step message's body.
+    pub body: Vec<u8>,
+    /// When it was stored.
+    pub created_at: Millis,
+}
+
+/// What [`Store::create_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per run creation; boxing would only add an allocation"
+)]
+pub enum CreateRunOutcome {
+    /// The run and its first message were stored.
+    Created,
+    /// The tenant has a run with this id already; nothing was stored.
+    Exists(StoredRun),
+}
+
+/// What [`Store::end_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndRunOutcome {
+    /// The run ended now; its pending messages were cancelled.
+    Ended,
+    /// The run had ended before, in this state; nothing changed.
+    AlreadyEnded(RunState),
+    /// No such run for this tenant.
+    NotFound,
+}
+
+/// Filters of [`Store::list_runs`]; every filter that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only this run.
+    pub run_id: Option<String>,
+    /// Only runs of this workflow URL.
+    pub workflow_url: Option<String>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs that carry this label.
+    pub label: Option<String>,
 }
 
 /// The signing keys the server signs deliveries with.
@@ -453,6 +624,14 @@ pub trait Store: Send + Sync + 'static {
     /// (`until` later than `now`), is not stored: its outcome names the earlier message. Two
     /// messages of the same call with the same deduplication id: the first is stored, the second
     /// deduplicated against it. The outcomes are in the order of `messages`.
+    ///
+    /// A step of a workflow run ([`RunLink::step`]) is stored only while the tenant's run with
+    /// that id exists and is [`RunState::Started`]; its body is then appended to the run's steps
+    /// (the next sequence number, from 0) in the same transaction. Otherwise its outcome is
+    /// [`InsertOutcome::RunNotActive`] and nothing of it is stored (no event, no deduplication
+    /// id); like a deduplicated message, this is an outcome and not an error, so the other
+    /// messages of the call are still stored. A message linked with `step: false` is only linked
+    /// to its run (for [`Store::end_run`] and [`DlqFilter::workflow`]), whatever the run's state.
     async fn insert_messages(
         &self,
         messages: Vec<NewMessage>,
@@ -511,4 +690,56 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes the next key current and `new_next` the next one; returns the new pair.
     async fn rotate_signing_keys(&self, new_next: String) -> Result<SigningKeys>;
+
+    /// Creates a workflow run (state [`RunState::Started`]) and stores its first message, both
+    /// or neither. A run id the tenant used before is [`CreateRunOutcome::Exists`]; another
+    /// tenant's run with the same id is a different run.
+    ///
+    /// The first message is stored as [`insert_messages`](Self::insert_messages) stores one, so
+    /// it is the run's step 0 when its [`RunLink`] says `step: true` for this run. When it would
+    /// not be stored (its deduplication id is still remembered, or it is a step of a run that is
+    /// not started), or it belongs to another tenant than the run, the call fails with
+    /// [`StoreError::Invalid`] and nothing is stored.
+    async fn create_run(
+        &self,
+        run: NewRun,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome>;
+
+    /// One run of a tenant.
+    async fn get_run(&self, tenant: &str, run_id: &str) -> Result<Option<StoredRun>>;
+
+    /// The step messages of a run in step order; with `up_to`, only those up to and including
+    /// that step message (none when it is not a step of the run).
+    async fn run_steps(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        up_to: Option<&str>,
+    ) -> Result<Vec<RunStep>>;
+
+    /// Ends a started run and cancels its pending messages (appending `CANCELLED` events).
+    ///
+    /// The run's state becomes `end.state`, `ended_at` becomes `now`, and `end.response` and
+    /// `end.reason` are kept. Every pending message of the tenant linked to the run, claimed or
+    /// not, becomes [`MessageState::Cancelled`] (an attempt in flight then finishes
+    /// [`FinishOutcome::Stale`]). An `end.state` of [`RunState::Started`] is
+    /// [`StoreError::Invalid`].
+    async fn end_run(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        end: EndRun,
+        now: Millis,
+    ) -> Result<EndRunOutcome>;
+
+    /// A page of a tenant's runs, newest first, older than `cursor` when one is given.
+    async fn list_runs(
+        &self,
+        tenant: &str,
+        filter: &RunFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<StoredRun>>;
 }

@@ -5,13 +5,15 @@
 //!
 //! # Threads
 //! - **One writer thread** owns the only read-write connection. Every write (insert, claim,
-//!   finish, cancel, dead-letter deletion, signing keys) is a command sent to it over a channel.
+//!   finish, cancel, dead-letter deletion, signing keys, creating and ending runs) is a command
+//!   sent to it over a channel.
 //!   The thread takes every command waiting (up to [`SqliteOptions::max_group`]), runs them all
 //!   in one transaction, each inside its own `SAVEPOINT`, commits once, and only then answers the
 //!   callers. Concurrent writers thus share one fsync (group commit), and a command that fails
 //!   rolls back alone and gets its own error while the others of its group commit.
 //! - **A small pool of read-only connections** serves the reads (`get_message`, `list_events`,
-//!   `list_dlq`, `get_dlq`, `next_due`, `ping`) on tokio's blocking threads; WAL lets them run
+//!   `list_dlq`, `get_dlq`, `next_due`, `ping`, `get_run`, `run_steps`, `list_runs`) on tokio's
+//!   blocking threads; WAL lets them run
 //!   beside the writer.
 //!
 //! One call is one command: the messages of one `insert_messages`, or the finishes of one
@@ -45,9 +47,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::{
-    AttemptResponse, CancelOutcome, Claimed, Dedup, DlqEntry, DlqFilter, Event, EventFilter,
-    Finish, FinishOutcome, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, Page, Result,
-    SigningKeys, Store, StoreError, StoredMessage, Transition, async_trait,
+    AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
+    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, InsertOutcome, MessageState, Millis,
+    NewDlq, NewMessage, NewRun, Page, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys,
+    Store, StoreError, StoredMessage, StoredRun, Transition, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -59,6 +62,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// plus one, which increases as long as the newest events are never deleted (this store deletes
 /// none). Dead letters are deleted in any order, so their sequence uses `AUTOINCREMENT` and is
 /// never reused.
+///
+/// A run is identified by `(tenant, run_id)` (a unique key); its `seq` (the rowid, never reused)
+/// orders the list of runs. A run's steps are keyed by `(tenant, run_id, seq)`, step `seq`
+/// counting from 0. The index on the messages' run is partial (`run_id IS NOT NULL`), so that
+/// messages outside runs do not pay for it.
 const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
@@ -131,6 +139,40 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    ",
+    // Version 2: workflow runs, their step lists, and the run each message belongs to.
+    "
+    CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        workflow_url TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        initial_body BLOB NOT NULL,
+        labels TEXT NOT NULL,
+        config BLOB NOT NULL,
+        state TEXT NOT NULL,
+        ended_at INTEGER,
+        response BLOB,
+        reason TEXT,
+        UNIQUE (tenant, run_id)
+    );
+    CREATE INDEX runs_tenant ON runs(tenant, seq);
+
+    CREATE TABLE run_steps (
+        tenant TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, run_id, seq)
+    );
+    CREATE INDEX run_steps_message ON run_steps(tenant, message_id);
+
+    ALTER TABLE messages ADD COLUMN run_id TEXT;
+    ALTER TABLE messages ADD COLUMN run_step INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_run ON messages(tenant, run_id, state) WHERE run_id IS NOT NULL;
     ",
 ];
 
@@ -832,10 +874,11 @@ fn status(v: Option<i64>) -> Result<Option<u16>> {
 // ---------------------------------------------------------------------------------------------
 // Rows.
 
-/// The columns of a message, as `decode_message` reads them (22 columns).
+/// The columns of a message, as `decode_message` reads them (24 columns).
 const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
      m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
-     m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body";
+     m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body, \
+     m.run_id, m.run_step";
 
 fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
     let get_u64 = |i: usize| -> Result<u64> { uint(row.get::<_, i64>(at + i).db()?) };
@@ -865,6 +908,14 @@ fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
         }),
         None => None,
     };
+    let run_id: Option<String> = row.get(at + 22).db()?;
+    let run = match run_id {
+        Some(run_id) => Some(RunLink {
+            run_id,
+            step: row.get::<_, i64>(at + 23).db()? != 0,
+        }),
+        None => None,
+    };
     let max_retries = u32::try_from(get_u64(9)?).map_err(|_| corrupt("max retries"))?;
     let retried = u32::try_from(get_u64(10)?).map_err(|_| corrupt("retried"))?;
     Ok(StoredMessage {
@@ -883,6 +934,7 @@ fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
             dedup,
             flow_key: row.get(at + 17).db()?,
             extra: row.get(at + 18).db()?,
+            run,
         },
         state,
         retried,
@@ -927,6 +979,43 @@ fn decode_dlq(row: &Row<'_>) -> Result<DlqEntry> {
         failure_callback_state: row.get(7).db()?,
         message: decode_message(row, DLQ_NCOLS)?,
     })
+}
+
+/// The columns of a run, as `decode_run` reads them.
+const RUN_COLS: &str = "r.seq, r.tenant, r.run_id, r.workflow_url, r.created_at, r.initial_body, \
+     r.labels, r.config, r.state, r.ended_at, r.response, r.reason";
+
+fn decode_run(row: &Row<'_>) -> Result<StoredRun> {
+    let labels: String = row.get(6).db()?;
+    let state: String = row.get(8).db()?;
+    Ok(StoredRun {
+        seq: uint(row.get(0).db()?)?,
+        run: NewRun {
+            tenant: row.get(1).db()?,
+            run_id: row.get(2).db()?,
+            workflow_url: row.get(3).db()?,
+            created_at: uint(row.get(4).db()?)?,
+            initial_body: row.get(5).db()?,
+            labels: decode_labels(&labels)?,
+            config: row.get(7).db()?,
+        },
+        state: RunState::from_name(&state).ok_or_else(|| corrupt("run state"))?,
+        ended_at: opt_uint(row.get(9).db()?)?,
+        response: row.get(10).db()?,
+        reason: row.get(11).db()?,
+    })
+}
+
+fn get_run(conn: &Connection, tenant: &str, run_id: &str) -> Result<Option<StoredRun>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {RUN_COLS} FROM runs r WHERE r.tenant = ?1 AND r.run_id = ?2")
+    });
+    let mut stmt = conn.prepare_cached(&SQL).db()?;
+    let mut rows = stmt.query([tenant, run_id]).db()?;
+    match rows.next().db()? {
+        Some(row) => Ok(Some(decode_run(row)?)),
+        None => Ok(None),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -983,6 +1072,16 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
         {
             return Ok(InsertOutcome::Deduplicated { existing_id });
         }
+    }
+    // A step is stored only while its run is started; it takes the run's next step number.
+    let step_seq = match &m.run {
+        Some(link) if link.step => match next_step(conn, &m.tenant, &link.run_id)? {
+            Ok(seq) => Some(seq),
+            Err(state) => return Ok(InsertOutcome::RunNotActive(state)),
+        },
+        _ => None,
+    };
+    if let Some(dedup) = &m.dedup {
         // Forget a few expired ids on the way, so that the table stays small.
         conn.prepare_cached(
             "DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE until <= ?1 LIMIT 8)",
@@ -1008,8 +1107,8 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
         .prepare_cached(
             "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
              first_due_at, due_at, max_retries, retried, state, claim, lease_ms, labels, dedup_id, \
-             dedup_until, flow_key, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 0, \
-             'PENDING', 0, ?10, ?11, ?12, ?13, ?14, ?15)",
+             dedup_until, flow_key, extra, run_id, run_step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+             ?8, ?8, ?9, 0, 'PENDING', 0, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .db()?
         .execute(rusqlite::params![
@@ -1028,6 +1127,8 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
             m.dedup.as_ref().map(|d| int(d.until)).transpose()?,
             m.flow_key,
             m.extra,
+            m.run.as_ref().map(|r| r.run_id.as_str()),
+            m.run.as_ref().is_some_and(|r| r.step),
         ]);
     match inserted {
         Ok(_) => {}
@@ -1038,6 +1139,22 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
             )));
         }
         Err(e) => return Err(map_error(e)),
+    }
+    if let (Some(seq), Some(link)) = (step_seq, &m.run) {
+        conn.prepare_cached(
+            "INSERT INTO run_steps (tenant, run_id, seq, message_id, body, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            m.tenant,
+            link.run_id,
+            seq,
+            m.id,
+            m.body,
+            int(now)?
+        ])
+        .db()?;
     }
     append_event(
         conn,
@@ -1060,6 +1177,160 @@ fn insert_all(
     now: Millis,
 ) -> Result<Vec<InsertOutcome>> {
     messages.iter().map(|m| insert_one(conn, m, now)).collect()
+}
+
+/// The next step number of a started run, or (as the error) the state of a run that is not
+/// started (`None`: no such run).
+fn next_step(
+    conn: &Connection,
+    tenant: &str,
+    run_id: &str,
+) -> Result<std::result::Result<i64, Option<RunState>>> {
+    let run: Option<(String, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT r.state, (SELECT MAX(s.seq) FROM run_steps s \
+             WHERE s.tenant = r.tenant AND s.run_id = r.run_id) \
+             FROM runs r WHERE r.tenant = ?1 AND r.run_id = ?2",
+        )
+        .db()?
+        .query_row([tenant, run_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((state, last)) = run else {
+        return Ok(Err(None));
+    };
+    let state = RunState::from_name(&state).ok_or_else(|| corrupt("run state"))?;
+    if state != RunState::Started {
+        return Ok(Err(Some(state)));
+    }
+    Ok(Ok(last.map_or(0, |seq| seq + 1)))
+}
+
+fn create_run(
+    conn: &Connection,
+    run: &NewRun,
+    first: &NewMessage,
+    now: Millis,
+) -> Result<CreateRunOutcome> {
+    if first.tenant != run.tenant {
+        return Err(StoreError::Invalid(format!(
+            "the first message of run {} belongs to another tenant",
+            run.run_id
+        )));
+    }
+    if let Some(existing) = get_run(conn, &run.tenant, &run.run_id)? {
+        return Ok(CreateRunOutcome::Exists(existing));
+    }
+    conn.prepare_cached(
+        "INSERT INTO runs (tenant, run_id, workflow_url, created_at, initial_body, labels, \
+         config, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'RUN_STARTED')",
+    )
+    .db()?
+    .execute(rusqlite::params![
+        run.tenant,
+        run.run_id,
+        run.workflow_url,
+        int(run.created_at)?,
+        run.initial_body,
+        encode_labels(&run.labels)?,
+        run.config,
+    ])
+    .db()?;
+    match insert_one(conn, first, now)? {
+        InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
+        // Both or neither: the caller's savepoint rolls the run back with this error.
+        InsertOutcome::Deduplicated { existing_id } => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a duplicate of {existing_id}",
+            run.run_id
+        ))),
+        InsertOutcome::RunNotActive(_) => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a step of a run that is not started",
+            run.run_id
+        ))),
+    }
+}
+
+/// Ends a started run and cancels its pending messages, except `except` (the message whose
+/// finish ends the run).
+fn end_run(
+    conn: &Connection,
+    tenant: &str,
+    run_id: &str,
+    end: &EndRun,
+    now: Millis,
+    except: Option<&str>,
+) -> Result<EndRunOutcome> {
+    if end.state == RunState::Started {
+        return Err(StoreError::Invalid(format!(
+            "run {run_id} cannot end in state {}",
+            RunState::Started.as_str()
+        )));
+    }
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM runs WHERE tenant = ?1 AND run_id = ?2")
+        .db()?
+        .query_row([tenant, run_id], |row| row.get(0))
+        .optional()
+        .db()?;
+    let Some(state) = state else {
+        return Ok(EndRunOutcome::NotFound);
+    };
+    let state = RunState::from_name(&state).ok_or_else(|| corrupt("run state"))?;
+    if state != RunState::Started {
+        return Ok(EndRunOutcome::AlreadyEnded(state));
+    }
+    conn.prepare_cached(
+        "UPDATE runs SET state = ?3, ended_at = ?4, response = ?5, reason = ?6 \
+         WHERE tenant = ?1 AND run_id = ?2",
+    )
+    .db()?
+    .execute(rusqlite::params![
+        tenant,
+        run_id,
+        end.state.as_str(),
+        int(now)?,
+        end.response,
+        end.reason,
+    ])
+    .db()?;
+    let pending: Vec<(i64, String, String, String)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT rowid, id, destination, labels FROM messages \
+                 WHERE tenant = ?1 AND run_id = ?2 AND state = 'PENDING'",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([tenant, run_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
+    };
+    for (rowid, id, url, labels) in pending {
+        if except == Some(id.as_str()) {
+            continue;
+        }
+        conn.prepare_cached(
+            "UPDATE messages SET state = 'CANCELLED', claim_open = 0 WHERE rowid = ?1",
+        )
+        .db()?
+        .execute([rowid])
+        .db()?;
+        append_event(
+            conn,
+            tenant,
+            now,
+            &id,
+            "CANCELLED",
+            &url,
+            &labels,
+            None,
+            None,
+            None,
+        )?;
+    }
+    Ok(EndRunOutcome::Ended)
 }
 
 fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
@@ -1193,8 +1464,17 @@ fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
         f.event.error.as_deref(),
         f.event.next_delivery_time,
     )?;
-    for spawn in &f.spawn {
-        insert_one(conn, spawn, f.now)?;
+    // A run has one ending: when it had ended already, what this finish would spawn for its
+    // end (the failure callback) is not inserted.
+    let spawn = match &f.end_run {
+        Some((run_id, end)) => !matches!(
+            end_run(conn, &f.tenant, run_id, end, f.now, Some(&f.message_id))?,
+            EndRunOutcome::AlreadyEnded(_)
+        ),
+        None => true,
+    };
+    for message in f.spawn.iter().filter(|_| spawn) {
+        insert_one(conn, message, f.now)?;
     }
     if let Some(dlq) = &f.dlq {
         insert_dlq(conn, &f.tenant, &f.message_id, dlq)?;
@@ -1394,6 +1674,11 @@ fn list_dlq(
         sql.push_str(" AND d.response_status = :status");
         params.push((":status", status));
     }
+    match filter.workflow {
+        Some(true) => sql.push_str(" AND m.run_id IS NOT NULL"),
+        Some(false) => sql.push_str(" AND m.run_id IS NULL"),
+        None => {}
+    }
     sql.push_str(" ORDER BY d.seq DESC LIMIT :limit");
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let mut rows = stmt.query(params.as_slice()).db()?;
@@ -1404,6 +1689,99 @@ fn list_dlq(
     let next = if items.len() > count {
         items.truncate(count);
         items.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+fn run_steps(
+    conn: &Connection,
+    tenant: &str,
+    run_id: &str,
+    up_to: Option<&str>,
+) -> Result<Vec<RunStep>> {
+    let last = match up_to {
+        Some(message_id) => {
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT seq FROM run_steps \
+                     WHERE tenant = ?1 AND message_id = ?2 AND run_id = ?3",
+                )
+                .db()?
+                .query_row([tenant, message_id, run_id], |row| row.get(0))
+                .optional()
+                .db()?;
+            match seq {
+                Some(seq) => seq,
+                None => return Ok(Vec::new()),
+            }
+        }
+        None => i64::MAX,
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, message_id, body, created_at FROM run_steps \
+             WHERE tenant = ?1 AND run_id = ?2 AND seq <= ?3 ORDER BY seq",
+        )
+        .db()?;
+    let mut rows = stmt.query(rusqlite::params![tenant, run_id, last]).db()?;
+    let mut steps = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        steps.push(RunStep {
+            seq: uint(row.get(0).db()?)?,
+            message_id: row.get(1).db()?,
+            body: row.get(2).db()?,
+            created_at: uint(row.get(3).db()?)?,
+        });
+    }
+    Ok(steps)
+}
+
+fn list_runs(
+    conn: &Connection,
+    tenant: &str,
+    filter: &RunFilter,
+    cursor: Option<u64>,
+    count: usize,
+) -> Result<Page<StoredRun>> {
+    let count = count.max(1);
+    let mut sql = format!("SELECT {RUN_COLS} FROM runs r WHERE r.tenant = :tenant");
+    let cursor = cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let needle = filter.label.as_deref().map(label_needle);
+    let state = filter.state.map(RunState::as_str);
+    let limit = page_limit(count);
+    let mut params: Vec<(&str, &dyn ToSql)> = vec![(":tenant", &tenant), (":limit", &limit)];
+    if let Some(cursor) = &cursor {
+        sql.push_str(" AND r.seq < :cursor");
+        params.push((":cursor", cursor));
+    }
+    if let Some(run_id) = &filter.run_id {
+        sql.push_str(" AND r.run_id = :run_id");
+        params.push((":run_id", run_id));
+    }
+    if let Some(url) = &filter.workflow_url {
+        sql.push_str(" AND r.workflow_url = :url");
+        params.push((":url", url));
+    }
+    if let Some(state) = &state {
+        sql.push_str(" AND r.state = :state");
+        params.push((":state", state));
+    }
+    if let Some(needle) = &needle {
+        sql.push_str(" AND instr(r.labels, :label) > 0");
+        params.push((":label", needle));
+    }
+    sql.push_str(" ORDER BY r.seq DESC LIMIT :limit");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query(params.as_slice()).db()?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        items.push(decode_run(row)?);
+    }
+    let next = if items.len() > count {
+        items.truncate(count);
+        items.last().map(|r| r.seq)
     } else {
         None
     };
@@ -1568,6 +1946,57 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn create_run(
+        &self,
+        run: NewRun,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        self.write(move |conn| create_run(conn, &run, &first, now))
+            .await
+    }
+
+    async fn get_run(&self, tenant: &str, run_id: &str) -> Result<Option<StoredRun>> {
+        let (tenant, run_id) = (tenant.to_string(), run_id.to_string());
+        self.read(move |conn| get_run(conn, &tenant, &run_id)).await
+    }
+
+    async fn run_steps(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        up_to: Option<&str>,
+    ) -> Result<Vec<RunStep>> {
+        let (tenant, run_id) = (tenant.to_string(), run_id.to_string());
+        let up_to = up_to.map(str::to_string);
+        self.read(move |conn| run_steps(conn, &tenant, &run_id, up_to.as_deref()))
+            .await
+    }
+
+    async fn end_run(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        end: EndRun,
+        now: Millis,
+    ) -> Result<EndRunOutcome> {
+        let (tenant, run_id) = (tenant.to_string(), run_id.to_string());
+        self.write(move |conn| end_run(conn, &tenant, &run_id, &end, now, None))
+            .await
+    }
+
+    async fn list_runs(
+        &self,
+        tenant: &str,
+        filter: &RunFilter,
+        cursor: Option<u64>,
+        count: usize,
+    ) -> Result<Page<StoredRun>> {
+        let (tenant, filter) = (tenant.to_string(), filter.clone());
+        self.read(move |conn| list_runs(conn, &tenant, &filter, cursor, count))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -1656,5 +2085,135 @@ mod tests {
         );
         assert!(dlq.contains("dlq_tenant"), "{dlq}");
         assert!(!dlq.contains("TEMP B-TREE"), "{dlq}");
+
+        let run_pending = plan(
+            &conn,
+            "SELECT rowid, id, destination, labels FROM messages \
+             WHERE tenant = 't' AND run_id = 'r' AND state = 'PENDING'",
+        );
+        assert!(run_pending.contains("messages_run"), "{run_pending}");
+        let get_run = plan(
+            &conn,
+            &format!("SELECT {RUN_COLS} FROM runs r WHERE r.tenant = 't' AND r.run_id = 'r'"),
+        );
+        assert!(get_run.contains("sqlite_autoindex_runs"), "{get_run}");
+        let runs = plan(
+            &conn,
+            &format!(
+                "SELECT {RUN_COLS} FROM runs r WHERE r.tenant = 't' AND r.seq < 9 \
+                 ORDER BY r.seq DESC LIMIT 5"
+            ),
+        );
+        assert!(runs.contains("runs_tenant"), "{runs}");
+        assert!(!runs.contains("TEMP B-TREE"), "{runs}");
+        let steps = plan(
+            &conn,
+            "SELECT seq, message_id, body, created_at FROM run_steps \
+             WHERE tenant = 't' AND run_id = 'r' AND seq <= 5 ORDER BY seq",
+        );
+        assert!(steps.contains("sqlite_autoindex_run_steps"), "{steps}");
+        assert!(!steps.contains("TEMP B-TREE"), "{steps}");
+        let up_to = plan(
+            &conn,
+            "SELECT seq FROM run_steps WHERE tenant = 't' AND message_id = 'm' AND run_id = 'r'",
+        );
+        assert!(up_to.contains("run_steps_message"), "{up_to}");
+        let next_step = plan(
+            &conn,
+            "SELECT r.state, (SELECT MAX(s.seq) FROM run_steps s \
+             WHERE s.tenant = r.tenant AND s.run_id = r.run_id) \
+             FROM runs r WHERE r.tenant = 't' AND r.run_id = 'r'",
+        );
+        assert!(
+            next_step.contains("sqlite_autoindex_run_steps"),
+            "{next_step}"
+        );
+        assert!(!next_step.contains("SCAN"), "{next_step}");
+    }
+
+    /// A file written by the previous version (schema 1, before workflow runs) opens, migrates
+    /// to the current version, and keeps its data; the new columns read as "no run".
+    #[tokio::test]
+    async fn a_version_1_database_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode=WAL").unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            // Rows as version 1 wrote them.
+            conn.execute_batch(&format!(
+                "INSERT INTO messages (tenant, id, destination, method, headers, body, \
+                 created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra) \
+                 VALUES ('t1', 'msg_old', 'https://example.com/old', 'POST', x'00', x'6869', \
+                 5, 7, 7, 3, 'PENDING', 60000, '{sep}red{sep}', x''); \
+                 INSERT INTO messages (tenant, id, destination, method, headers, body, \
+                 created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra) \
+                 VALUES ('t1', 'msg_dead', 'https://example.com/dead', 'POST', x'00', x'', \
+                 5, 7, 7, 3, 'FAILED', 60000, '', x''); \
+                 INSERT INTO dlq (dlq_id, tenant, message_id, created_at, response_status, \
+                 response_headers, response_body) VALUES ('dlq_old', 't1', 'msg_dead', 8, 500, \
+                 x'00', x''); \
+                 INSERT INTO events (tenant, time, message_id, state, url, labels) \
+                 VALUES ('t1', 5, 'msg_old', 'CREATED', 'https://example.com/old', '');",
+                sep = LABEL_SEP
+            ))
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let old = store.get_message("t1", "msg_old").await.unwrap().unwrap();
+        assert_eq!(old.message.run, None);
+        assert_eq!(old.message.body, b"hi");
+        assert_eq!(old.message.labels, ["red"]);
+        assert_eq!(old.state, MessageState::Pending);
+        let not_workflow = DlqFilter {
+            workflow: Some(false),
+            ..DlqFilter::default()
+        };
+        let page = store.list_dlq("t1", &not_workflow, None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].message.message.run, None);
+        let workflow = DlqFilter {
+            workflow: Some(true),
+            ..DlqFilter::default()
+        };
+        let page = store.list_dlq("t1", &workflow, None, 10).await.unwrap();
+        assert!(page.items.is_empty());
+        // The new tables work beside the old rows.
+        let run = NewRun {
+            tenant: "t1".to_string(),
+            run_id: "wfr_a".to_string(),
+            workflow_url: "https://example.com/wf".to_string(),
+            created_at: 10,
+            initial_body: b"start".to_vec(),
+            labels: Vec::new(),
+            config: Vec::new(),
+        };
+        let mut first = old.message.clone();
+        first.id = "msg_new".to_string();
+        first.run = Some(RunLink {
+            run_id: "wfr_a".to_string(),
+            step: true,
+        });
+        assert_eq!(
+            store.create_run(run, first.clone(), 10).await.unwrap(),
+            CreateRunOutcome::Created
+        );
+        let new = store.get_message("t1", "msg_new").await.unwrap().unwrap();
+        assert_eq!(new.message, first);
+        assert_eq!(store.run_steps("t1", "wfr_a", None).await.unwrap().len(), 1);
+        let events = store
+            .list_events("t1", &EventFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(events.items.len(), 2, "the old event and the new one");
+        store.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 2);
     }
 }

@@ -50,6 +50,27 @@ async fn everything_survives_reopen() {
         .signing_keys_or_init(keys.clone())
         .await
         .expect("keys");
+    let first = conformance::linked(message("t1", "msg_run", T0 + 10), "wfr_a", true);
+    store
+        .create_run(conformance::new_run("t1", "wfr_a"), first.clone(), T0)
+        .await
+        .expect("create_run");
+    store
+        .end_run(
+            "t1",
+            "wfr_a",
+            qstash_store::EndRun {
+                state: qstash_store::RunState::Success,
+                response: Some(b"42".to_vec()),
+                reason: None,
+            },
+            T0 + 2,
+        )
+        .await
+        .expect("end_run");
+    let run_before = store.get_run("t1", "wfr_a").await.expect("get_run");
+    let steps_before = store.run_steps("t1", "wfr_a", None).await.expect("steps");
+    assert_eq!(steps_before.len(), 1);
     let events_before = store
         .list_events("t1", &EventFilter::default(), None, 100)
         .await
@@ -81,6 +102,21 @@ async fn everything_survives_reopen() {
         .await
         .expect("events");
     assert_eq!(events_after, events_before);
+    assert_eq!(
+        store.get_run("t1", "wfr_a").await.expect("get_run"),
+        run_before
+    );
+    assert_eq!(
+        store.run_steps("t1", "wfr_a", None).await.expect("steps"),
+        steps_before
+    );
+    let run_message = store
+        .get_message("t1", "msg_run")
+        .await
+        .expect("get")
+        .expect("msg_run");
+    assert_eq!(run_message.message, first);
+    assert_eq!(run_message.state, MessageState::Cancelled);
     assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 5));
     // Event ids keep increasing after a reopen.
     store

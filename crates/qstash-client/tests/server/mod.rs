@@ -197,3 +197,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respon
     }
     resp
 }
+
+/// `http://127.0.0.1:<port>` for a port that was just free: nothing listens there.
+pub fn unused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}

@@ -17,8 +17,31 @@ use crate::ids::{message_id, now_ms};
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    tenant: Tenant,
     RawQuery(query): RawQuery,
+) -> ApiResult<Json<DlqListResponse>> {
+    // `source=workflow` lists the dead letters of workflow runs only.
+    let workflow = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "source=workflow"))
+        .then_some(true);
+    list_filtered(state, tenant, query, workflow).await
+}
+
+/// `GET /v2/workflows/dlq`: the dead letters of workflow runs.
+pub(crate) async fn list_workflow(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<DlqListResponse>> {
+    list_filtered(state, tenant, query, Some(true)).await
+}
+
+async fn list_filtered(
+    state: AppState,
+    Tenant(tenant): Tenant,
+    query: Option<String>,
+    workflow: Option<bool>,
 ) -> ApiResult<Json<DlqListResponse>> {
     let q = DlqQuery::from_query(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -26,6 +49,7 @@ pub(crate) async fn list(
         url: q.url.clone(),
         label: q.label.as_ref().map(|l| l.as_str().to_owned()),
         response_status: q.response_status,
+        workflow,
     };
     let page = state
         .engine()

@@ -9,13 +9,17 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use qstash_protocol::{Message, PublishBatch, PublishRequest, PublishResponse};
-use qstash_store::{CancelOutcome, Dedup, InsertOutcome, Millis, NewMessage, StoredMessage};
+use qstash_store::{
+    CancelOutcome, CreateRunOutcome, Dedup, InsertOutcome, Millis, NewMessage, RunState,
+    StoredMessage,
+};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, Tenant};
-use crate::engine::envelope::{Envelope, Kind};
+use crate::engine::envelope::Envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{message_id, now_ms};
+use crate::workflow::{self, RunConfig, RunHeaders};
 
 /// Reads a request body of at most `limit` bytes; a larger one is a 413 naming the limit.
 pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
@@ -39,20 +43,88 @@ pub(crate) async fn publish(
     let decoded =
         PublishRequest::from_http(&request).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = now_ms();
-    let message = new_message(&state, &tenant, &decoded, now)?;
+    let (status, answer) = accept(&state, &tenant, &decoded, now).await?;
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Accepts one published message: a plain message, or a message of a workflow run.
+async fn accept(
+    state: &AppState,
+    tenant: &str,
+    req: &PublishRequest,
+    now: Millis,
+) -> ApiResult<(StatusCode, PublishResponse)> {
+    let mut message = new_message(state, tenant, req, now)?;
+    let store = &state.engine().store;
     let id = message.id.clone();
-    let outcome = state
-        .engine()
-        .store
-        .insert_messages(vec![message], now)
-        .await?;
-    state.engine().wake();
-    Ok(match outcome.into_iter().next() {
-        Some(InsertOutcome::Deduplicated { existing_id }) => {
-            (StatusCode::ACCEPTED, Json(deduplicated(existing_id))).into_response()
+    if let Some(h) = RunHeaders::of(req) {
+        let mut envelope = Envelope::decode(&message.extra);
+        let run = store.get_run(tenant, &h.run_id).await?;
+        match run {
+            None if h.init => {
+                let url = message.destination.clone();
+                workflow::link(&mut message, &mut envelope, &h, &url, now);
+                message.extra = envelope.encode();
+                let new_run = workflow::init_run(tenant, &h, &message);
+                let outcome = store.create_run(new_run, message, now).await?;
+                state.engine().wake();
+                return Ok(match outcome {
+                    CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
+                    CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
+                });
+            }
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "workflow run {} does not exist",
+                    h.run_id
+                )));
+            }
+            Some(run) if run.state != RunState::Started => {
+                return Err(ApiError::bad_request(format!(
+                    "workflow run {} has ended ({})",
+                    h.run_id,
+                    run.state.as_str()
+                )));
+            }
+            Some(run) => {
+                if h.init {
+                    // An Init message continues a run only as the answer to its trigger
+                    // delivery, and only once.
+                    let steps = store.run_steps(tenant, &h.run_id, None).await?;
+                    if !h.trigger_by_sdk || !steps.is_empty() {
+                        let first = steps.first().map_or(id, |s| s.message_id.clone());
+                        return Ok((StatusCode::ACCEPTED, deduplicated(first)));
+                    }
+                }
+                RunConfig::decode(&run.run.config).apply(
+                    &mut message,
+                    &mut envelope,
+                    &run.run.run_id,
+                    &run.run.workflow_url,
+                );
+                workflow::link(
+                    &mut message,
+                    &mut envelope,
+                    &h,
+                    &run.run.workflow_url,
+                    run.run.created_at,
+                );
+                message.extra = envelope.encode();
+            }
         }
-        _ => (StatusCode::CREATED, Json(PublishResponse::new(id))).into_response(),
-    })
+    }
+    let outcome = store.insert_messages(vec![message], now).await?;
+    state.engine().wake();
+    match outcome.into_iter().next() {
+        Some(InsertOutcome::Deduplicated { existing_id }) => {
+            Ok((StatusCode::ACCEPTED, deduplicated(existing_id)))
+        }
+        Some(InsertOutcome::RunNotActive(s)) => Err(ApiError::bad_request(format!(
+            "the workflow run has ended ({})",
+            s.map_or("not found", RunState::as_str)
+        ))),
+        _ => Ok((StatusCode::CREATED, PublishResponse::new(id))),
+    }
 }
 
 pub(crate) async fn batch(
@@ -73,6 +145,17 @@ pub(crate) async fn batch(
         )));
     }
     let now = now_ms();
+    if batch.entries().iter().any(|e| RunHeaders::of(e).is_some()) {
+        // Messages of workflow runs each follow their run's rules: one at a time.
+        let mut answers = Vec::with_capacity(batch.entries().len());
+        for (i, entry) in batch.entries().iter().enumerate() {
+            let (_, answer) = accept(&state, &tenant, entry, now)
+                .await
+                .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
+            answers.push(answer);
+        }
+        return Ok((StatusCode::CREATED, Json(answers)).into_response());
+    }
     let mut messages = Vec::with_capacity(batch.entries().len());
     for (i, entry) in batch.entries().iter().enumerate() {
         let m = new_message(&state, &tenant, entry, now)
@@ -96,7 +179,7 @@ pub(crate) async fn batch(
         .zip(ids)
         .map(|(o, id)| match o {
             InsertOutcome::Deduplicated { existing_id } => deduplicated(existing_id),
-            InsertOutcome::Inserted => PublishResponse::new(id),
+            InsertOutcome::Inserted | InsertOutcome::RunNotActive(_) => PublishResponse::new(id),
         })
         .collect();
     Ok((StatusCode::CREATED, Json(answers)).into_response())
@@ -108,23 +191,35 @@ fn deduplicated(existing_id: String) -> PublishResponse {
     r
 }
 
-/// The message to store for a decoded publish request, after the server's limits.
-pub(crate) fn new_message(
+/// What every message needs, whatever endpoint made it.
+pub(crate) struct Basics<'a> {
+    pub destination: &'a str,
+    pub method: &'a str,
+    pub body: &'a [u8],
+    pub retries: Option<u32>,
+    pub delay: Option<qstash_delay::Delay>,
+    pub not_before: Option<u64>,
+    pub timeout: Option<qstash_delay::Delay>,
+}
+
+/// A message from its basics, after the server's limits; its envelope says only the timeout
+/// and not-before time so far.
+pub(crate) fn base_message(
     state: &AppState,
     tenant: &str,
-    req: &PublishRequest,
+    b: &Basics<'_>,
     now: Millis,
-) -> ApiResult<NewMessage> {
+) -> ApiResult<(NewMessage, Envelope)> {
     let limits = state.limits();
     let delivery = state.engine().config();
-    let retries = req.retries().unwrap_or(3);
+    let retries = b.retries.unwrap_or(3);
     if retries > limits.max_retries {
         return Err(ApiError::bad_request(format!(
             "Upstash-Retries: {retries} is more than the maximum of {}",
             limits.max_retries
         )));
     }
-    if req.body().len() > limits.max_body {
+    if b.body.len() > limits.max_body {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
@@ -134,7 +229,7 @@ pub(crate) fn new_message(
         ));
     }
     let max_delay_ms = limits.max_delay.as_millis() as u64;
-    let due_at = if let Some(secs) = req.not_before() {
+    let due_at = if let Some(secs) = b.not_before {
         let at = secs.saturating_mul(1000);
         if at > now.saturating_add(max_delay_ms) {
             return Err(ApiError::bad_request(format!(
@@ -143,7 +238,7 @@ pub(crate) fn new_message(
             )));
         }
         at
-    } else if let Some(delay) = req.delay() {
+    } else if let Some(delay) = b.delay {
         let d: Duration = delay.into();
         if d > limits.max_delay {
             return Err(ApiError::bad_request(format!(
@@ -155,34 +250,65 @@ pub(crate) fn new_message(
     } else {
         now
     };
-    let timeout: Option<Duration> = req.timeout().map(Into::into);
+    let timeout: Option<Duration> = b.timeout.map(Into::into);
     let lease = timeout.unwrap_or(delivery.timeout) + delivery.lease_grace;
     let envelope = Envelope {
-        kind: Kind::Message,
-        dlq_id: None,
-        forward: pairs(req.forwarded().iter()),
-        content_type: req
-            .content_type()
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
         timeout_ms: timeout.map(|t| t.as_millis() as u64),
-        retry_delay: req.retry_delay().map(|r| r.as_str().to_owned()),
-        callback: req.callback().map(|c| c.url().as_str().to_owned()),
-        callback_forward: req
-            .callback()
-            .map(|c| pairs(c.forwarded().iter()))
-            .unwrap_or_default(),
-        failure_callback: req.failure_callback().map(|c| c.url().as_str().to_owned()),
-        failure_callback_forward: req
-            .failure_callback()
-            .map(|c| pairs(c.forwarded().iter()))
-            .unwrap_or_default(),
-        not_before: req
-            .not_before()
-            .map(|s| s.saturating_mul(1000))
-            .unwrap_or(0),
+        not_before: b.not_before.map(|s| s.saturating_mul(1000)).unwrap_or(0),
+        ..Envelope::default()
     };
-    let headers: Vec<(String, String)> = req
+    let message = NewMessage {
+        id: message_id(),
+        tenant: tenant.to_owned(),
+        destination: b.destination.to_owned(),
+        method: b.method.to_owned(),
+        headers: Vec::new(),
+        body: b.body.to_vec(),
+        created_at: now,
+        due_at,
+        max_retries: retries,
+        lease_ms: lease.as_millis() as u64,
+        labels: Vec::new(),
+        dedup: None,
+        flow_key: None,
+        extra: Vec::new(),
+        run: None,
+    };
+    Ok((message, envelope))
+}
+
+/// The message to store for a decoded publish request, after the server's limits.
+pub(crate) fn new_message(
+    state: &AppState,
+    tenant: &str,
+    req: &PublishRequest,
+    now: Millis,
+) -> ApiResult<NewMessage> {
+    let basics = Basics {
+        destination: req.destination().as_str(),
+        method: req.method().as_str(),
+        body: req.body(),
+        retries: req.retries(),
+        delay: req.delay(),
+        not_before: req.not_before(),
+        timeout: req.timeout(),
+    };
+    let (mut message, mut envelope) = base_message(state, tenant, &basics, now)?;
+    envelope.forward = pairs(req.forwarded().iter());
+    envelope.content_type = req
+        .content_type()
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    envelope.retry_delay = req.retry_delay().map(|r| r.as_str().to_owned());
+    if let Some(c) = req.callback() {
+        envelope.callback = Some(c.url().as_str().to_owned());
+        envelope.callback_forward = pairs(c.forwarded().iter());
+    }
+    if let Some(c) = req.failure_callback() {
+        envelope.failure_callback = Some(c.url().as_str().to_owned());
+        envelope.failure_callback_forward = pairs(c.forwarded().iter());
+    }
+    message.headers = req
         .headers()
         .iter()
         .map(|(n, v)| {
@@ -194,8 +320,8 @@ pub(crate) fn new_message(
             )
         })
         .collect();
-    let dedup_until = now.saturating_add(limits.dedup_window.as_millis() as u64);
-    let dedup = match (
+    let dedup_until = now.saturating_add(state.limits().dedup_window.as_millis() as u64);
+    message.dedup = match (
         req.deduplication_id(),
         req.content_based_deduplication().unwrap_or(false),
     ) {
@@ -204,27 +330,15 @@ pub(crate) fn new_message(
             until: dedup_until,
         }),
         (None, true) => Some(Dedup {
-            id: content_hash(req.destination().as_str(), req.body(), &headers),
+            id: content_hash(req.destination().as_str(), req.body(), &message.headers),
             until: dedup_until,
         }),
         (None, false) => None,
     };
-    Ok(NewMessage {
-        id: message_id(),
-        tenant: tenant.to_owned(),
-        destination: req.destination().as_str().to_owned(),
-        method: req.method().as_str().to_owned(),
-        headers,
-        body: req.body().to_vec(),
-        created_at: now,
-        due_at,
-        max_retries: retries,
-        lease_ms: lease.as_millis() as u64,
-        labels: req.labels().iter().map(|l| l.as_str().to_owned()).collect(),
-        dedup,
-        flow_key: req.flow_control().map(|(k, _)| k.as_str().to_owned()),
-        extra: envelope.encode(),
-    })
+    message.labels = req.labels().iter().map(|l| l.as_str().to_owned()).collect();
+    message.flow_key = req.flow_control().map(|(k, _)| k.as_str().to_owned());
+    message.extra = envelope.encode();
+    Ok(message)
 }
 
 fn pairs<'a>(

@@ -4,6 +4,7 @@ mod dlq;
 mod events;
 mod keys;
 mod messages;
+mod workflows;
 
 pub(crate) use crate::engine::outcome::header_lists;
 
@@ -109,6 +110,27 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/dlq", get(dlq::list).delete(dlq::delete_many))
         .route("/v2/dlq/{id}", get(dlq::get_one).delete(dlq::delete_one))
         .route("/v2/dlq/retry/{id}", post(dlq::retry))
+        .route("/v2/trigger/{*url}", post(workflows::trigger))
+        .route("/v2/batch/trigger", post(workflows::batch_trigger))
+        .route(
+            "/v2/workflows/runs",
+            axum::routing::delete(workflows::bulk_cancel),
+        )
+        .route(
+            "/v2/workflows/runs/{id}",
+            get(workflows::get_run).delete(workflows::end_run),
+        )
+        .route("/v2/workflows/logs", get(workflows::logs))
+        .route("/v2/workflows/events", get(workflows::logs))
+        .route("/v2/workflows/dlq", get(dlq::list_workflow))
+        .route(
+            "/v2/workflows/dlq/{id}",
+            get(dlq::get_one).delete(dlq::delete_one),
+        )
+        .route(
+            "/v2/workflows/dlq/restart/{id}",
+            post(workflows::dlq_restart),
+        )
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)

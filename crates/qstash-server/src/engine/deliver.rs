@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method};
 use qstash_store::{AttemptResponse, Claimed};
 
-use super::envelope::Envelope;
+use super::envelope::{Envelope, WorkflowRole};
 use crate::config::DeliveryConfig;
 
 /// Headers a forwarded header may never set: hop-by-hop and framing headers, and the ones the
@@ -64,6 +64,7 @@ pub(crate) async fn attempt(
     signature: String,
     claimed: &Claimed,
     envelope: &Envelope,
+    body: Vec<u8>,
 ) -> Attempt {
     let msg = &claimed.message.message;
     let timeout = envelope
@@ -106,7 +107,33 @@ pub(crate) async fn attempt(
     );
     set(&mut headers, "upstash-signature", &signature);
     set(&mut headers, "user-agent", "Upstash-QStash");
-    req = req.headers(headers).body(msg.body.clone());
+    if let Some(wf) = &envelope.workflow {
+        set(&mut headers, "upstash-workflow-runid", &wf.run_id);
+        match wf.role {
+            WorkflowRole::Trigger => {
+                set(&mut headers, "upstash-workflow-unknown-sdk", "true");
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            WorkflowRole::Step | WorkflowRole::Other => {
+                set(&mut headers, "upstash-workflow-url", &wf.url);
+                set(
+                    &mut headers,
+                    "upstash-workflow-createdat",
+                    &wf.created_at.to_string(),
+                );
+                if wf.role == WorkflowRole::Step {
+                    set(&mut headers, "upstash-workflow-sdk-version", "1");
+                }
+                if let Some(f) = &wf.feature_set {
+                    set(&mut headers, "upstash-feature-set", f);
+                }
+            }
+        }
+    }
+    req = req.headers(headers).body(body);
 
     match req.send().await {
         Ok(resp) => read_response(resp, config.max_response_body).await,

@@ -46,6 +46,41 @@ pub(crate) struct Envelope {
     /// The not-before time the message asked for, in milliseconds (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_before: u64,
+    /// For a message of a workflow run: how to deliver it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowInfo>,
+}
+
+/// How a message of a workflow run is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WorkflowInfo {
+    /// The run.
+    pub run_id: String,
+    /// The workflow endpoint.
+    pub url: String,
+    /// When the run was created (ms).
+    pub created_at: u64,
+    /// `Upstash-Feature-Set` as the SDK gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_set: Option<String>,
+    /// What the delivery is.
+    #[serde(default)]
+    pub role: WorkflowRole,
+}
+
+/// What a workflow run's delivery is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WorkflowRole {
+    /// A step message: the delivery's body is the run's steps up to this one.
+    #[default]
+    Step,
+    /// The first delivery of a run started by `/v2/trigger` (the unknown-SDK form): its
+    /// stored body is the delivery body.
+    Trigger,
+    /// Another message of the run (a failure callback, a call): delivered as stored, with the
+    /// run's headers.
+    Other,
 }
 
 fn is_zero(v: &u64) -> bool {

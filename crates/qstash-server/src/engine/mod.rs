@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::config::DeliveryConfig;
 use crate::ids::now_ms;
-use envelope::Envelope;
+use envelope::{Envelope, WorkflowRole};
 
 /// The most attempts claimed in one store round trip.
 const CLAIM_BATCH: usize = 512;
@@ -155,10 +155,40 @@ impl Engine {
     async fn deliver(&self, claimed: Claimed) {
         let envelope = Envelope::decode(&claimed.message.message.extra);
         let msg = &claimed.message.message;
-        let signature = self.signer().sign(&msg.destination, &msg.body);
-        let attempt =
-            deliver::attempt(&self.http, &self.config, signature, &claimed, &envelope).await;
-        let finish = outcome::finish(&claimed, &envelope, attempt, now_ms(), &self.config);
+        let Some(body) = self.delivery_body(&claimed, &envelope).await else {
+            // The run's steps could not be read: make no attempt; the lease ends and the
+            // attempt is made later.
+            return;
+        };
+        let signature = self.signer().sign(&msg.destination, &body);
+        let attempt = deliver::attempt(
+            &self.http,
+            &self.config,
+            signature,
+            &claimed,
+            &envelope,
+            body,
+        )
+        .await;
+        // A run's failure callback carries the run's initial payload.
+        let initial_body = match &envelope.workflow {
+            Some(wf) if !attempt.delivered() => self
+                .store
+                .get_run(&msg.tenant, &wf.run_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.run.initial_body),
+            _ => None,
+        };
+        let finish = outcome::finish(
+            &claimed,
+            &envelope,
+            attempt,
+            now_ms(),
+            &self.config,
+            initial_body.as_deref(),
+        );
         let wake =
             !finish.spawn.is_empty() || matches!(finish.transition, Transition::Retry { .. });
         // A finish that cannot be committed is not lost: the lease ends and the attempt is
@@ -178,6 +208,29 @@ impl Engine {
                     wait *= 4;
                 }
             }
+        }
+    }
+
+    /// The body an attempt sends: the stored body, or for a workflow step the run's steps up
+    /// to this one. `None` when the steps cannot be read now.
+    async fn delivery_body(&self, claimed: &Claimed, envelope: &Envelope) -> Option<Vec<u8>> {
+        let msg = &claimed.message.message;
+        match &envelope.workflow {
+            Some(wf) if wf.role == WorkflowRole::Step => {
+                match self
+                    .store
+                    .run_steps(&msg.tenant, &wf.run_id, Some(&msg.id))
+                    .await
+                {
+                    Ok(steps) if !steps.is_empty() => Some(crate::workflow::steps_body(&steps)),
+                    Ok(_) => Some(msg.body.clone()),
+                    Err(e) => {
+                        tracing::warn!(message_id = %msg.id, error = %e, "reading a run's steps failed");
+                        None
+                    }
+                }
+            }
+            _ => Some(msg.body.clone()),
         }
     }
 }

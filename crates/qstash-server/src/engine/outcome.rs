@@ -6,12 +6,12 @@ use std::time::Duration;
 use qstash_protocol::{CallbackBody, HeaderLists};
 use qstash_retry_delay::RetryDelay;
 use qstash_store::{
-    AttemptResponse, Claimed, EventDetail, Finish, Millis, NewDlq, NewMessage, StoredMessage,
-    Transition,
+    AttemptResponse, Claimed, EndRun, EventDetail, Finish, Millis, NewDlq, NewMessage, RunState,
+    StoredMessage, Transition,
 };
 
 use super::deliver::Attempt;
-use super::envelope::{Envelope, Kind};
+use super::envelope::{Envelope, Kind, WorkflowRole};
 use crate::config::DeliveryConfig;
 use crate::ids::{dlq_id, message_id};
 
@@ -22,6 +22,7 @@ pub(crate) fn finish(
     attempt: Attempt,
     now: Millis,
     config: &DeliveryConfig,
+    run_initial_body: Option<&[u8]>,
 ) -> Finish {
     let stored = &claimed.message;
     let msg = &stored.message;
@@ -64,7 +65,7 @@ pub(crate) fn finish(
     let mut dlq = None;
     if envelope.kind == Kind::Message {
         if let Some(url) = &envelope.callback {
-            let body = callback_body(stored, envelope, &attempt.response, None);
+            let body = callback_body(stored, envelope, &attempt.response, None, None);
             spawn.push(callback_message(
                 msg,
                 envelope,
@@ -80,7 +81,13 @@ pub(crate) fn finish(
         if transition == Transition::Failed {
             let id = dlq_id();
             if let Some(url) = &envelope.failure_callback {
-                let body = callback_body(stored, envelope, &attempt.response, Some(&id));
+                let body = callback_body(
+                    stored,
+                    envelope,
+                    &attempt.response,
+                    Some(&id),
+                    run_initial_body,
+                );
                 spawn.push(callback_message(
                     msg,
                     envelope,
@@ -110,7 +117,42 @@ pub(crate) fn finish(
         }
         _ => None,
     };
+    let end_run = envelope.workflow.as_ref().and_then(|wf| {
+        if transition == Transition::Failed {
+            return Some((
+                wf.run_id.clone(),
+                EndRun {
+                    state: RunState::Failed,
+                    response: None,
+                    reason: Some(format!(
+                        "a message of the run failed for good: {}",
+                        failure_text(&attempt)
+                    )),
+                },
+            ));
+        }
+        let answered_as_workflow = attempt.response.headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("upstash-workflow-sdk-version")
+        });
+        (wf.role == WorkflowRole::Trigger
+            && transition == Transition::Delivered
+            && !answered_as_workflow)
+            .then(|| {
+                (
+                    wf.run_id.clone(),
+                    EndRun {
+                        state: RunState::Failed,
+                        response: None,
+                        reason: Some(
+                            "the destination answered without Upstash-Workflow-Sdk-Version: it is not a workflow endpoint"
+                                .into(),
+                        ),
+                    },
+                )
+            })
+    });
     Finish {
+        end_run,
         tenant: msg.tenant.clone(),
         message_id: msg.id.clone(),
         claim: claimed.claim,
@@ -165,6 +207,7 @@ fn callback_body(
     envelope: &Envelope,
     response: &AttemptResponse,
     dlq_id: Option<&str>,
+    run_initial_body: Option<&[u8]>,
 ) -> Vec<u8> {
     let msg = &stored.message;
     let mut body = CallbackBody::default();
@@ -181,6 +224,13 @@ fn callback_body(
     body.created_at = msg.created_at;
     body.not_before = envelope.not_before;
     body.dlq_id = dlq_id.map(str::to_owned);
+    if let Some(wf) = &envelope.workflow {
+        body.workflow_run_id = Some(wf.run_id.clone());
+        body.workflow_created_at = Some(wf.created_at);
+        if let Some(initial) = run_initial_body {
+            body.set_source_body(initial);
+        }
+    }
     // Plain strings, numbers and maps always serialise.
     serde_json::to_vec(&body).unwrap_or_default()
 }
@@ -232,6 +282,8 @@ fn callback_message(
         dedup: None,
         flow_key: None,
         extra: cb_envelope.encode(),
+        // Not linked to the run: ending the run (which a failure does) must not cancel it.
+        run: None,
     }
 }
 
@@ -259,6 +311,7 @@ mod tests {
             dedup: None,
             flow_key: None,
             extra: Vec::new(),
+            run: None,
         };
         Claimed {
             message: StoredMessage {
@@ -293,15 +346,15 @@ mod tests {
     fn transitions() {
         let cfg = DeliveryConfig::default();
         let env = Envelope::default();
-        let f = finish(&claimed(0, 3), &env, status(200, &[]), 1000, &cfg);
+        let f = finish(&claimed(0, 3), &env, status(200, &[]), 1000, &cfg, None);
         assert_eq!(f.transition, Transition::Delivered);
         assert!(f.dlq.is_none());
 
-        let f = finish(&claimed(0, 3), &env, status(500, &[]), 1000, &cfg);
+        let f = finish(&claimed(0, 3), &env, status(500, &[]), 1000, &cfg, None);
         // default backoff: exp(2.5) s = 12.18 s
         assert_eq!(f.transition, Transition::Retry { at: 1000 + 12_182 });
 
-        let f = finish(&claimed(3, 3), &env, status(500, &[]), 1000, &cfg);
+        let f = finish(&claimed(3, 3), &env, status(500, &[]), 1000, &cfg, None);
         assert_eq!(f.transition, Transition::Failed);
         assert!(f.dlq.is_some());
 
@@ -311,9 +364,10 @@ mod tests {
             status(489, &[("Upstash-NonRetryable-Error", "true")]),
             1000,
             &cfg,
+            None,
         );
         assert_eq!(f.transition, Transition::Failed);
-        let f = finish(&claimed(0, 3), &env, status(489, &[]), 1000, &cfg);
+        let f = finish(&claimed(0, 3), &env, status(489, &[]), 1000, &cfg, None);
         assert!(matches!(f.transition, Transition::Retry { .. }));
     }
 
@@ -338,7 +392,7 @@ mod tests {
             failure_callback_forward: vec![("X-Src".into(), "a".into())],
             ..Envelope::default()
         };
-        let f = finish(&claimed(1, 1), &env, status(500, &[]), 1000, &cfg);
+        let f = finish(&claimed(1, 1), &env, status(500, &[]), 1000, &cfg, None);
         assert_eq!(f.spawn.len(), 2);
         let dlq = f.dlq.as_ref().expect("dead letter");
         let fc = &f.spawn[1];

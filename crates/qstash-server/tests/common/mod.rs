@@ -37,7 +37,7 @@ impl Received {
 }
 
 /// A loopback destination. What it answers depends on the path:
-/// `/ok…` 200, `/fail…` 500, `/nonretryable` 489 with `Upstash-NonRetryable-Error: true`,
+/// `/ok…` 200, `/wf…` 200 with `Upstash-Workflow-Sdk-Version: 1` (a workflow endpoint), `/fail…` 500, `/nonretryable` 489 with `Upstash-NonRetryable-Error: true`,
 /// `/retry-after` 503 with `Retry-After: 1`, `/slow` waits 10 s, `/second` waits 1 s and answers 200, `/huge` 200 with a 1 MiB
 /// body, `/flaky` 500 on the first request and 200 after.
 #[derive(Clone)]
@@ -125,6 +125,14 @@ async fn record(State(sink): State<Sink>, req: Request) -> Response {
     let path = parts.uri.path();
     if path.starts_with("/ok") {
         StatusCode::OK.into_response()
+    } else if path.starts_with("/wf") {
+        // Answers as a workflow endpoint of the official SDK does.
+        (
+            StatusCode::OK,
+            [("Upstash-Workflow-Sdk-Version", "1")],
+            "{}",
+        )
+            .into_response()
     } else if path.starts_with("/fail") {
         (StatusCode::INTERNAL_SERVER_ERROR, "broken").into_response()
     } else if path.starts_with("/nonretryable") {

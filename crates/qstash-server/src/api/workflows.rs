@@ -1,0 +1,364 @@
+//! Workflow runs: `POST /v2/trigger/{url}`, `POST /v2/batch/trigger`, the runs API the SDK
+//! uses (`GET`/`DELETE /v2/workflows/runs/{id}`), bulk cancel, logs and the workflow DLQ.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use qstash_protocol::{
+    BatchResponseEntry, BulkCancel, BulkCancelResponse, LogsQuery, LogsResponse, RunId, RunLog,
+    TriggerBatch, TriggerRequest, TriggerResponse,
+};
+use qstash_store::{
+    CreateRunOutcome, EndRun, EndRunOutcome, Millis, RunFilter, RunState, StoredRun,
+};
+use serde_json::{Value, json};
+
+use super::messages::{Basics, base_message, read_body};
+use super::{AppState, Tenant, page_size, parse_cursor};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::now_ms;
+use crate::workflow::{self, RunConfig};
+
+/// Creates a run from a decoded trigger: `(run id, created at, whether it is new)`.
+async fn start_run(
+    state: &AppState,
+    tenant: &str,
+    mut req: TriggerRequest,
+    now: Millis,
+) -> ApiResult<(RunId, Millis, bool)> {
+    let run_id = req.ensure_run_id().clone();
+    let config = RunConfig::from_trigger(&req);
+    let basics = Basics {
+        destination: req.url().as_str(),
+        method: "POST",
+        body: req.body(),
+        retries: req.retries(),
+        delay: req.delay(),
+        not_before: req.not_before(),
+        timeout: None,
+    };
+    create(state, tenant, run_id, &basics, &config, now).await
+}
+
+/// Creates a run and its first delivery.
+async fn create(
+    state: &AppState,
+    tenant: &str,
+    run_id: RunId,
+    basics: &Basics<'_>,
+    config: &RunConfig,
+    now: Millis,
+) -> ApiResult<(RunId, Millis, bool)> {
+    let first = base_message(state, tenant, basics, now)?;
+    let (run, first) = workflow::trigger_run(
+        tenant,
+        run_id.as_str(),
+        basics.destination,
+        basics.body,
+        config,
+        first,
+        now,
+    );
+    match state.engine().store.create_run(run, first, now).await? {
+        CreateRunOutcome::Created => {
+            state.engine().wake();
+            Ok((run_id, now, true))
+        }
+        // The same run id again (a client's retry): the run it already started.
+        CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at, false)),
+    }
+}
+
+pub(crate) async fn trigger(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> ApiResult<Json<TriggerResponse>> {
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, state.limits().max_body).await?;
+    let req = TriggerRequest::from_http(&http::Request::from_parts(parts, body))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (run_id, created_at, _) = start_run(&state, &tenant, req, now_ms()).await?;
+    Ok(Json(TriggerResponse::new(run_id, created_at)))
+}
+
+pub(crate) async fn batch_trigger(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> ApiResult<Json<Vec<BatchResponseEntry>>> {
+    let limits = *state.limits();
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, limits.max_body.saturating_mul(4)).await?;
+    let batch = TriggerBatch::from_http(&http::Request::from_parts(parts, body))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if batch.entries().len() > limits.max_batch {
+        return Err(ApiError::bad_request(format!(
+            "a batch holds at most {} triggers, this one has {}",
+            limits.max_batch,
+            batch.entries().len()
+        )));
+    }
+    let now = now_ms();
+    let mut out = Vec::with_capacity(batch.entries().len());
+    for (i, req) in batch.into_entries().into_iter().enumerate() {
+        let (run_id, created_at, created) = start_run(&state, &tenant, req, now)
+            .await
+            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
+        out.push(BatchResponseEntry::new(run_id, created_at, !created));
+    }
+    Ok(Json(out))
+}
+
+/// `GET /v2/workflows/runs/{id}`: the run's steps (the SDK's lazy fetch); 404 once it ended.
+pub(crate) async fn get_run(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(run_id): Path<String>,
+) -> ApiResult<Response> {
+    let store = &state.engine().store;
+    match store.get_run(&tenant, &run_id).await? {
+        Some(run) if run.state == RunState::Started => {
+            let steps = store.run_steps(&tenant, &run_id, None).await?;
+            Ok((
+                [(http::header::CONTENT_TYPE, "application/json")],
+                workflow::steps_body(&steps),
+            )
+                .into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "workflow run not found",
+        )),
+    }
+}
+
+/// `DELETE /v2/workflows/runs/{id}`: `?cancel=false` ends the run with the body as its result
+/// (the SDK's last call); otherwise it cancels the run. A repeat answers 200 as well.
+pub(crate) async fn end_run(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(run_id): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let cancel = !matches!(query.as_deref(), Some(q) if q.split('&').any(|p| p == "cancel=false"));
+    let end = if cancel {
+        EndRun {
+            state: RunState::Canceled,
+            response: None,
+            reason: Some("cancelled".into()),
+        }
+    } else {
+        EndRun {
+            state: RunState::Success,
+            response: Some(body.to_vec()),
+            reason: None,
+        }
+    };
+    match state
+        .engine()
+        .store
+        .end_run(&tenant, &run_id, end, now_ms())
+        .await?
+    {
+        EndRunOutcome::Ended | EndRunOutcome::AlreadyEnded(_) => Ok(StatusCode::OK),
+        EndRunOutcome::NotFound => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "workflow run not found",
+        )),
+    }
+}
+
+/// `DELETE /v2/workflows/runs?workflowRunIds=…&workflowUrl=…&label=…`.
+pub(crate) async fn bulk_cancel(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> ApiResult<Json<BulkCancelResponse>> {
+    let (parts, _) = req.into_parts();
+    let q = BulkCancel::from_http(&http::Request::from_parts(parts, Bytes::new()))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let store = &state.engine().store;
+    let now = now_ms();
+    let mut ids: Vec<String> = q.run_ids().iter().map(|r| r.as_str().to_owned()).collect();
+    if ids.is_empty() {
+        // Every started run matching the URL and label filters.
+        let filter = RunFilter {
+            run_id: None,
+            workflow_url: q.workflow_url().map(|u| u.as_str().to_owned()),
+            state: Some(RunState::Started),
+            label: q.label().map(|l| l.as_str().to_owned()),
+        };
+        let mut cursor = None;
+        loop {
+            let page = store.list_runs(&tenant, &filter, cursor, 1000).await?;
+            ids.extend(page.items.into_iter().map(|r| r.run.run_id));
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    let mut cancelled = 0;
+    for id in ids {
+        let matches = match store.get_run(&tenant, &id).await? {
+            Some(run) => {
+                q.workflow_url()
+                    .is_none_or(|u| u.as_str() == run.run.workflow_url)
+                    && q.label()
+                        .is_none_or(|l| run.run.labels.iter().any(|x| x == l.as_str()))
+            }
+            None => false,
+        };
+        if !matches {
+            continue;
+        }
+        let end = EndRun {
+            state: RunState::Canceled,
+            response: None,
+            reason: Some("cancelled".into()),
+        };
+        if store.end_run(&tenant, &id, end, now).await? == EndRunOutcome::Ended {
+            cancelled += 1;
+        }
+    }
+    Ok(Json(BulkCancelResponse::new(cancelled)))
+}
+
+/// `GET /v2/workflows/logs` (and `/v2/workflows/events?groupBy=workflowRunId`).
+pub(crate) async fn logs(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> ApiResult<Json<LogsResponse>> {
+    let (mut parts, _) = req.into_parts();
+    // The decoder reads the logs path; the events alias carries the same query.
+    let pq = format!(
+        "/v2/workflows/logs?{}",
+        parts.uri.query().unwrap_or_default()
+    );
+    parts.uri = pq
+        .parse()
+        .map_err(|_| ApiError::bad_request("malformed query"))?;
+    let q = LogsQuery::from_http(&http::Request::from_parts(parts, Bytes::new()))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let filter = RunFilter {
+        run_id: q.run_id.as_ref().map(|r| r.as_str().to_owned()),
+        workflow_url: None,
+        state: q.state.and_then(|s| RunState::from_name(s.as_str())),
+        label: q.label.as_ref().map(|l| l.as_str().to_owned()),
+    };
+    let store = &state.engine().store;
+    let page = store
+        .list_runs(
+            &tenant,
+            &filter,
+            parse_cursor(q.cursor.as_deref())?,
+            page_size(q.count),
+        )
+        .await?;
+    let mut runs = Vec::with_capacity(page.items.len());
+    for run in page.items {
+        let steps = store.run_steps(&tenant, &run.run.run_id, None).await?;
+        runs.push(run_log(&run, &steps)?);
+    }
+    Ok(Json(LogsResponse::new(
+        runs,
+        page.next.map(|c| c.to_string()),
+    )))
+}
+
+/// A run as the logs show it, with its steps (`stepName`, `stepType`, `out`, `state`).
+fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog> {
+    let mut groups = Vec::with_capacity(steps.len());
+    for step in steps {
+        let mut entry = if step.seq == 0 {
+            json!({
+                "stepId": 0,
+                "stepName": "init",
+                "stepType": "Initial",
+                "out": String::from_utf8_lossy(&step.body),
+            })
+        } else {
+            serde_json::from_slice::<Value>(&step.body)
+                .unwrap_or_else(|_| json!({"out": String::from_utf8_lossy(&step.body)}))
+        };
+        if let Value::Object(map) = &mut entry {
+            map.insert("messageId".into(), Value::String(step.message_id.clone()));
+            map.insert("state".into(), Value::String("STEP_SUCCESS".into()));
+            map.insert("createdAt".into(), Value::from(step.created_at));
+        }
+        groups.push(json!({"type": "sequential", "steps": [entry]}));
+    }
+    let mut other = serde_json::Map::new();
+    other.insert("steps".into(), Value::Array(groups));
+    if let Some(resp) = &run.response {
+        other.insert(
+            "workflowRunResponse".into(),
+            Value::String(String::from_utf8_lossy(resp).into_owned()),
+        );
+    }
+    if let Some(reason) = &run.reason {
+        other.insert("reason".into(), Value::String(reason.clone()));
+    }
+    if !run.run.labels.is_empty() {
+        other.insert("labels".into(), json!(run.run.labels));
+    }
+    let run_id = RunId::new(run.run.run_id.clone())
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt run id"))?;
+    let mut log = RunLog::new(run_id);
+    log.workflow_url = Some(run.run.workflow_url.clone());
+    log.workflow_state = Some(run.state.as_str().to_owned());
+    log.workflow_run_created_at = Some(run.run.created_at);
+    log.workflow_run_completed_at = run.ended_at;
+    log.other = other;
+    Ok(log)
+}
+
+/// `POST /v2/workflows/dlq/restart/{dlqId}`: a new run of the same workflow from the start,
+/// with the same initial payload and configuration.
+pub(crate) async fn dlq_restart(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(dlq_id): Path<String>,
+) -> ApiResult<Json<TriggerResponse>> {
+    let store = &state.engine().store;
+    let entry = store
+        .get_dlq(&tenant, &dlq_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dead letter"))?;
+    let run_id = entry
+        .message
+        .message
+        .run
+        .as_ref()
+        .map(|r| r.run_id.clone())
+        .ok_or_else(|| ApiError::bad_request("this dead letter is not of a workflow run"))?;
+    let run = store
+        .get_run(&tenant, &run_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("workflow run"))?;
+    let config = RunConfig::decode(&run.run.config);
+    let basics = Basics {
+        destination: &run.run.workflow_url,
+        method: "POST",
+        body: &run.run.initial_body,
+        retries: config.retries,
+        delay: None,
+        not_before: None,
+        timeout: None,
+    };
+    let (run_id, created_at, _) = create(
+        &state,
+        &tenant,
+        RunId::generate(),
+        &basics,
+        &config,
+        now_ms(),
+    )
+    .await?;
+    Ok(Json(TriggerResponse::new(run_id, created_at)))
+}

@@ -1,0 +1,358 @@
+//! Workflow runs (the step protocol of the official workflow SDKs): what a trigger stores,
+//! how the messages of a run are recognised and recorded, and the body a step delivery carries.
+//!
+//! A run lives in the store ([`NewRun`]) with its ordered step list. The SDK's endpoint is
+//! called once per step with every step so far; it answers by publishing the next step message
+//! (`Upstash-Workflow-RunId` and friends) and, at the end, `DELETE /v2/workflows/runs/{id}`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use qstash_protocol::{FailureTarget, PublishRequest, TriggerRequest};
+use qstash_store::{Millis, NewMessage, NewRun, RunLink, RunStep};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole};
+
+/// The configuration a trigger gave its run, applied to every later message of the run
+/// (upstream feature `WF_TriggerOnConfig`). Stored as JSON with the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RunConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Headers forwarded to the workflow on every delivery of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<(String, String)>,
+    /// The run's failure callback URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_callback: Option<String>,
+    /// The run's failure callback is the workflow's own failure function.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failure_function: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failure_callback_forward: Vec<(String, String)>,
+}
+
+impl RunConfig {
+    pub(crate) fn decode(bytes: &[u8]) -> RunConfig {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The configuration of a run started by `/v2/trigger`.
+    pub(crate) fn from_trigger(req: &TriggerRequest) -> RunConfig {
+        let mut config = RunConfig {
+            retries: req.retries(),
+            retry_delay: req.retry_delay().map(|r| r.as_str().to_owned()),
+            flow_key: req.flow_control().map(|(k, _)| k.as_str().to_owned()),
+            labels: req.labels().iter().map(|l| l.as_str().to_owned()).collect(),
+            forward: pairs(req.forwarded().iter()),
+            ..RunConfig::default()
+        };
+        if let Some(fc) = req.failure_callback() {
+            config.failure_callback_forward = pairs(fc.forwarded().iter());
+            match fc.target() {
+                FailureTarget::Url(u) => config.failure_callback = Some(u.as_str().to_owned()),
+                FailureTarget::FailureFunction => config.failure_function = true,
+            }
+        }
+        config
+    }
+
+    /// Applies the run's configuration to one of its messages: what the trigger set wins.
+    pub(crate) fn apply(
+        &self,
+        message: &mut NewMessage,
+        envelope: &mut Envelope,
+        run_id: &str,
+        workflow_url: &str,
+    ) {
+        if let Some(r) = self.retries {
+            message.max_retries = r;
+        }
+        if self.retry_delay.is_some() {
+            envelope.retry_delay.clone_from(&self.retry_delay);
+        }
+        if self.flow_key.is_some() {
+            message.flow_key.clone_from(&self.flow_key);
+        }
+        if !self.labels.is_empty() {
+            message.labels.clone_from(&self.labels);
+        }
+        for (n, v) in &self.forward {
+            if !envelope
+                .forward
+                .iter()
+                .any(|(m, _)| m.eq_ignore_ascii_case(n))
+            {
+                envelope.forward.push((n.clone(), v.clone()));
+            }
+        }
+        if self.failure_function {
+            // The SDK's failure function: a callback to the workflow itself that says what it
+            // is.
+            envelope.failure_callback = Some(workflow_url.to_owned());
+            let mut forward = self.failure_callback_forward.clone();
+            forward.extend(failure_function_headers(run_id, workflow_url));
+            envelope.failure_callback_forward = forward;
+        } else if self.failure_callback.is_some() {
+            envelope.failure_callback.clone_from(&self.failure_callback);
+            envelope
+                .failure_callback_forward
+                .clone_from(&self.failure_callback_forward);
+        }
+    }
+}
+
+/// The headers of a failure callback that reaches the SDK's failure function.
+fn failure_function_headers(run_id: &str, url: &str) -> Vec<(String, String)> {
+    vec![
+        ("Upstash-Workflow-Is-Failure".into(), "true".into()),
+        ("Upstash-Workflow-Failure-Callback".into(), "true".into()),
+        ("Upstash-Workflow-RunId".into(), run_id.into()),
+        ("Upstash-Workflow-Url".into(), url.into()),
+        ("Upstash-Workflow-Init".into(), "false".into()),
+        ("Upstash-Workflow-Calltype".into(), "failureCall".into()),
+    ]
+}
+
+fn pairs<'a>(
+    iter: impl Iterator<Item = (&'a str, &'a http::HeaderValue)>,
+) -> Vec<(String, String)> {
+    iter.map(|(n, v)| {
+        (
+            n.to_owned(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+    })
+    .collect()
+}
+
+/// The body of a step delivery: `[{"messageId", "body": <standard base64>, "callType": "step"}]`
+/// in step order.
+pub(crate) fn steps_body(steps: &[RunStep]) -> Vec<u8> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Raw<'a> {
+        message_id: &'a str,
+        body: String,
+        call_type: &'static str,
+    }
+    let raw: Vec<Raw<'_>> = steps
+        .iter()
+        .map(|s| Raw {
+            message_id: &s.message_id,
+            body: STANDARD.encode(&s.body),
+            call_type: "step",
+        })
+        .collect();
+    serde_json::to_vec(&raw).unwrap_or_default()
+}
+
+/// The workflow headers of a published message, when it belongs to a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunHeaders {
+    pub run_id: String,
+    pub init: bool,
+    pub trigger_by_sdk: bool,
+    pub url: Option<String>,
+    pub feature_set: Option<String>,
+    pub call_type: Option<String>,
+}
+
+impl RunHeaders {
+    /// The run headers of `req`, if it carries `Upstash-Workflow-RunId`.
+    pub(crate) fn of(req: &PublishRequest) -> Option<RunHeaders> {
+        let get = |name: &str| {
+            req.extra_header(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+        };
+        let run_id = get("upstash-workflow-runid").filter(|s| !s.is_empty())?;
+        Some(RunHeaders {
+            run_id,
+            init: get("upstash-workflow-init").as_deref() == Some("true"),
+            trigger_by_sdk: get("upstash-workflow-trigger-by-sdk").as_deref() == Some("true"),
+            url: get("upstash-workflow-url"),
+            feature_set: get("upstash-feature-set"),
+            call_type: get("upstash-workflow-calltype"),
+        })
+    }
+
+    /// Whether the message is one of the run's steps (recorded in its step list) rather than a
+    /// call to a third party or another side message.
+    pub(crate) fn is_step(&self) -> bool {
+        match self.call_type.as_deref() {
+            None | Some("step") => true,
+            Some(_) => false,
+        }
+    }
+}
+
+/// Marks a message as a message of `run_id` and says how it is delivered.
+pub(crate) fn link(
+    message: &mut NewMessage,
+    envelope: &mut Envelope,
+    headers: &RunHeaders,
+    run_url: &str,
+    run_created_at: Millis,
+) {
+    let step = headers.is_step();
+    envelope.workflow = Some(WorkflowInfo {
+        run_id: headers.run_id.clone(),
+        url: headers.url.clone().unwrap_or_else(|| run_url.to_owned()),
+        created_at: run_created_at,
+        feature_set: headers.feature_set.clone(),
+        role: if step {
+            WorkflowRole::Step
+        } else {
+            WorkflowRole::Other
+        },
+    });
+    message.run = Some(RunLink {
+        run_id: headers.run_id.clone(),
+        step,
+    });
+}
+
+/// The run a trigger creates, and its first message: a delivery in the unknown-SDK form whose
+/// body is `[{"messageId": <this message>, "body": <base64 of the trigger body>, "callType":
+/// "step"}]`.
+pub(crate) fn trigger_run(
+    tenant: &str,
+    run_id: &str,
+    workflow_url: &str,
+    initial_body: &[u8],
+    config: &RunConfig,
+    (mut first, mut envelope): (NewMessage, Envelope),
+    now: Millis,
+) -> (NewRun, NewMessage) {
+    envelope.kind = Kind::Message;
+    envelope.content_type = Some("application/json".into());
+    config.apply(&mut first, &mut envelope, run_id, workflow_url);
+    envelope.workflow = Some(WorkflowInfo {
+        run_id: run_id.to_owned(),
+        url: workflow_url.to_owned(),
+        created_at: now,
+        feature_set: None,
+        role: WorkflowRole::Trigger,
+    });
+    first.body = steps_body(&[RunStep {
+        seq: 0,
+        message_id: first.id.clone(),
+        body: initial_body.to_vec(),
+        created_at: now,
+    }]);
+    first.extra = envelope.encode();
+    first.run = Some(RunLink {
+        run_id: run_id.to_owned(),
+        step: false,
+    });
+    let run = NewRun {
+        tenant: tenant.to_owned(),
+        run_id: run_id.to_owned(),
+        workflow_url: workflow_url.to_owned(),
+        created_at: now,
+        initial_body: initial_body.to_vec(),
+        labels: config.labels.clone(),
+        config: config.encode(),
+    };
+    (run, first)
+}
+
+/// The run an Init message starts when no trigger created it (the SDK's own `Client.trigger`,
+/// or a plain POST to a `serve()` endpoint). What the Init message configured (retries, retry
+/// delay, flow control, labels, failure callback) belongs to the run, as a trigger's would
+/// (`WF_TriggerOnConfig`): the SDK's later step messages do not repeat it.
+pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage) -> NewRun {
+    let envelope = Envelope::decode(&message.extra);
+    let gave_retries = message
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("upstash-retries"));
+    let config = RunConfig {
+        retries: gave_retries.then_some(message.max_retries),
+        retry_delay: envelope.retry_delay.clone(),
+        flow_key: message.flow_key.clone(),
+        labels: message.labels.clone(),
+        failure_callback: envelope.failure_callback.clone(),
+        failure_callback_forward: failure_callback_forward(message, &envelope),
+        ..RunConfig::default()
+    };
+    NewRun {
+        tenant: tenant.to_owned(),
+        run_id: headers.run_id.clone(),
+        workflow_url: headers
+            .url
+            .clone()
+            .unwrap_or_else(|| message.destination.clone()),
+        created_at: message.created_at,
+        initial_body: message.body.clone(),
+        labels: message.labels.clone(),
+        config: config.encode(),
+    }
+}
+
+/// The headers a run's failure callback carries: its `Upstash-Failure-Callback-Forward-*`
+/// headers, and the workflow headers the SDK's `Client.trigger` gives it as
+/// `Upstash-Failure-Callback-Workflow-*` and `Upstash-Failure-Callback-Feature-Set` (upstream:
+/// sent as `Upstash-Workflow-*` and `Upstash-Feature-Set`). Without `Upstash-Workflow-RunId` the
+/// SDK refuses the failure callback.
+fn failure_callback_forward(message: &NewMessage, envelope: &Envelope) -> Vec<(String, String)> {
+    const PREFIX: &str = "upstash-failure-callback-";
+    let mut forward = envelope.failure_callback_forward.clone();
+    for (name, value) in &message.headers {
+        let Some(rest) = name
+            .get(..PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+            .map(|_| &name[PREFIX.len()..])
+        else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        if (lower.starts_with("workflow-") || lower == "feature-set")
+            && !forward
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&format!("upstash-{rest}")))
+        {
+            forward.push((format!("Upstash-{rest}"), value.clone()));
+        }
+    }
+    forward
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_body_is_standard_base64_in_order() {
+        let steps = [
+            RunStep {
+                seq: 0,
+                message_id: "m0".into(),
+                body: br#"{"n":1}"#.to_vec(),
+                created_at: 1,
+            },
+            RunStep {
+                seq: 1,
+                message_id: "m1".into(),
+                body: vec![0xfb, 0xff],
+                created_at: 2,
+            },
+        ];
+        let body = String::from_utf8(steps_body(&steps)).unwrap();
+        assert_eq!(
+            body,
+            r#"[{"messageId":"m0","body":"eyJuIjoxfQ==","callType":"step"},{"messageId":"m1","body":"+/8=","callType":"step"}]"#
+        );
+    }
+}

@@ -2,68 +2,29 @@
 //! real server (in-process on loopback, on a SQLite file) delivering to a loopback
 //! destination.
 
+#[path = "../../qstash-client/tests/loopback/mod.rs"]
+mod loopback;
+
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use qstash_server::{RunningServer, Server};
-use qstash_store::sqlite::SqliteStore;
+use loopback::{Delivery, Loopback};
 
 const TOKEN: &str = "cli-publish-test-token";
 
-/// Path and query, forwarded `X-Tenant`, body of each delivery.
-type Seen = Arc<Mutex<Vec<(String, Option<String>, Vec<u8>)>>>;
-
 struct Setup {
-    _server: RunningServer,
-    _dir: tempfile::TempDir,
+    lb: Loopback,
     url: String,
     dest: String,
-    seen: Seen,
 }
 
 /// The server and a destination answering 200 under `/ok`, 500 elsewhere.
 async fn setup() -> Setup {
-    async fn record(State(seen): State<Seen>, req: Request) -> StatusCode {
-        let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-        let target = parts.uri.path_and_query().unwrap().as_str().to_owned();
-        let ok = target.starts_with("/ok");
-        let tenant = parts
-            .headers
-            .get("x-tenant")
-            .map(|v| v.to_str().unwrap().to_owned());
-        seen.lock().unwrap().push((target, tenant, body.to_vec()));
-        if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    }
-    let seen: Seen = Arc::default();
-    let app = Router::new().fallback(record).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dest = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("qstash.db")).unwrap();
-    let server = Server::builder(Arc::new(store))
-        .listen("127.0.0.1:0".parse().unwrap())
-        .token(TOKEN)
-        .unwrap()
-        .shutdown_grace(Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
+    let lb = Loopback::start(TOKEN).await;
     Setup {
-        url: server.url(),
-        _server: server,
-        _dir: dir,
-        dest,
-        seen,
+        url: lb.url.clone(),
+        dest: lb.dest.clone(),
+        lb,
     }
 }
 
@@ -148,14 +109,14 @@ async fn publish_is_delivered_and_shows_in_the_events() {
         out.contains(&format!("{id}  DELIVERED  200  {dest}\n")),
         "{out}"
     );
-    let seen = s.seen.lock().unwrap().clone();
     assert_eq!(
-        seen,
-        [(
-            "/ok/cli?x=1".to_owned(),
-            Some("7".to_owned()),
-            b"from the cli".to_vec()
-        )]
+        s.lb.deliveries(),
+        [Delivery {
+            target: "/ok/cli?x=1".to_owned(),
+            message_id: id.clone(),
+            tenant: Some("7".to_owned()),
+            body: b"from the cli".to_vec(),
+        }]
     );
 
     // Every event of the message, as JSON, newest first.

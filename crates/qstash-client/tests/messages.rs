@@ -1,93 +1,38 @@
 //! Publishing and managing messages against the real server (`qstash-server` in-process on
 //! loopback, on a SQLite file) delivering to a loopback destination.
 
-use std::sync::{Arc, Mutex};
+mod loopback;
+
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use loopback::{CURRENT_KEY, Loopback, NEXT_KEY};
 use qstash_client::{
     Client, DlqQuery, ErrorKind, EventState, EventsQuery, Label, PublishBatch, PublishRequest,
     WorkflowUrl,
 };
-use qstash_server::{RunningServer, Server};
-use qstash_store::sqlite::SqliteStore;
 
 const TOKEN: &str = "client-test-token";
-const CURRENT_KEY: &str = "sig_clienttestcurrent000000000";
-const NEXT_KEY: &str = "sig_clienttestnext000000000000";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// What the destination received: path and query, `Upstash-Message-Id`, forwarded
-/// `X-Tenant`, body.
-type Seen = Arc<Mutex<Vec<(String, String, Option<String>, Vec<u8>)>>>;
-
-/// The server on a fresh SQLite file and a destination answering 200 under `/ok` and 500
-/// elsewhere.
+/// The server and destination ([`Loopback`]), and a client of the server.
 struct Setup {
-    _server: RunningServer,
-    _dir: tempfile::TempDir,
+    lb: Loopback,
     url: String,
     dest: String,
-    seen: Seen,
     client: Client,
 }
 
 async fn setup() -> Setup {
-    let seen: Seen = Arc::default();
-    async fn record(State(seen): State<Seen>, req: Request) -> StatusCode {
-        let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-        let header = |n: &str| {
-            parts
-                .headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let target = parts.uri.path_and_query().unwrap().as_str().to_owned();
-        let ok = target.starts_with("/ok");
-        seen.lock().unwrap().push((
-            target,
-            header("upstash-message-id").unwrap_or_default(),
-            header("x-tenant"),
-            body.to_vec(),
-        ));
-        if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    }
-    let app = Router::new().fallback(record).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dest = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("qstash.db")).unwrap();
-    let server = Server::builder(Arc::new(store))
-        .listen("127.0.0.1:0".parse().unwrap())
-        .token(TOKEN)
-        .unwrap()
-        .signing_keys(CURRENT_KEY, NEXT_KEY)
-        .shutdown_grace(Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
-    let url = server.url();
+    let lb = Loopback::start(TOKEN).await;
     let client = Client::builder()
         .token(TOKEN)
-        .base_url(url.as_str())
+        .base_url(lb.url.as_str())
         .build()
         .unwrap();
     Setup {
-        _server: server,
-        _dir: dir,
-        url,
-        dest,
-        seen,
+        url: lb.url.clone(),
+        dest: lb.dest.clone(),
+        lb,
         client,
     }
 }
@@ -134,13 +79,13 @@ async fn published_messages_are_delivered_and_logged() {
     assert_eq!(delivered.url, format!("{}/ok/one?x=1", s.dest));
     assert_eq!(delivered.response_status, Some(200));
     assert_eq!(delivered.labels, ["client-test"]);
-    let seen = s.seen.lock().unwrap().clone();
+    let seen = s.lb.deliveries();
     assert_eq!(seen.len(), 1);
-    let (target, id, tenant, body) = &seen[0];
-    assert_eq!(target, "/ok/one?x=1");
-    assert_eq!(id, &sent.message_id);
-    assert_eq!(tenant.as_deref(), Some("7"));
-    assert_eq!(body, b"hello");
+    let d = &seen[0];
+    assert_eq!(d.target, "/ok/one?x=1");
+    assert_eq!(d.message_id, sent.message_id);
+    assert_eq!(d.tenant.as_deref(), Some("7"));
+    assert_eq!(d.body, b"hello");
 
     // The events of the message, filtered by label too, newest first.
     let mut q = EventsQuery::default();
@@ -166,10 +111,10 @@ async fn batches_are_delivered_in_order_of_the_answers() {
     for a in &answers {
         s.wait_event(&a.message_id, EventState::Delivered).await;
     }
-    let seen = s.seen.lock().unwrap().clone();
-    let by_id = |id: &str| seen.iter().find(|r| r.1 == id).unwrap().clone();
-    assert_eq!(by_id(&answers[0].message_id).0, "/ok/a");
-    assert_eq!(by_id(&answers[1].message_id).3, b"B");
+    let seen = s.lb.deliveries();
+    let by_id = |id: &str| seen.iter().find(|d| d.message_id == id).unwrap().clone();
+    assert_eq!(by_id(&answers[0].message_id).target, "/ok/a");
+    assert_eq!(by_id(&answers[1].message_id).body, b"B");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +160,7 @@ async fn messages_read_back_cancel_and_deduplicate() {
     s.wait_event(&sent.message_id, EventState::Cancelled).await;
     let err = s.client.cancel_message(&sent.message_id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadRequest, "{err}");
-    assert!(s.seen.lock().unwrap().is_empty(), "nothing was delivered");
+    assert!(s.lb.deliveries().is_empty(), "nothing was delivered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +194,7 @@ async fn failed_messages_go_to_the_dlq_and_come_back() {
     let retried = s.client.retry_dlq(&entry.dlq_id).await.unwrap();
     assert_ne!(retried.message_id, sent.message_id);
     s.wait_event(&retried.message_id, EventState::Failed).await;
-    let bodies: Vec<Vec<u8>> = s.seen.lock().unwrap().iter().map(|r| r.3.clone()).collect();
+    let bodies: Vec<Vec<u8>> = s.lb.deliveries().into_iter().map(|d| d.body).collect();
     assert_eq!(bodies, [b"doomed".to_vec(), b"doomed".to_vec()]);
 
     let all = s.client.dlq(&q).await.unwrap();

@@ -226,6 +226,8 @@ fn run_server(
         .build()
         .map_err(|e| Failure::Api(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
+        // Before anything is printed: a SIGTERM right after the banner must stop it cleanly.
+        let signal = qstash_server::shutdown_signal();
         let builder = build()?;
         let server = builder.start().await.map_err(|e| match e {
             qstash_server::StartError::Bind { .. } => Failure::input(e.to_string()),
@@ -238,7 +240,9 @@ fn run_server(
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
         }
-        server.wait().await;
+        signal.await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
         Ok(String::new())
     })
 }

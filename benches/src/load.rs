@@ -2,11 +2,12 @@
 //! loopback destination, and a plain axum handler as the baseline, measured in one run.
 //!
 //! ```text
-//! cargo run --release --manifest-path benches/Cargo.toml --bin load [-- --seconds 10 --messages 1000000]
+//! cargo build --release -p qstash-cli && \
+//!   cargo run --release --manifest-path benches/Cargo.toml --bin load [-- --seconds 10 --messages 1000000]
 //! ```
 //!
-//! It builds `qstash` itself first (`cargo build --release -p qstash-cli --locked` in the
-//! workspace, a no-op when it is up to date; `--qstash PATH` uses a given binary instead), then:
+//! It runs `target/release/qstash` (or `--qstash PATH`) as a child process, so that its
+//! resident set and CPU time can be read from `/proc`, then:
 //!
 //! 1. **durable accepts/s**: `POST /v2/publish/{destination}` with `Upstash-Delay: 1d` (nothing
 //!    is delivered), 64 keep-alive connections, one task each, for `--seconds`; the same
@@ -134,7 +135,7 @@ fn run() -> Result<()> {
     let opts = Options::parse()?;
     let qstash = match &opts.qstash {
         Some(p) => p.clone(),
-        None => build_qstash()?,
+        None => locate_qstash()?,
     };
     let scratch = Scratch::new()?;
 
@@ -151,6 +152,7 @@ fn run() -> Result<()> {
 
     let mut server = ServerProcess::start(&qstash, scratch.path())?;
     let addr = server.addr;
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -369,38 +371,26 @@ fn print_table(opts: &Options, rows: &[[String; 5]]) {
 // ---------------------------------------------------------------------------------------------
 // The server process.
 
-/// Builds `qstash` in release mode in the workspace and returns the binary's path.
-fn build_qstash() -> Result<PathBuf> {
+/// The release `qstash` binary of the workspace: `$CARGO_TARGET_DIR/release/qstash` or
+/// `target/release/qstash`. Building it from here would run cargo under `cargo run`'s
+/// environment, which makes cargo rebuild part of the dependency graph; so it is built first,
+/// by the documented command.
+fn locate_qstash() -> Result<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building qstash: cargo build --release -p qstash-cli --locked");
-    let out = Command::new(cargo)
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "qstash-cli",
-            "--locked",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !out.status.success() {
-        return Err("building qstash failed (see above)".into());
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let bin = target.join("release").join("qstash");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "no server binary at {}: build it first with `cargo build --release -p qstash-cli` \
+             at the workspace root, or pass --qstash PATH",
+            bin.display()
+        )
+        .into())
     }
-    for line in out.stdout.split(|&b| b == b'\n') {
-        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact"
-            && msg["target"]["name"] == "qstash"
-            && let Some(exe) = msg["executable"].as_str()
-        {
-            return Ok(PathBuf::from(exe));
-        }
-    }
-    Err("cargo built qstash-cli but named no qstash executable".into())
 }
 
 struct ServerProcess {

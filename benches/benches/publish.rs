@@ -42,7 +42,10 @@ fn every_header() -> PublishRequest {
         .extra_header("Upstash-Workflow-Url", "https://example.com/api/workflow")
         .extra_header("Upstash-Workflow-Init", "false")
         .extra_header("Upstash-Workflow-Sdk-Version", "1")
-        .extra_header("Upstash-Feature-Set", "LazyFetch,InitialBody,WF_DetectTrigger")
+        .extra_header(
+            "Upstash-Feature-Set",
+            "LazyFetch,InitialBody,WF_DetectTrigger",
+        )
         .build()
         .unwrap()
 }
@@ -65,9 +68,13 @@ fn publish(c: &mut Criterion) {
     let mut g = c.benchmark_group("publish/from_http");
     for (name, req) in &inputs {
         let http = req.to_http(&base);
-        g.bench_with_input(BenchmarkId::new("qstash-protocol", name), &http, |b, http| {
-            b.iter(|| PublishRequest::from_http(black_box(http)));
-        });
+        g.bench_with_input(
+            BenchmarkId::new("qstash-protocol", name),
+            &http,
+            |b, http| {
+                b.iter(|| PublishRequest::from_http(black_box(http)));
+            },
+        );
     }
     g.finish();
 
@@ -80,13 +87,20 @@ fn publish(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("publish/batch_from_json");
-    for (name, req) in [("100-every-header", every_header()), ("100-minimal", minimal())] {
+    for (name, req) in [
+        ("100-every-header", every_header()),
+        ("100-minimal", minimal()),
+    ] {
         let batch = PublishBatch::new(vec![req; 100]).unwrap();
         let json = batch.to_json();
         assert_eq!(PublishBatch::from_json(&json).as_ref(), Ok(&batch));
-        g.bench_with_input(BenchmarkId::new("qstash-protocol", name), &json, |b, json| {
-            b.iter(|| PublishBatch::from_json(black_box(json)));
-        });
+        g.bench_with_input(
+            BenchmarkId::new("qstash-protocol", name),
+            &json,
+            |b, json| {
+                b.iter(|| PublishBatch::from_json(black_box(json)));
+            },
+        );
     }
     g.finish();
 }

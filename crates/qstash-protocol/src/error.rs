@@ -477,8 +477,12 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {
+    /// The message already ends with the header's error ([`header_error`](Self::header_error)),
+    /// so the chain goes on with that error's cause: each cause is printed once.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(HeaderError::as_error)
+        self.source
+            .as_deref()
+            .and_then(|e| std::error::Error::source(e.as_error()))
     }
 }
 

@@ -434,7 +434,12 @@ fn every_malformed_known_header_names_itself() {
         let msg = err.to_string();
         assert!(msg.starts_with(&format!("invalid {name}: ")), "{msg}");
         assert!(msg.ends_with(&source.to_string()), "{msg}");
-        assert!(std::error::Error::source(&err).is_some());
+        // The message ends with the header's error, so the chain goes on with its cause.
+        assert_eq!(
+            std::error::Error::source(&err).map(|e| e.to_string()),
+            std::error::Error::source(source).map(|e| e.to_string()),
+            "{name}: {value:?}"
+        );
     }
 }
 
@@ -781,5 +786,54 @@ fn base_paths_are_prefixes() {
     ] {
         let http = trigger.to_http(&base.parse().unwrap());
         assert_eq!(http.uri().to_string(), expected, "{base}");
+    }
+}
+
+/// A decoder's error, reported by walking `source()` as `anyhow` does, shows each cause once:
+/// the message already ends with the header's error, so `source()` goes on with its cause.
+#[test]
+fn decode_errors_show_each_cause_once_in_a_report() {
+    use std::error::Error as _;
+    let cases = [
+        ("upstash-delay", "5sec", "unknown unit \"sec\""),
+        (
+            "upstash-flow-control-value",
+            "rate=5, period=1x",
+            "unknown unit \"x\"",
+        ),
+        ("upstash-retry-delay", "2 ^ retried", "pow(x, y)"),
+    ];
+    for (name, value, needle) in cases {
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri("https://qstash.upstash.io/v2/trigger/https://example.com/wf");
+        req = req.header(name, value);
+        if name == "upstash-flow-control-value" {
+            req = req.header("upstash-flow-control-key", "k");
+        }
+        let req = req.body(bytes::Bytes::new()).unwrap();
+        let err = qstash_protocol::TriggerRequest::from_http(&req).unwrap_err();
+        let mut layers = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            let parent = layers.last().unwrap();
+            assert!(
+                !parent.contains(&text),
+                "{parent:?} repeats its cause {text:?}"
+            );
+            layers.push(text);
+            next = cause.source();
+        }
+        let report = layers.join(": ");
+        assert_eq!(
+            report.matches(needle).count(),
+            1,
+            "{needle:?} once in {report:?}"
+        );
+        assert!(
+            err.header_error().is_some(),
+            "the header's error is still there"
+        );
     }
 }

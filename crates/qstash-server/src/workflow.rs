@@ -11,7 +11,7 @@ use qstash_protocol::{FailureTarget, PublishRequest, TriggerRequest};
 use qstash_store::{Millis, NewMessage, NewRun, RunLink, RunStep};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole};
+use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole, header_pairs};
 
 /// The configuration a trigger gave its run, applied to every later message of the run
 /// (upstream feature `WF_TriggerOnConfig`). Stored as JSON with the run.
@@ -54,11 +54,11 @@ impl RunConfig {
             retry_delay: req.retry_delay().map(|r| r.as_str().to_owned()),
             flow_key: req.flow_control().map(|(k, _)| k.as_str().to_owned()),
             labels: req.labels().iter().map(|l| l.as_str().to_owned()).collect(),
-            forward: pairs(req.forwarded().iter()),
+            forward: header_pairs(req.forwarded().iter()),
             ..RunConfig::default()
         };
         if let Some(fc) = req.failure_callback() {
-            config.failure_callback_forward = pairs(fc.forwarded().iter());
+            config.failure_callback_forward = header_pairs(fc.forwarded().iter());
             match fc.target() {
                 FailureTarget::Url(u) => config.failure_callback = Some(u.as_str().to_owned()),
                 FailureTarget::FailureFunction => config.failure_function = true,
@@ -122,18 +122,6 @@ fn failure_function_headers(run_id: &str, url: &str) -> Vec<(String, String)> {
         ("Upstash-Workflow-Init".into(), "false".into()),
         ("Upstash-Workflow-Calltype".into(), "failureCall".into()),
     ]
-}
-
-fn pairs<'a>(
-    iter: impl Iterator<Item = (&'a str, &'a http::HeaderValue)>,
-) -> Vec<(String, String)> {
-    iter.map(|(n, v)| {
-        (
-            n.to_owned(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        )
-    })
-    .collect()
 }
 
 /// The body of a step delivery: `[{"messageId", "body": <standard base64>, "callType": "step"}]`

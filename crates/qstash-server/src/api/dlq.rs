@@ -72,12 +72,7 @@ pub(crate) async fn get_one(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DlqMessage>> {
-    let entry = state
-        .engine()
-        .store
-        .get_dlq(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dead letter"))?;
+    let entry = find(&state, &tenant, &id).await?;
     Ok(Json(view(&entry)))
 }
 
@@ -113,12 +108,7 @@ pub(crate) async fn retry(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DlqRetryResponse>> {
-    let entry = state
-        .engine()
-        .store
-        .get_dlq(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dead letter"))?;
+    let entry = find(&state, &tenant, &id).await?;
     let now = now_ms();
     let mut message = entry.message.message;
     message.id = message_id();
@@ -133,6 +123,16 @@ pub(crate) async fn retry(
         .await?;
     state.engine().wake();
     Ok(Json(DlqRetryResponse::new(new_id)))
+}
+
+/// One dead letter of the tenant, or a 404.
+pub(crate) async fn find(state: &AppState, tenant: &str, id: &str) -> ApiResult<DlqEntry> {
+    state
+        .engine()
+        .store
+        .get_dlq(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dead letter"))
 }
 
 /// A dead letter as the API shows it.

@@ -16,7 +16,7 @@ use qstash_store::{
 use sha2::{Digest, Sha256};
 
 use super::{AppState, Tenant};
-use crate::engine::envelope::Envelope;
+use crate::engine::envelope::{Envelope, header_pairs};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{message_id, now_ms};
 use crate::workflow::{self, RunConfig, RunHeaders};
@@ -294,7 +294,7 @@ pub(crate) fn new_message(
         timeout: req.timeout(),
     };
     let (mut message, mut envelope) = base_message(state, tenant, &basics, now)?;
-    envelope.forward = pairs(req.forwarded().iter());
+    envelope.forward = header_pairs(req.forwarded().iter());
     envelope.content_type = req
         .content_type()
         .and_then(|v| v.to_str().ok())
@@ -302,11 +302,11 @@ pub(crate) fn new_message(
     envelope.retry_delay = req.retry_delay().map(|r| r.as_str().to_owned());
     if let Some(c) = req.callback() {
         envelope.callback = Some(c.url().as_str().to_owned());
-        envelope.callback_forward = pairs(c.forwarded().iter());
+        envelope.callback_forward = header_pairs(c.forwarded().iter());
     }
     if let Some(c) = req.failure_callback() {
         envelope.failure_callback = Some(c.url().as_str().to_owned());
-        envelope.failure_callback_forward = pairs(c.forwarded().iter());
+        envelope.failure_callback_forward = header_pairs(c.forwarded().iter());
     }
     message.headers = req
         .headers()
@@ -354,18 +354,6 @@ pub(crate) fn new_message(
     message.flow_key = req.flow_control().map(|(k, _)| k.as_str().to_owned());
     message.extra = envelope.encode();
     Ok(message)
-}
-
-fn pairs<'a>(
-    iter: impl Iterator<Item = (&'a str, &'a http::HeaderValue)>,
-) -> Vec<(String, String)> {
-    iter.map(|(n, v)| {
-        (
-            n.to_owned(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        )
-    })
-    .collect()
 }
 
 /// The content-based deduplication id: a hash of the destination, the body and the headers.

@@ -326,10 +326,7 @@ pub(crate) async fn dlq_restart(
     Path(dlq_id): Path<String>,
 ) -> ApiResult<Json<TriggerResponse>> {
     let store = &state.engine().store;
-    let entry = store
-        .get_dlq(&tenant, &dlq_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dead letter"))?;
+    let entry = super::dlq::find(&state, &tenant, &dlq_id).await?;
     let run_id = entry
         .message
         .message

@@ -106,3 +106,17 @@ impl Envelope {
         })
     }
 }
+
+/// Forwarded headers (name without prefix, value) as an envelope keeps them; a value that is
+/// not UTF-8 is converted lossily.
+pub(crate) fn header_pairs<'a>(
+    iter: impl Iterator<Item = (&'a str, &'a http::HeaderValue)>,
+) -> Vec<(String, String)> {
+    iter.map(|(n, v)| {
+        (
+            n.to_owned(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+    })
+    .collect()
+}

@@ -38,7 +38,7 @@ impl Received {
 
 /// A loopback destination. What it answers depends on the path:
 /// `/ok…` 200, `/wf…` 200 with `Upstash-Workflow-Sdk-Version: 1` (a workflow endpoint), `/fail…` 500, `/nonretryable` 489 with `Upstash-NonRetryable-Error: true`,
-/// `/retry-after` 503 with `Retry-After: 1`, `/slow` waits 10 s, `/second` waits 1 s and answers 200, `/huge` 200 with a 1 MiB
+/// `/retry-after` 503 with `Retry-After: 1`, `/slow` never answers, `/second` waits 1 s and answers 200, `/huge` 200 with a 1 MiB
 /// body, `/flaky` 500 on the first request and 200 after.
 #[derive(Clone)]
 pub struct Sink {
@@ -150,8 +150,8 @@ async fn record(State(sink): State<Sink>, req: Request) -> Response {
         )
             .into_response()
     } else if path.starts_with("/slow") {
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        StatusCode::OK.into_response()
+        // A destination that hangs: the attempt must end by its own timeout.
+        std::future::pending::<Response>().await
     } else if path.starts_with("/second") {
         tokio::time::sleep(Duration::from_secs(1)).await;
         StatusCode::OK.into_response()

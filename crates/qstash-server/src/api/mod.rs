@@ -4,6 +4,7 @@ mod dlq;
 mod events;
 mod keys;
 mod messages;
+mod wait;
 mod workflows;
 
 pub(crate) use crate::engine::outcome::header_lists;
@@ -122,7 +123,15 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v2/workflows/logs", get(workflows::logs))
         .route("/v2/workflows/events", get(workflows::logs))
-        .route("/v2/workflows/dlq", get(dlq::list_workflow))
+        .route(
+            "/v2/workflows/dlq",
+            get(dlq::list_workflow).delete(dlq::delete_many),
+        )
+        .route(
+            "/v2/workflows/dlq/restart",
+            post(workflows::dlq_restart_many),
+        )
+        .route("/v2/workflows/dlq/resume", post(workflows::dlq_resume_many))
         .route(
             "/v2/workflows/dlq/{id}",
             get(dlq::get_one).delete(dlq::delete_one),
@@ -131,6 +140,11 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v2/workflows/dlq/restart/{id}",
             post(workflows::dlq_restart),
         )
+        .route("/v2/workflows/dlq/resume/{id}", post(workflows::dlq_resume))
+        .route("/v2/wait/{event_id}", post(wait::wait))
+        .route("/v2/notify/{event_id}", post(wait::notify))
+        .route("/v2/notify/{run_id}/{event_id}", post(wait::notify_run))
+        .route("/v2/waiters/{event_id}", get(wait::waiters))
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)

@@ -921,4 +921,22 @@ async fn resume_from_the_dlq_keeps_the_completed_steps() {
         400,
         "no dlqIds"
     );
+    // Overrides: the new run's id, and retries within the limits.
+    let chosen: Value = s
+        .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))
+        .header("Upstash-Workflow-RunId", "wfr_chosen")
+        .header("Upstash-Retries", "2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chosen["workflowRunId"], "wfr_chosen", "{chosen:#?}");
+    let status = status_of(
+        s.post(&format!("/v2/workflows/dlq/restart/{dlq_id}"))
+            .header("Upstash-Retries", "99"),
+    )
+    .await;
+    assert_eq!(status, 400, "more retries than the limit");
 }

@@ -631,3 +631,20 @@ pub(crate) async fn dlq_resume_many(
 ) -> ApiResult<Json<Value>> {
     run_again_many(&state, &tenant, query.as_deref(), Again::Resume, &headers).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlq_ids_of_a_query() {
+        assert_eq!(
+            dlq_ids(Some("dlqIds=a&count=3&dlqIds=b%2Cc&dlqIds%5B%5D=d")).unwrap(),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(dlq_ids(Some("dlqIds=dlq_%41+x")).unwrap(), ["dlq_A x"]);
+        assert!(dlq_ids(Some("label=x")).is_err());
+        assert!(dlq_ids(None).is_err());
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}

@@ -31,6 +31,10 @@
 //! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): one file in a data directory,
 //!   WAL journal, `synchronous=FULL`, one writer thread that groups concurrent writes into one
 //!   commit, and schema migrations applied when it opens.
+//! - [`postgres::PgStore`] (feature `postgres`): a PostgreSQL database shared by any number of
+//!   server processes: a connection pool, group commit of accepts, claims with
+//!   `FOR UPDATE SKIP LOCKED`, versioned migrations under an advisory lock, and wake-ups across
+//!   processes with `LISTEN`/`NOTIFY` ([`Store::due_wakeups`]).
 //!
 //! Any backend must pass the [`conformance`] suite (feature `conformance`).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -41,6 +45,8 @@ pub use async_trait::async_trait;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -742,4 +748,16 @@ pub trait Store: Send + Sync + 'static {
         cursor: Option<u64>,
         count: usize,
     ) -> Result<Page<StoredRun>>;
+
+    /// A signal that messages may have become due because of another process sharing the
+    /// store (it stored or retried a message), or `None` (the default) when the store has no
+    /// such signal: a store used by one process only, like the embedded one.
+    ///
+    /// The scheduler waits on it beside its timer and, when notified, looks at
+    /// [`next_due`](Self::next_due) again. Notifications are hints: several may be merged into
+    /// one, and one may come with nothing due. A backend also notifies after it reconnects to
+    /// its source of notifications, when some may have been missed.
+    fn due_wakeups(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }

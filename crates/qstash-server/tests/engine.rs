@@ -17,6 +17,8 @@ struct Counting {
     inner: SqliteStore,
     claims: AtomicU64,
     next_due: AtomicU64,
+    /// Wake-ups as a store shared with other processes gives them.
+    wakeups: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[async_trait]
@@ -95,6 +97,9 @@ impl Store for Counting {
     ) -> Result<Page<StoredRun>> {
         self.inner.list_runs(t, f, c, n).await
     }
+    fn due_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.wakeups.clone()
+    }
 }
 
 #[tokio::test]
@@ -104,6 +109,7 @@ async fn an_idle_server_asks_the_store_for_nothing() {
         inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
         claims: AtomicU64::new(0),
         next_due: AtomicU64::new(0),
+        wakeups: None,
     });
     let server = Server::builder(store.clone())
         .token(TOKEN)
@@ -143,6 +149,64 @@ async fn an_idle_server_asks_the_store_for_nothing() {
     );
     // and the wake-up for the first message was not a poll loop either
     assert!(c1 < 20, "{c1} claims for three wake-ups");
+    server.shutdown().await;
+}
+
+/// A message stored behind the engine's back (as by another process sharing the store) is
+/// delivered as soon as the store's wake-up signal fires, not when the idle scheduler's hour of
+/// sleep ends.
+#[tokio::test]
+async fn a_store_wakeup_makes_the_idle_scheduler_look_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wakeups = Arc::new(tokio::sync::Notify::new());
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
+        claims: AtomicU64::new(0),
+        next_due: AtomicU64::new(0),
+        wakeups: Some(wakeups.clone()),
+    });
+    let server = Server::builder(store.clone())
+        .token(TOKEN)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let sink = Sink::start().await;
+    // Wait until the scheduler has found nothing due and gone to sleep.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.next_due.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the scheduler never looked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let message = NewMessage {
+        id: "msg_from_elsewhere".to_string(),
+        tenant: "other-process".to_string(),
+        destination: format!("{}/elsewhere", sink.url),
+        method: "POST".to_string(),
+        headers: Vec::new(),
+        body: b"hi".to_vec(),
+        created_at: now,
+        due_at: now,
+        max_retries: 0,
+        lease_ms: 60_000,
+        labels: Vec::new(),
+        dedup: None,
+        flow_key: None,
+        extra: Vec::new(),
+        run: None,
+    };
+    store
+        .inner
+        .insert_messages(vec![message], now)
+        .await
+        .unwrap();
+    wakeups.notify_one();
+    sink.wait_for("/elsewhere", 1, Duration::from_secs(5)).await;
     server.shutdown().await;
 }
 

@@ -76,6 +76,8 @@ impl Engine {
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
         let mut tasks = JoinSet::new();
         let mut store_backoff = Duration::from_millis(50);
+        // Another process sharing the store stored a message that may be due (PostgreSQL).
+        let shared_wakeups = self.store.due_wakeups();
         loop {
             if *stop.borrow() {
                 break;
@@ -135,6 +137,7 @@ impl Engine {
             let sleep = sleep_for(next, now_ms());
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = notified(shared_wakeups.as_deref()) => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => {}
             }
@@ -236,6 +239,14 @@ impl Engine {
 }
 
 /// How long the scheduler sleeps when the next due time is `next` (none: until woken).
+/// Waits for `wakeups` when there is one, forever otherwise.
+async fn notified(wakeups: Option<&Notify>) {
+    match wakeups {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn sleep_for(next: Option<Millis>, now: Millis) -> Duration {
     match next {
         // Due already (for example claimed by another process an instant ago): look again

@@ -490,6 +490,7 @@ async fn listen(
     let mut ready = Some(ready);
     let mut backoff = Duration::from_millis(100);
     loop {
+        let started = tokio::time::Instant::now();
         let out = listen_once(&config, &shared, &wakeups, &mut ready).await;
         if let Some(ready) = ready.take() {
             // The first connection failed: connect reports it, and this task ends.
@@ -498,6 +499,10 @@ async fn listen(
         }
         if let Err(e) = out {
             tracing::warn!(error = %e, "the LISTEN connection failed; reconnecting");
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            // It had been listening for a while: this is a new failure, not a repeated one.
+            backoff = Duration::from_millis(100);
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -613,8 +618,16 @@ async fn group_writer(
 
 async fn run_group(pool: &Pool, shared: &Shared, group: Vec<InsertJob>) {
     let calls = group.len() as u64;
-    let mut results: Vec<Option<Result<Vec<InsertOutcome>>>> = group.iter().map(|_| None).collect();
-    let out = apply_group(pool, shared, &group, &mut results).await;
+    let mut attempt = 1;
+    let (out, results) = loop {
+        let mut results: Vec<Option<Result<Vec<InsertOutcome>>>> =
+            group.iter().map(|_| None).collect();
+        let out = apply_group(pool, shared, &group, &mut results).await;
+        match out {
+            Err(e) if attempt < TX_ATTEMPTS && is_transient(&e) => attempt += 1,
+            out => break (out, results),
+        }
+    };
     if out.is_ok() {
         shared.commits.fetch_add(1, Ordering::SeqCst);
         shared.calls.fetch_add(calls, Ordering::SeqCst);
@@ -1949,15 +1962,36 @@ async fn list_runs<C: GenericClient>(
     Ok(Page { items, next })
 }
 
-/// Runs `$body` (which uses `$tx`) in one transaction of a pooled connection and commits it.
+/// Runs `$body` (which uses `$tx`, and `?` to fail) in one transaction of a pooled connection
+/// and commits it; a transaction that failed on a deadlock or a serialization failure is run
+/// again, up to [`TX_ATTEMPTS`] times in all.
 macro_rules! in_tx {
     ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut client = $self.client().await?;
-        let $tx = client.transaction().await.map_err(pg)?;
-        let out = $body;
-        $tx.commit().await.map_err(pg)?;
-        Ok(out)
+        let mut attempt = 1;
+        loop {
+            let out: Result<_> = async {
+                let mut client = $self.client().await?;
+                let $tx = client.transaction().await.map_err(pg)?;
+                let out = $body;
+                $tx.commit().await.map_err(pg)?;
+                Ok(out)
+            }
+            .await;
+            match out {
+                Err(e) if attempt < TX_ATTEMPTS && is_transient(&e) => attempt += 1,
+                other => break other,
+            }
+        }
     }};
+}
+
+/// How many times a transaction is tried when it fails on a deadlock or serialization failure.
+const TX_ATTEMPTS: usize = 3;
+
+/// Whether a failed transaction may simply be run again: PostgreSQL aborted it to break a
+/// deadlock (`40P01`) or a serialization conflict (`40001`), and nothing of it was applied.
+fn is_transient(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if m.ends_with("(40P01)") || m.ends_with("(40001)"))
 }
 
 #[async_trait]
@@ -2093,7 +2127,7 @@ impl Store for PgStore {
                 Some(keys) => keys,
                 None => {
                     write_keys(&tx, &proposed).await?;
-                    proposed
+                    proposed.clone()
                 }
             }
         })
@@ -2107,7 +2141,7 @@ impl Store for PgStore {
             })?;
             let keys = SigningKeys {
                 current: old.next,
-                next: new_next,
+                next: new_next.clone(),
             };
             write_keys(&tx, &keys).await?;
             keys

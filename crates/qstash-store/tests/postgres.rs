@@ -377,3 +377,82 @@ async fn accepts_share_commits_and_fail_alone() {
     let commits = after.commits - before.commits;
     assert!(commits < calls, "{commits} commits for {calls} calls");
 }
+
+/// The hot queries can be served by their indexes, without sorting (the planner is told to
+/// avoid sequential scans, since the tables of a fresh schema are tiny).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_queries_use_their_indexes() {
+    let Some(url) = database_url() else { return };
+    let (_store, schema) = fresh(&url).await;
+    let client = admin(&url).await;
+    client
+        .batch_execute(&format!(
+            "SET search_path = \"{}\"; SET enable_seqscan = off; SET enable_bitmapscan = off",
+            schema.name
+        ))
+        .await
+        .unwrap();
+    let plan = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    for (sql, index, sorted) in [
+        (
+            "SELECT seq FROM messages WHERE state = 'PENDING' AND due_at <= 5 \
+             ORDER BY due_at, seq LIMIT 10 FOR UPDATE SKIP LOCKED",
+            "messages_due",
+            true,
+        ),
+        (
+            "SELECT min(due_at) FROM messages WHERE state = 'PENDING'",
+            "messages_due",
+            false,
+        ),
+        (
+            "SELECT id FROM events WHERE tenant = 't' AND id < 9 ORDER BY id DESC LIMIT 5",
+            "events_tenant",
+            true,
+        ),
+        (
+            "SELECT id FROM events WHERE tenant = 't' AND message_id = 'm' AND id < 9 \
+             ORDER BY id DESC LIMIT 5",
+            "events_message",
+            true,
+        ),
+        (
+            "SELECT d.seq FROM dlq d JOIN messages m ON m.id = d.message_id \
+             AND m.tenant = d.tenant WHERE d.tenant = 't' AND d.seq < 9 \
+             ORDER BY d.seq DESC LIMIT 5",
+            "dlq_tenant",
+            true,
+        ),
+        (
+            "SELECT seq FROM runs WHERE tenant = 't' AND seq < 9 ORDER BY seq DESC LIMIT 5",
+            "runs_tenant",
+            true,
+        ),
+        (
+            // On an empty table the planner may as well walk the pending messages' index.
+            "SELECT seq FROM messages WHERE tenant = 't' AND run_id = 'r' AND state = 'PENDING'",
+            "Index",
+            false,
+        ),
+        (
+            "SELECT seq FROM run_steps WHERE tenant = 't' AND message_id = 'm' AND run_id = 'r'",
+            "run_steps_message",
+            false,
+        ),
+    ] {
+        let shown = plan(sql).await;
+        assert!(shown.contains(index), "{sql}:\n{shown}");
+        if sorted {
+            assert!(!shown.contains("Sort"), "{sql} sorts:\n{shown}");
+        }
+    }
+}

@@ -651,41 +651,45 @@ async fn apply_group(
     results: &mut [Option<Result<Vec<InsertOutcome>>>],
 ) -> Result<()> {
     let mut client = pool.get().await.map_err(pool_error)?;
-    let tx = client.transaction().await.map_err(pg)?;
     let plain: Vec<usize> = (0..group.len()).filter(|&i| group[i].is_plain()).collect();
     if !plain.is_empty() {
-        tx.batch_execute("SAVEPOINT plain").await.map_err(pg)?;
-        match insert_plain(&tx, group, &plain).await {
-            Ok(true) => {
-                tx.batch_execute("RELEASE SAVEPOINT plain")
-                    .await
-                    .map_err(pg)?;
-                for &i in &plain {
-                    results[i] = Some(Ok(vec![InsertOutcome::Inserted; group[i].messages.len()]));
-                }
+        let tx = client.transaction().await.map_err(pg)?;
+        // First in the transaction, so no savepoint is needed: when it fails (an id that
+        // exists, a bad value), the transaction is rolled back and each call goes on its own.
+        if insert_plain(&tx, shared, group, &plain)
+            .await
+            .unwrap_or(false)
+        {
+            for &i in &plain {
+                results[i] = Some(Ok(vec![InsertOutcome::Inserted; group[i].messages.len()]));
             }
-            // An id that exists (or a bad value): each call on its own below.
-            Ok(false) | Err(_) => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT plain; RELEASE SAVEPOINT plain")
-                    .await
-                    .map_err(pg)?;
-            }
+            insert_each(&tx, group, results).await?;
+            return tx.commit().await.map_err(pg);
         }
+        tx.rollback().await.map_err(pg)?;
     }
-    for (i, job) in group.iter().enumerate() {
-        if results[i].is_some() {
-            continue;
-        }
-        tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let pending: Vec<usize> = (0..group.len()).filter(|&i| results[i].is_none()).collect();
+    if let [only] = pending[..] {
+        // One call alone in its transaction: it needs no savepoint.
+        let job = &group[only];
         let out = insert_all(&tx, &job.messages, job.now).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT call"
-        } else {
-            "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+        let commit = match &out {
+            Ok(outcomes) if outcomes.contains(&InsertOutcome::Inserted) => {
+                notify_due(&tx, shared).await?;
+                true
+            }
+            Ok(_) => true,
+            Err(_) => false,
         };
-        tx.batch_execute(end).await.map_err(pg)?;
-        results[i] = Some(out);
+        results[only] = Some(out);
+        return if commit {
+            tx.commit().await.map_err(pg)
+        } else {
+            tx.rollback().await.map_err(pg)
+        };
     }
+    insert_each(&tx, group, results).await?;
     let stored = results
         .iter()
         .any(|r| matches!(r, Some(Ok(outcomes)) if outcomes.contains(&InsertOutcome::Inserted)));
@@ -695,9 +699,39 @@ async fn apply_group(
     tx.commit().await.map_err(pg)
 }
 
+/// Inserts the calls that have no result yet one by one, each inside a savepoint so that a
+/// call that fails rolls back alone.
+async fn insert_each(
+    tx: &Transaction<'_>,
+    group: &[InsertJob],
+    results: &mut [Option<Result<Vec<InsertOutcome>>>],
+) -> Result<()> {
+    for (i, job) in group.iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
+        tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
+        let out = insert_all(tx, &job.messages, job.now).await;
+        let end = if out.is_ok() {
+            "RELEASE SAVEPOINT call"
+        } else {
+            "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+        };
+        tx.batch_execute(end).await.map_err(pg)?;
+        results[i] = Some(out);
+    }
+    Ok(())
+}
+
 /// Inserts the messages of the plain calls with one statement for the messages and one for
-/// their events; `false` when some id existed (nothing should then be kept).
-async fn insert_plain(tx: &Transaction<'_>, group: &[InsertJob], plain: &[usize]) -> Result<bool> {
+/// their events, and sends the notification, the three statements pipelined; `false` when some
+/// id existed (the transaction must then be rolled back).
+async fn insert_plain(
+    tx: &Transaction<'_>,
+    shared: &Shared,
+    group: &[InsertJob],
+    plain: &[usize],
+) -> Result<bool> {
     let mut cols = MessageColumns::default();
     let mut ev = EventColumns::default();
     for &i in plain {
@@ -719,7 +753,24 @@ async fn insert_plain(tx: &Transaction<'_>, group: &[InsertJob], plain: &[usize]
         }
     }
     let expected = cols.id.len();
-    let inserted = rows(
+    let params: [&(dyn ToSql + Sync); 15] = [
+        &cols.tenant,
+        &cols.id,
+        &cols.destination,
+        &cols.method,
+        &cols.headers,
+        &cols.body,
+        &cols.created_at,
+        &cols.due_at,
+        &cols.max_retries,
+        &cols.lease_ms,
+        &cols.labels,
+        &cols.flow_key,
+        &cols.extra,
+        &cols.run_id,
+        &cols.run_step,
+    ];
+    let messages = rows(
         tx,
         "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
          first_due_at, due_at, max_retries, lease_ms, labels, flow_key, extra, run_id, run_step, \
@@ -732,30 +783,16 @@ async fn insert_plain(tx: &Transaction<'_>, group: &[InsertJob], plain: &[usize]
          $14::text[], $15::bool[]) AS t(tenant, id, destination, method, headers, body, \
          created_at, due_at, max_retries, lease_ms, labels, flow_key, extra, run_id, run_step) \
          ON CONFLICT (id) DO NOTHING RETURNING 1",
-        &[
-            &cols.tenant,
-            &cols.id,
-            &cols.destination,
-            &cols.method,
-            &cols.headers,
-            &cols.body,
-            &cols.created_at,
-            &cols.due_at,
-            &cols.max_retries,
-            &cols.lease_ms,
-            &cols.labels,
-            &cols.flow_key,
-            &cols.extra,
-            &cols.run_id,
-            &cols.run_step,
-        ],
-    )
-    .await?
-    .len();
-    if inserted != expected {
+        &params,
+    );
+    // The statements are sent together: their results are checked after.
+    let (messages, events, notified) =
+        tokio::join!(messages, ev.insert(tx), notify_due(tx, shared));
+    if messages?.len() != expected {
         return Ok(false);
     }
-    ev.insert(tx).await?;
+    events?;
+    notified?;
     Ok(true)
 }
 
@@ -1582,16 +1619,23 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         ),
         None => (false, None, None, None),
     };
-    // A claim is finished at most once: a finish closes it.
+    let next = f.event.next_delivery_time.map(int).transpose()?;
+    let event_status = f.event.response_status.map(i32::from);
+    // A claim is finished at most once: a finish closes it. The event is appended by the same
+    // statement, only when the update applies.
     let updated = opt(
         tx,
-        "UPDATE messages SET state = $4, retried = retried + $5, due_at = coalesce($6, due_at), \
-         claim_open = FALSE, \
+        "WITH u AS (UPDATE messages SET state = $4, retried = retried + $5, \
+         due_at = coalesce($6, due_at), claim_open = FALSE, \
          last_status = CASE WHEN $7 THEN $8 ELSE last_status END, \
          last_headers = CASE WHEN $7 THEN $9 ELSE last_headers END, \
          last_body = CASE WHEN $7 THEN $10 ELSE last_body END \
          WHERE id = $1 AND tenant = $2 AND claim = $3 AND claim_open AND state = 'PENDING' \
-         RETURNING destination, labels",
+         RETURNING destination, labels) \
+         INSERT INTO events (tenant, time, message_id, state, url, labels, response_status, \
+         error, next_delivery_time) \
+         SELECT $2, $11, $1, $12, u.destination, u.labels, $13, $14, $15 FROM u \
+         RETURNING 1",
         &[
             &f.message_id,
             &f.tenant,
@@ -1603,27 +1647,17 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
             &last_status,
             &last_headers,
             &last_body,
+            &int(f.now)?,
+            &f.event.state,
+            &event_status,
+            &f.event.error,
+            &next,
         ],
     )
     .await?;
-    let Some(row) = updated else {
+    if updated.is_none() {
         return Ok((FinishOutcome::Stale, false));
-    };
-    let url: String = col(&row, 0)?;
-    let labels: String = col(&row, 1)?;
-    append_event(
-        tx,
-        &f.tenant,
-        f.now,
-        &f.message_id,
-        &f.event.state,
-        &url,
-        &labels,
-        f.event.response_status,
-        f.event.error.as_deref(),
-        f.event.next_delivery_time,
-    )
-    .await?;
+    }
     // A run has one ending: when it had ended already, what this finish would spawn for its
     // end (the failure callback) is not inserted.
     let spawn = match &f.end_run {

@@ -39,6 +39,7 @@ mod config;
 mod engine;
 mod error;
 mod ids;
+mod metrics;
 mod workflow;
 
 use std::collections::HashMap;

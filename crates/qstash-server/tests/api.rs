@@ -382,3 +382,71 @@ async fn a_message_can_be_read_back() {
     let r = s.get("/v2/messages/msg_nope").send().await.unwrap();
     assert_eq!(error_of(r).await.0, 404);
 }
+
+/// The value of a sample line `name value` in a Prometheus text exposition.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_accepts_and_outcomes() {
+    let s = start().await;
+    let sink = Sink::start().await;
+    let metrics = || async {
+        let r = s
+            .http
+            .get(format!("{}/metrics", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "/metrics needs no token");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        r.text().await.unwrap()
+    };
+    let before = metrics().await;
+    assert_eq!(sample(&before, "qstash_messages_accepted_total"), 0.0);
+    assert_eq!(sample(&before, "qstash_due_backlog"), 0.0);
+
+    s.publish(&format!("{}/ok/m", sink.url), &[], "a").await;
+    s.publish(&format!("{}/ok/m", sink.url), &[], "b").await;
+    s.publish(
+        &format!("{}/nonretryable/m", sink.url),
+        &[("Upstash-Retries", "0")],
+        "c",
+    )
+    .await;
+    // Delayed: accepted but not due, so not backlog.
+    s.publish(
+        &format!("{}/ok/later", sink.url),
+        &[("Upstash-Delay", "1h")],
+        "d",
+    )
+    .await;
+    sink.wait_for("/ok/m", 2, WAIT).await;
+    sink.wait_for("/nonretryable/m", 1, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let text = loop {
+        let text = metrics().await;
+        if sample(&text, "qstash_messages_dead_lettered_total") == 1.0
+            && sample(&text, "qstash_deliveries_delivered_total") == 2.0
+        {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(sample(&text, "qstash_messages_accepted_total"), 4.0);
+    assert_eq!(sample(&text, "qstash_deliveries_failed_total"), 1.0);
+    assert_eq!(sample(&text, "qstash_deliveries_retried_total"), 0.0);
+    assert_eq!(sample(&text, "qstash_due_backlog"), 0.0);
+    assert_eq!(sample(&text, "qstash_deliveries_in_flight"), 0.0);
+    assert_eq!(sample(&text, "qstash_attempt_duration_seconds_count"), 3.0);
+    assert_eq!(sample(&text, "qstash_delivery_latency_seconds_count"), 2.0);
+}

@@ -35,6 +35,9 @@ impl Store for Counting {
         self.next_due.fetch_add(1, Ordering::SeqCst);
         self.inner.next_due().await
     }
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.inner.due_count(now).await
+    }
     async fn finish(&self, f: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         self.inner.finish(f).await
     }

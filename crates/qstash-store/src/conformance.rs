@@ -136,6 +136,7 @@ where
         dlq_list_get_delete,
         signing_keys,
         next_due_semantics,
+        due_count_semantics,
         tenant_isolation,
         run_create_and_get,
         run_create_is_all_or_none,
@@ -1174,6 +1175,51 @@ pub async fn next_due_semantics<S: Store>(store: &S) {
         .await
         .expect("finish");
     assert_eq!(store.next_due().await.expect("next_due"), None);
+}
+
+/// The due backlog counts pending messages due now and not under a live claim, over every
+/// tenant.
+pub async fn due_count_semantics<S: Store>(store: &S) {
+    let count = |now| async move { store.due_count(now).await.expect("due_count") };
+    assert_eq!(count(T0).await, 0);
+    insert(
+        store,
+        vec![
+            message("t1", "msg_a", T0 + 10),
+            message("t2", "msg_b", T0 + 20),
+            message("t1", "msg_c", T0 + 1_000_000),
+        ],
+        T0,
+    )
+    .await;
+    assert_eq!(count(T0).await, 0, "nothing is due yet");
+    assert_eq!(
+        count(T0 + 20).await,
+        2,
+        "due messages of every tenant count"
+    );
+    let c = claim_one(store, T0 + 20).await;
+    assert_eq!(c.message.message.id, "msg_a");
+    assert_eq!(count(T0 + 21).await, 1, "a claimed message is not backlog");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        2,
+        "a claim whose lease ended is backlog again"
+    );
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 22,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        1,
+        "a delivered message is not"
+    );
 }
 
 /// Another tenant's message is absent everywhere, and its finish is stale.

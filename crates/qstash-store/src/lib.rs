@@ -647,6 +647,10 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when nothing is pending.
     async fn next_due(&self) -> Result<Option<Millis>>;
 
+    /// How many pending messages are due at or before `now` and not claimed (or whose claim's
+    /// lease has ended): the backlog the engines have yet to start, for metrics.
+    async fn due_count(&self, now: Millis) -> Result<u64>;
+
     /// Applies the outcomes of finished attempts, each only if its claim is still current (see
     /// [`Finish`]); the results are in the order of `finishes`. Several finishes may share one
     /// commit.

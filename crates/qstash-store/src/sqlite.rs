@@ -1832,6 +1832,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= ?1",
+                )
+                .db()?
+                .query_row([int(now)?], |row| row.get(0))
+                .db()?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn finish(&self, finishes: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         if finishes.is_empty() {
             return Ok(Vec::new());

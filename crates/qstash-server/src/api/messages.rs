@@ -66,8 +66,7 @@ async fn accept(
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
                 let new_run = workflow::init_run(tenant, &h, &message);
-                let outcome = store.create_run(new_run, message, now).await?;
-                state.engine().wake();
+                let outcome = state.engine().create_run(new_run, message, now).await?;
                 return Ok(match outcome {
                     CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
                     CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
@@ -113,8 +112,7 @@ async fn accept(
             }
         }
     }
-    let outcome = store.insert_messages(vec![message], now).await?;
-    state.engine().wake();
+    let outcome = state.engine().accept(vec![message], now).await?;
     match outcome.into_iter().next() {
         Some(InsertOutcome::Deduplicated { existing_id }) => {
             Ok((StatusCode::ACCEPTED, deduplicated(existing_id)))
@@ -172,8 +170,7 @@ pub(crate) async fn batch(
         messages.push(m);
     }
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-    let outcomes = state.engine().store.insert_messages(messages, now).await?;
-    state.engine().wake();
+    let outcomes = state.engine().accept(messages, now).await?;
     let answers: Vec<PublishResponse> = outcomes
         .into_iter()
         .zip(ids)

@@ -99,6 +99,7 @@ impl FromRequestParts<AppState> for Tenant {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v2/publish/{*destination}", post(messages::publish))
         .route("/v2/batch", post(messages::batch))
         .route(
@@ -148,6 +149,27 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             axum::Json(serde_json::json!({"status": "store unavailable"})),
         ),
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (no token: it holds only counts summed over
+/// every tenant, never a tenant's data).
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let engine = state.engine();
+    let due = match engine.store.due_count(crate::ids::now_ms()).await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the due backlog for /metrics failed");
+            None
+        }
+    };
+    let body = engine.metrics.render(engine.in_flight(), due);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 async fn not_found() -> ApiError {

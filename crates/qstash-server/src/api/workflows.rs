@@ -61,11 +61,8 @@ async fn create(
         first,
         now,
     );
-    match state.engine().store.create_run(run, first, now).await? {
-        CreateRunOutcome::Created => {
-            state.engine().wake();
-            Ok((run_id, now, true))
-        }
+    match state.engine().create_run(run, first, now).await? {
+        CreateRunOutcome::Created => Ok((run_id, now, true)),
         // The same run id again (a client's retry): the run it already started.
         CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at, false)),
     }

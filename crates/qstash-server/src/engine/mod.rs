@@ -10,12 +10,16 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use qstash_signature::Signer;
-use qstash_store::{Claimed, Millis, Store, Transition};
+use qstash_store::{
+    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, Store,
+    Transition,
+};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::DeliveryConfig;
 use crate::ids::now_ms;
+use crate::metrics::Metrics;
 use envelope::{Envelope, WorkflowRole};
 
 /// The most attempts claimed in one store round trip.
@@ -29,6 +33,8 @@ pub(crate) struct Engine {
     config: DeliveryConfig,
     http: reqwest::Client,
     permits: Arc<Semaphore>,
+    /// What this process counts for `GET /metrics`.
+    pub metrics: Metrics,
 }
 
 impl Engine {
@@ -45,7 +51,16 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             http,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// How many attempts are in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.config
+            .concurrency
+            .max(1)
+            .saturating_sub(self.permits.available_permits())
     }
 
     /// The delivery settings.
@@ -56,6 +71,40 @@ impl Engine {
     /// Tells the scheduler that new work may be due (a message was accepted or retried).
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Stores accepted messages (see [`Store::insert_messages`]), counts the ones stored and
+    /// wakes the scheduler.
+    pub(crate) async fn accept(
+        &self,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> qstash_store::Result<Vec<InsertOutcome>> {
+        let outcomes = self.store.insert_messages(messages, now).await?;
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted))
+            .count();
+        self.metrics.accepted.inc_by(stored as u64);
+        self.wake();
+        Ok(outcomes)
+    }
+
+    /// Creates a workflow run with its first message (see [`Store::create_run`]), counts it
+    /// and wakes the scheduler.
+    pub(crate) async fn create_run(
+        &self,
+        run: NewRun,
+        first: NewMessage,
+        now: Millis,
+    ) -> qstash_store::Result<CreateRunOutcome> {
+        let outcome = self.store.create_run(run, first, now).await?;
+        if matches!(outcome, CreateRunOutcome::Created) {
+            self.metrics.runs_created.inc();
+            self.metrics.accepted.inc();
+            self.wake();
+        }
+        Ok(outcome)
     }
 
     /// Signs with a new current key (after a rotation).
@@ -161,6 +210,7 @@ impl Engine {
             return;
         };
         let signature = self.signer().sign(&msg.destination, &body);
+        let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,
             &self.config,
@@ -170,6 +220,9 @@ impl Engine {
             body,
         )
         .await;
+        self.metrics
+            .attempt_seconds
+            .observe(started.elapsed().as_secs_f64());
         // A run's failure callback carries the run's initial payload.
         let initial_body = match &envelope.workflow {
             Some(wf) if !attempt.delivered() => self
@@ -196,7 +249,10 @@ impl Engine {
         let mut wait = Duration::from_millis(20);
         for _ in 0..5 {
             match self.store.finish(vec![finish.clone()]).await {
-                Ok(_) => {
+                Ok(outcomes) => {
+                    if outcomes.first() == Some(&FinishOutcome::Applied) {
+                        self.count(&finish, msg.created_at);
+                    }
                     if wake {
                         self.wake();
                     }
@@ -208,6 +264,28 @@ impl Engine {
                     wait *= 4;
                 }
             }
+        }
+    }
+
+    /// Counts an applied finish in the metrics.
+    fn count(&self, finish: &qstash_store::Finish, created_at: Millis) {
+        let m = &self.metrics;
+        match finish.transition {
+            Transition::Delivered => {
+                m.delivered.inc();
+                let latency = finish.now.saturating_sub(created_at);
+                m.delivery_latency_seconds
+                    .observe(Duration::from_millis(latency).as_secs_f64());
+            }
+            Transition::Retry { .. } => {
+                m.retried.inc();
+            }
+            Transition::Failed => {
+                m.failed.inc();
+            }
+        }
+        if finish.dlq.is_some() {
+            m.dead_lettered.inc();
         }
     }
 

@@ -201,6 +201,7 @@ impl ServerBuilder {
         let engine = Arc::new(engine::Engine::new(
             self.store.clone(),
             Signer::new(keys.current.clone()),
+            keys_in_store,
             self.delivery,
             http,
         ));

@@ -450,3 +450,77 @@ async fn metrics_count_accepts_and_outcomes() {
     assert_eq!(sample(&text, "qstash_attempt_duration_seconds_count"), 3.0);
     assert_eq!(sample(&text, "qstash_delivery_latency_seconds_count"), 2.0);
 }
+
+#[tokio::test]
+async fn a_rotation_through_one_server_reaches_another_sharing_the_store() {
+    use std::sync::Arc;
+    let sink = Sink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn qstash_store::Store> =
+        Arc::new(qstash_store::sqlite::SqliteStore::open(dir.path().join("shared.db")).unwrap());
+    let mut delivery = qstash_server::DeliveryConfig::default();
+    delivery.keys_refresh = Duration::from_millis(50);
+    // No signing-key configuration: both sign with the store's keys.
+    let start = || async {
+        qstash_server::Server::builder(store.clone())
+            .token(TOKEN)
+            .unwrap()
+            .delivery(delivery)
+            .start()
+            .await
+            .unwrap()
+    };
+    let a = start().await;
+    let b = start().await;
+    let http = http_client();
+    let keys = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{url}/v2/keys"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = keys(b.url()).await;
+    assert_eq!(before, keys(a.url()).await, "one pair for the whole store");
+    let rotated: Value = http
+        .post(format!("{}/v2/keys/rotate", a.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rotated["current"], before["next"]);
+    assert_eq!(
+        keys(b.url()).await,
+        rotated,
+        "the other server reads the store"
+    );
+
+    // Only B delivers from now on; it must sign with the new current key.
+    a.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dest = format!("{}/ok/after-rotation", sink.url);
+    let r = http
+        .post(format!("{}/v2/publish/{dest}", b.url()))
+        .bearer_auth(TOKEN)
+        .body("y")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let got = sink.wait_for("/ok/after-rotation", 1, WAIT).await;
+    let sig = got[0].header("upstash-signature").unwrap();
+    let current = rotated["current"].as_str().unwrap();
+    Receiver::new(current, current)
+        .verify(sig, b"y", Some(&dest))
+        .expect("signed with the rotated current key");
+    b.shutdown().await;
+}

@@ -6,10 +6,11 @@ pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use qstash_signature::Signer;
+use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{
     Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, Store,
     Transition,
@@ -28,7 +29,12 @@ const CLAIM_BATCH: usize = 512;
 /// What the engine shares with the API: the store, the signer and the wake-up signal.
 pub(crate) struct Engine {
     pub store: Arc<dyn Store>,
-    signer: RwLock<Arc<Signer>>,
+    signer: RwLock<(Arc<Signer>, Instant)>,
+    /// Whether the signing keys are the store's (re-read every [`DeliveryConfig::keys_refresh`]) rather than
+    /// configuration's.
+    keys_in_store: bool,
+    /// Whether a delivery is re-reading the keys now (one at a time).
+    refreshing: AtomicBool,
     wake: Notify,
     config: DeliveryConfig,
     http: reqwest::Client,
@@ -41,12 +47,15 @@ impl Engine {
     pub(crate) fn new(
         store: Arc<dyn Store>,
         signer: Signer,
+        keys_in_store: bool,
         config: DeliveryConfig,
         http: reqwest::Client,
     ) -> Engine {
         Engine {
             store,
-            signer: RwLock::new(Arc::new(signer)),
+            signer: RwLock::new((Arc::new(signer), Instant::now())),
+            keys_in_store,
+            refreshing: AtomicBool::new(false),
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
@@ -110,14 +119,44 @@ impl Engine {
     /// Signs with a new current key (after a rotation).
     pub(crate) fn set_signer(&self, signer: Signer) {
         let mut guard = self.signer.write().unwrap_or_else(|p| p.into_inner());
-        *guard = Arc::new(signer);
+        *guard = (Arc::new(signer), Instant::now());
     }
 
-    fn signer(&self) -> Arc<Signer> {
-        self.signer
+    /// The signer for the next attempt. Keys kept in the store are re-read when the ones in
+    /// hand are older than [`DeliveryConfig::keys_refresh`] (by one attempt at a time; the others sign with the
+    /// keys in hand meanwhile), so a rotation by another process reaches this one within
+    /// seconds. A store that cannot be read leaves the keys in hand.
+    async fn signer(&self) -> Arc<Signer> {
+        let (signer, read_at) = self
+            .signer
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        if !self.keys_in_store
+            || read_at.elapsed() < self.config.keys_refresh
+            || self.refreshing.swap(true, Ordering::AcqRel)
+        {
+            return signer;
+        }
+        // The store has keys since the server started, so this proposal is never stored.
+        let proposal = qstash_store::SigningKeys {
+            current: generate_signing_key(),
+            next: generate_signing_key(),
+        };
+        let fresh = match self.store.signing_keys_or_init(proposal).await {
+            Ok(keys) => {
+                let fresh = Arc::new(Signer::new(keys.current));
+                *self.signer.write().unwrap_or_else(|p| p.into_inner()) =
+                    (fresh.clone(), Instant::now());
+                fresh
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading the signing keys failed; signing with the keys in hand");
+                signer
+            }
+        };
+        self.refreshing.store(false, Ordering::Release);
+        fresh
     }
 
     /// The scheduler loop: runs until `stop` turns true, then waits up to `grace` for the
@@ -209,7 +248,7 @@ impl Engine {
             // attempt is made later.
             return;
         };
-        let signature = self.signer().sign(&msg.destination, &body);
+        let signature = self.signer().await.sign(&msg.destination, &body);
         let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,

@@ -31,9 +31,9 @@ impl Store for Counting {
         self.claims.fetch_add(1, Ordering::SeqCst);
         self.inner.claim_due(now, limit).await
     }
-    async fn next_due(&self) -> Result<Option<Millis>> {
+    async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
         self.next_due.fetch_add(1, Ordering::SeqCst);
-        self.inner.next_due().await
+        self.inner.next_due(now).await
     }
     async fn finish(&self, f: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         self.inner.finish(f).await
@@ -94,6 +94,12 @@ impl Store for Counting {
         n: usize,
     ) -> Result<Page<StoredRun>> {
         self.inner.list_runs(t, f, c, n).await
+    }
+    async fn flow_control(&self, t: &str, k: &str, now: Millis) -> Result<Option<FlowControlInfo>> {
+        self.inner.flow_control(t, k, now).await
+    }
+    async fn list_flow_control(&self, t: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
+        self.inner.list_flow_control(t, now).await
     }
 }
 

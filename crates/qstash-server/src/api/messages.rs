@@ -268,6 +268,7 @@ pub(crate) fn base_message(
         labels: Vec::new(),
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: Vec::new(),
         run: None,
     };
@@ -348,7 +349,10 @@ pub(crate) fn new_message(
         (None, false) => None,
     };
     message.labels = req.labels().iter().map(|l| l.as_str().to_owned()).collect();
-    message.flow_key = req.flow_control().map(|(k, _)| k.as_str().to_owned());
+    if let Some((key, value)) = req.flow_control() {
+        message.flow_key = Some(key.as_str().to_owned());
+        message.flow_limits = Some(workflow::flow_limits(value));
+    }
     message.extra = envelope.encode();
     Ok(message)
 }

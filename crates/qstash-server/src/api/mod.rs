@@ -2,6 +2,7 @@
 
 mod dlq;
 mod events;
+mod flow_control;
 mod keys;
 mod messages;
 mod workflows;
@@ -132,6 +133,9 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v2/workflows/dlq/restart/{id}",
             post(workflows::dlq_restart),
         )
+        .route("/v2/flowControl", get(flow_control::list))
+        .route("/v2/flowControl/", get(flow_control::list))
+        .route("/v2/flowControl/{key}", get(flow_control::get_one))
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)

@@ -213,7 +213,9 @@ impl Engine {
             if full {
                 continue; // more may be due right now
             }
-            let next = match self.store.next_due().await {
+            // Messages held back by flow control are not due: a full rate window counts at its
+            // end, a full parallelism not at all (a finish of the key's attempt wakes us).
+            let next = match self.store.next_due(now_ms()).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the next due time failed");
@@ -281,8 +283,10 @@ impl Engine {
             &self.config,
             initial_body.as_deref(),
         );
-        let wake =
-            !finish.spawn.is_empty() || matches!(finish.transition, Transition::Retry { .. });
+        // A finish of a flow-controlled attempt frees a place that a waiting message may take.
+        let wake = !finish.spawn.is_empty()
+            || matches!(finish.transition, Transition::Retry { .. })
+            || msg.flow_key.is_some();
         // A finish that cannot be committed is not lost: the lease ends and the attempt is
         // made again (at least once).
         let mut wait = Duration::from_millis(20);

@@ -5,6 +5,7 @@ mod events;
 mod flow_control;
 mod keys;
 mod messages;
+mod wait;
 mod workflows;
 
 pub(crate) use crate::engine::outcome::header_lists;
@@ -124,7 +125,15 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v2/workflows/logs", get(workflows::logs))
         .route("/v2/workflows/events", get(workflows::logs))
-        .route("/v2/workflows/dlq", get(dlq::list_workflow))
+        .route(
+            "/v2/workflows/dlq",
+            get(dlq::list_workflow).delete(dlq::delete_many),
+        )
+        .route(
+            "/v2/workflows/dlq/restart",
+            post(workflows::dlq_restart_many),
+        )
+        .route("/v2/workflows/dlq/resume", post(workflows::dlq_resume_many))
         .route(
             "/v2/workflows/dlq/{id}",
             get(dlq::get_one).delete(dlq::delete_one),
@@ -136,6 +145,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/flowControl", get(flow_control::list))
         .route("/v2/flowControl/", get(flow_control::list))
         .route("/v2/flowControl/{key}", get(flow_control::get_one))
+        .route("/v2/workflows/dlq/resume/{id}", post(workflows::dlq_resume))
+        .route("/v2/wait/{event_id}", post(wait::wait))
+        .route("/v2/notify/{event_id}", post(wait::notify))
+        .route("/v2/notify/{run_id}/{event_id}", post(wait::notify_run))
+        .route("/v2/waiters/{event_id}", get(wait::waiters))
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)

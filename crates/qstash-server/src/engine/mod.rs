@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{
-    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, Store,
-    Transition,
+    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, RunStep,
+    Store, Transition,
 };
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -99,15 +99,39 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// Creates a workflow run with its first message (see [`Store::create_run`]), counts it
-    /// and wakes the scheduler.
+    /// Stores a run's wait for an event (see [`Store::register_waiter`]), counts it when stored
+    /// and wakes the scheduler (the wait's timeout is a due time).
+    pub(crate) async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> qstash_store::Result<InsertOutcome> {
+        let outcome = self.store.register_waiter(event_id, message, now).await?;
+        if matches!(outcome, InsertOutcome::Inserted) {
+            self.metrics.accepted.inc();
+        }
+        self.wake();
+        Ok(outcome)
+    }
+
+    /// Creates a workflow run with its first message (see [`Store::create_run`]; with `steps`,
+    /// a resumed run that starts with those completed steps, see
+    /// [`Store::create_run_with_steps`]), counts it and wakes the scheduler.
     pub(crate) async fn create_run(
         &self,
         run: NewRun,
+        steps: Vec<RunStep>,
         first: NewMessage,
         now: Millis,
     ) -> qstash_store::Result<CreateRunOutcome> {
-        let outcome = self.store.create_run(run, first, now).await?;
+        let outcome = if steps.is_empty() {
+            self.store.create_run(run, first, now).await?
+        } else {
+            self.store
+                .create_run_with_steps(run, steps, first, now)
+                .await?
+        };
         if matches!(outcome, CreateRunOutcome::Created) {
             self.metrics.runs_created.inc();
             self.metrics.accepted.inc();

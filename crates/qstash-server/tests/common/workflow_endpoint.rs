@@ -8,8 +8,9 @@
 //! The workflow, run on the input `{"n": N}` (optional `"sleep": S` seconds, `"hold": ms`):
 //! 1. `context.run("double")` returns `2N`;
 //! 2. only with `"sleep"`: `context.sleep("pause", S)`;
-//! 3. `context.run("increment")` returns the memoized `double` plus one (held `"hold"` ms
-//!    before its step message is published, so that a test can catch deliveries in flight);
+//! 3. `context.run("increment")` returns the memoized `double` plus one (with `"hold"`, the
+//!    endpoint then waits that many ms before publishing its step message, so that a test can
+//!    catch deliveries in flight);
 //! 4. `context.run("describe")` returns the string `"N -> <increment>"`;
 //!
 //! and the run ends with `{"n": N, "result": <increment>, "text": <describe>}`.
@@ -590,11 +591,6 @@ async fn step_delivery(
     let step = match *next {
         Planned::Run(name) => {
             let out = run_step(name, &input, &memo)?;
-            if name == "increment"
-                && let Some(ms) = input["hold"].as_u64()
-            {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-            }
             json!({"stepId": step_id, "stepName": name, "stepType": "Run",
                    "out": out.to_string(), "concurrent": 1})
         }
@@ -612,6 +608,12 @@ async fn step_delivery(
                 .entry(run_id.clone())
                 .or_insert_with(Instant::now);
         }
+    }
+    if *next == Planned::Run("increment")
+        && let Some(ms) = input["hold"].as_u64()
+    {
+        ep.notify.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     publish(
         ep,

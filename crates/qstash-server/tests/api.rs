@@ -436,6 +436,7 @@ async fn metrics_count_accepts_and_outcomes() {
         let text = metrics().await;
         if sample(&text, "qstash_messages_dead_lettered_total") == 1.0
             && sample(&text, "qstash_deliveries_delivered_total") == 2.0
+            && sample(&text, "qstash_deliveries_in_flight") == 0.0
         {
             break text;
         }
@@ -446,7 +447,6 @@ async fn metrics_count_accepts_and_outcomes() {
     assert_eq!(sample(&text, "qstash_deliveries_failed_total"), 1.0);
     assert_eq!(sample(&text, "qstash_deliveries_retried_total"), 0.0);
     assert_eq!(sample(&text, "qstash_due_backlog"), 0.0);
-    assert_eq!(sample(&text, "qstash_deliveries_in_flight"), 0.0);
     assert_eq!(sample(&text, "qstash_attempt_duration_seconds_count"), 3.0);
     assert_eq!(sample(&text, "qstash_delivery_latency_seconds_count"), 2.0);
 }
@@ -523,4 +523,47 @@ async fn a_rotation_through_one_server_reaches_another_sharing_the_store() {
         .verify(sig, b"y", Some(&dest))
         .expect("signed with the rotated current key");
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_show_each_flow_control_key() {
+    let s = start().await;
+    let sink = Sink::start().await;
+    // Never answers: the key's one place stays taken, so the second message waits.
+    for body in ["1", "2"] {
+        s.publish(
+            &format!("{}/slow/fc", sink.url),
+            &[
+                ("Upstash-Flow-Control-Key", "fc-key"),
+                ("Upstash-Flow-Control-Value", "parallelism=1"),
+            ],
+            body,
+        )
+        .await;
+    }
+    sink.wait_for("/slow/fc", 1, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = s
+            .http
+            .get(format!("{}/metrics", s.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = |family: &str| {
+            text.lines()
+                .find(|l| l.starts_with(family) && l.contains(r#"key="fc-key""#))
+                .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+        };
+        if line("qstash_flow_control_in_flight").as_deref() == Some("1")
+            && line("qstash_flow_control_waiting").as_deref() == Some("1")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

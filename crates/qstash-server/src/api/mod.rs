@@ -173,14 +173,32 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 /// every tenant, never a tenant's data).
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let engine = state.engine();
-    let due = match engine.store.due_count(crate::ids::now_ms()).await {
+    let now = crate::ids::now_ms();
+    let due = match engine.store.due_count(now).await {
         Ok(n) => Some(n),
         Err(e) => {
             tracing::warn!(error = %e, "reading the due backlog for /metrics failed");
             None
         }
     };
-    let body = engine.metrics.render(engine.in_flight(), due);
+    let mut tenants: Vec<&String> = state.inner.tenants.values().collect();
+    tenants.sort();
+    tenants.dedup();
+    let mut flow = Vec::new();
+    let mut flow_ok = true;
+    for tenant in tenants {
+        match engine.store.list_flow_control(tenant, now).await {
+            Ok(keys) => flow.extend(keys.into_iter().map(|k| (tenant.clone(), k))),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading flow-control keys for /metrics failed");
+                flow_ok = false;
+                break;
+            }
+        }
+    }
+    let body = engine
+        .metrics
+        .render(engine.in_flight(), due, flow_ok.then_some(flow.as_slice()));
     (
         [(
             axum::http::header::CONTENT_TYPE,

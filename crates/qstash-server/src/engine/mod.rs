@@ -6,7 +6,7 @@ pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub(crate) struct Engine {
     permits: Arc<Semaphore>,
     /// What this process counts for `GET /metrics`.
     pub metrics: Metrics,
+    /// Attempts in flight (their tasks started and not ended).
+    in_flight: AtomicUsize,
 }
 
 impl Engine {
@@ -61,15 +63,13 @@ impl Engine {
             config,
             http,
             metrics: Metrics::new(),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
     /// How many attempts are in flight now.
     pub(crate) fn in_flight(&self) -> usize {
-        self.config
-            .concurrency
-            .max(1)
-            .saturating_sub(self.permits.available_permits())
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// The delivery settings.
@@ -228,8 +228,10 @@ impl Engine {
                     ),
                 };
                 let engine = self.clone();
+                engine.in_flight.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(async move {
                     engine.deliver(c).await;
+                    engine.in_flight.fetch_sub(1, Ordering::Relaxed);
                     drop(p);
                 });
             }

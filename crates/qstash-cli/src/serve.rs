@@ -45,6 +45,19 @@ pub(crate) struct Tuning {
     /// How long a shutdown (SIGINT, SIGTERM) waits for attempts in flight.
     #[arg(long, env = "QSTASH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_delay)]
     shutdown_grace: Delay,
+    /// How log lines are written to stderr: `text` for people, `json` (one object per line)
+    /// for log collectors.
+    #[arg(long, env = "QSTASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The format of the server's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 fn parse_delay(s: &str) -> Result<Delay, String> {
@@ -162,6 +175,7 @@ pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure
     let banner_keys = (token.clone(), current.clone(), next.clone());
     run_server(
         StoreUrl::Sqlite(db.clone()),
+        args.tuning.log_format,
         move |store| {
             let builder = Server::builder(store)
                 .listen(listen)
@@ -236,6 +250,7 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
     };
     run_server(
         store_url,
+        args.tuning.log_format,
         move |store| {
             let mut builder = Server::builder(store).listen(listen);
             for t in &tokens {
@@ -255,10 +270,11 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
 /// Starts the server on a multi-threaded runtime, prints the banner, and runs until a signal.
 fn run_server(
     store: StoreUrl,
+    log_format: LogFormat,
     build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
     banner: impl FnOnce(&str) -> String,
 ) -> Result<String, Failure> {
-    init_logging();
+    init_logging(log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -286,9 +302,12 @@ fn run_server(
     })
 }
 
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
+        .with_max_level(tracing::Level::INFO);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

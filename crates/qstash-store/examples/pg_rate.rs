@@ -36,6 +36,7 @@ fn message(n: usize) -> NewMessage {
         labels: vec!["bench".to_string()],
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: Vec::new(),
         run: None,
     }

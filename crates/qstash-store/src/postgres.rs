@@ -33,6 +33,7 @@
 //! than their ids; a walk over the log that is under way then may not see the event of the
 //! transaction that committed last, exactly as if it had arrived after the walk.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,9 +52,10 @@ use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
 
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
-    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, InsertOutcome, MessageState, Millis,
-    NewDlq, NewMessage, NewRun, Page, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys,
-    Store, StoreError, StoredMessage, StoredRun, Transition, async_trait,
+    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
+    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
+    Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -67,6 +69,13 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 /// step takes the run's row lock to number itself, so that concurrent steps get 0, 1, 2, …
 /// without gaps. Labels are stored as one text, each label between two U+001F separators, so
 /// that a whole-label filter is a substring search.
+///
+/// Flow control (version 2) keeps one row per `(tenant, key)` in `flow_keys`: the limits of the
+/// key's most recently stored message and the open rate window. A claim locks the rows of the
+/// keys it meets (`FOR UPDATE SKIP LOCKED`: a key another claim holds is left for the next
+/// claim), so that the keys' limits hold across processes; attempts in flight are counted from
+/// the messages through the partial index `messages_flow`. Waiters (version 2) live in
+/// `waiters` until they are released.
 pub const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
@@ -172,6 +181,36 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, run_id, seq)
     );
     CREATE INDEX run_steps_message ON run_steps (tenant, message_id);
+    ",
+    // Version 2: flow control and waiters.
+    "
+    ALTER TABLE messages ADD COLUMN flow_parallelism BIGINT;
+    ALTER TABLE messages ADD COLUMN flow_rate BIGINT;
+    ALTER TABLE messages ADD COLUMN flow_period_ms BIGINT;
+
+    CREATE TABLE flow_keys (
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        parallelism BIGINT,
+        rate BIGINT,
+        period_ms BIGINT NOT NULL DEFAULT 1000,
+        window_start BIGINT NOT NULL DEFAULT 0,
+        window_count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, key)
+    );
+    INSERT INTO flow_keys (tenant, key)
+        SELECT DISTINCT tenant, flow_key FROM messages WHERE flow_key IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    CREATE INDEX messages_flow ON messages (tenant, flow_key, claim_open, due_at)
+        WHERE state = 'PENDING' AND flow_key IS NOT NULL;
+
+    CREATE TABLE waiters (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX waiters_event ON waiters (tenant, event_id, seq);
     ",
 ];
 
@@ -734,11 +773,15 @@ async fn insert_plain(
 ) -> Result<bool> {
     let mut cols = MessageColumns::default();
     let mut ev = EventColumns::default();
+    let mut keys = FlowKeys::default();
     for &i in plain {
         let job = &group[i];
         for m in &job.messages {
             let labels = encode_labels(&m.labels)?;
             cols.push(m, &labels)?;
+            if let Some(key) = &m.flow_key {
+                keys.add(&m.tenant, key, m.flow_limits);
+            }
             ev.push(
                 &m.tenant,
                 job.now,
@@ -753,7 +796,7 @@ async fn insert_plain(
         }
     }
     let expected = cols.id.len();
-    let params: [&(dyn ToSql + Sync); 15] = [
+    let params: [&(dyn ToSql + Sync); 18] = [
         &cols.tenant,
         &cols.id,
         &cols.destination,
@@ -769,29 +812,38 @@ async fn insert_plain(
         &cols.extra,
         &cols.run_id,
         &cols.run_step,
+        &cols.flow_parallelism,
+        &cols.flow_rate,
+        &cols.flow_period_ms,
     ];
     let messages = rows(
         tx,
         "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
          first_due_at, due_at, max_retries, lease_ms, labels, flow_key, extra, run_id, run_step, \
-         state) \
+         flow_parallelism, flow_rate, flow_period_ms, state) \
          SELECT t.tenant, t.id, t.destination, t.method, t.headers, t.body, t.created_at, \
          t.due_at, t.due_at, t.max_retries, t.lease_ms, t.labels, t.flow_key, t.extra, t.run_id, \
-         t.run_step, 'PENDING' \
+         t.run_step, t.flow_parallelism, t.flow_rate, t.flow_period_ms, 'PENDING' \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], \
          $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::bytea[], \
-         $14::text[], $15::bool[]) AS t(tenant, id, destination, method, headers, body, \
-         created_at, due_at, max_retries, lease_ms, labels, flow_key, extra, run_id, run_step) \
+         $14::text[], $15::bool[], $16::int8[], $17::int8[], $18::int8[]) AS t(tenant, id, \
+         destination, method, headers, body, created_at, due_at, max_retries, lease_ms, labels, \
+         flow_key, extra, run_id, run_step, flow_parallelism, flow_rate, flow_period_ms) \
          ON CONFLICT (id) DO NOTHING RETURNING 1",
         &params,
     );
     // The statements are sent together: their results are checked after.
-    let (messages, events, notified) =
-        tokio::join!(messages, ev.insert(tx), notify_due(tx, shared));
+    let (messages, events, keys, notified) = tokio::join!(
+        messages,
+        ev.insert(tx),
+        keys.register(tx),
+        notify_due(tx, shared)
+    );
     if messages?.len() != expected {
         return Ok(false);
     }
     events?;
+    keys?;
     notified?;
     Ok(true)
 }
@@ -814,6 +866,9 @@ struct MessageColumns {
     extra: Vec<Vec<u8>>,
     run_id: Vec<Option<String>>,
     run_step: Vec<bool>,
+    flow_parallelism: Vec<Option<i64>>,
+    flow_rate: Vec<Option<i64>>,
+    flow_period_ms: Vec<Option<i64>>,
 }
 
 impl MessageColumns {
@@ -833,6 +888,10 @@ impl MessageColumns {
         self.extra.push(m.extra.clone());
         self.run_id.push(m.run.as_ref().map(|r| r.run_id.clone()));
         self.run_step.push(m.run.as_ref().is_some_and(|r| r.step));
+        let (parallelism, rate, period_ms) = flow_columns(m.flow_limits)?;
+        self.flow_parallelism.push(parallelism);
+        self.flow_rate.push(rate);
+        self.flow_period_ms.push(period_ms);
         Ok(())
     }
 }
@@ -958,6 +1017,24 @@ fn uint(v: i64) -> Result<u64> {
 
 fn opt_uint(v: Option<i64>) -> Result<Option<u64>> {
     v.map(uint).transpose()
+}
+
+fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>> {
+    v.map(|n| u32::try_from(n).map_err(|_| corrupt(what)))
+        .transpose()
+}
+
+/// The flow-limit columns of a message: parallelism, rate, period (all `None` without limits).
+#[allow(clippy::type_complexity)]
+fn flow_columns(limits: Option<FlowLimits>) -> Result<(Option<i64>, Option<i64>, Option<i64>)> {
+    Ok(match limits {
+        Some(l) => (
+            l.parallelism.map(i64::from),
+            l.rate.map(i64::from),
+            Some(int(l.period_ms)?),
+        ),
+        None => (None, None, None),
+    })
 }
 
 fn status(v: Option<i32>) -> Result<Option<u16>> {
@@ -1103,11 +1180,11 @@ fn decode_headers(mut buf: &[u8]) -> Result<Vec<(String, String)>> {
 // ---------------------------------------------------------------------------------------------
 // Rows.
 
-/// The columns of a message, as `decode_message` reads them (24 columns).
+/// The columns of a message, as `decode_message` reads them (27 columns).
 const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
      m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
      m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body, \
-     m.run_id, m.run_step";
+     m.run_id, m.run_step, m.flow_parallelism, m.flow_rate, m.flow_period_ms";
 
 fn decode_message(row: &Row, at: usize) -> Result<StoredMessage> {
     let get_u64 = |i: usize| -> Result<u64> { uint(col::<i64>(row, at + i)?) };
@@ -1142,6 +1219,14 @@ fn decode_message(row: &Row, at: usize) -> Result<StoredMessage> {
         }),
         None => None,
     };
+    let flow_limits = match col::<Option<i64>>(row, at + 26)? {
+        Some(period_ms) => Some(FlowLimits {
+            parallelism: opt_u32(col(row, at + 24)?, "flow parallelism")?,
+            rate: opt_u32(col(row, at + 25)?, "flow rate")?,
+            period_ms: uint(period_ms)?,
+        }),
+        None => None,
+    };
     let max_retries = u32::try_from(get_u64(9)?).map_err(|_| corrupt("max retries"))?;
     let retried = u32::try_from(get_u64(10)?).map_err(|_| corrupt("retried"))?;
     Ok(StoredMessage {
@@ -1159,6 +1244,7 @@ fn decode_message(row: &Row, at: usize) -> Result<StoredMessage> {
             labels: decode_labels(labels)?,
             dedup,
             flow_key: col(row, at + 17)?,
+            flow_limits,
             extra: col(row, at + 18)?,
             run,
         },
@@ -1352,12 +1438,14 @@ async fn insert_one(tx: &Transaction<'_>, m: &NewMessage, now: Millis) -> Result
     let labels = encode_labels(&m.labels)?;
     let run_id = m.run.as_ref().map(|r| r.run_id.as_str());
     let run_step = m.run.as_ref().is_some_and(|r| r.step);
+    let flow = flow_columns(m.flow_limits)?;
     let inserted = opt(
         tx,
         "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
          first_due_at, due_at, max_retries, state, lease_ms, labels, dedup_id, dedup_until, \
-         flow_key, extra, run_id, run_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, \
-         'PENDING', $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING RETURNING 1",
+         flow_key, extra, run_id, run_step, flow_parallelism, flow_rate, flow_period_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, 'PENDING', $10, $11, $12, $13, $14, $15, \
+         $16, $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING RETURNING 1",
         &[
             &m.tenant,
             &m.id,
@@ -1376,6 +1464,9 @@ async fn insert_one(tx: &Transaction<'_>, m: &NewMessage, now: Millis) -> Result
             &m.extra,
             &run_id,
             &run_step,
+            &flow.0,
+            &flow.1,
+            &flow.2,
         ],
     )
     .await?;
@@ -1384,6 +1475,11 @@ async fn insert_one(tx: &Transaction<'_>, m: &NewMessage, now: Millis) -> Result
             "message id {} exists already",
             m.id
         )));
+    }
+    if let Some(key) = &m.flow_key {
+        let mut keys = FlowKeys::default();
+        keys.add(&m.tenant, key, m.flow_limits);
+        keys.register(tx).await?;
     }
     if let Some(run_id) = step_run {
         let row = one(
@@ -1433,6 +1529,7 @@ async fn insert_all(
 async fn create_run(
     tx: &Transaction<'_>,
     run: &NewRun,
+    steps: &[RunStep],
     first: &NewMessage,
     now: Millis,
 ) -> Result<CreateRunOutcome> {
@@ -1463,6 +1560,32 @@ async fn create_run(
             Some(existing) => Ok(CreateRunOutcome::Exists(existing)),
             None => Err(closed("the run was removed while it was created")),
         };
+    }
+    if !steps.is_empty() {
+        let count = i64::try_from(steps.len())
+            .map_err(|_| StoreError::Invalid("too many steps".to_string()))?;
+        let seqs: Vec<i64> = (0..count).collect();
+        let ids: Vec<&str> = steps.iter().map(|s| s.message_id.as_str()).collect();
+        let bodies: Vec<&[u8]> = steps.iter().map(|s| s.body.as_slice()).collect();
+        let created_at = steps
+            .iter()
+            .map(|s| int(s.created_at))
+            .collect::<Result<Vec<_>>>()?;
+        exec(
+            tx,
+            "INSERT INTO run_steps (tenant, run_id, seq, message_id, body, created_at) \
+             SELECT $1, $2, t.seq, t.message_id, t.body, t.created_at \
+             FROM UNNEST($3::int8[], $4::text[], $5::bytea[], $6::int8[]) \
+             AS t(seq, message_id, body, created_at)",
+            &[&run.tenant, &run.run_id, &seqs, &ids, &bodies, &created_at],
+        )
+        .await?;
+        exec(
+            tx,
+            "UPDATE runs SET steps = $3 WHERE tenant = $1 AND run_id = $2",
+            &[&run.tenant, &run.run_id, &count],
+        )
+        .await?;
     }
     match insert_one(tx, first, now).await? {
         InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
@@ -1550,47 +1673,523 @@ async fn end_run(
     Ok(EndRunOutcome::Ended)
 }
 
-async fn claim_due(tx: &Transaction<'_>, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
-    let sql = format!(
-        "WITH due AS (SELECT seq, due_at FROM messages WHERE state = 'PENDING' AND due_at <= $1 \
-         ORDER BY due_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         UPDATE messages m SET claim = m.claim + 1, claim_open = TRUE, due_at = $1 + m.lease_ms \
-         FROM due WHERE m.seq = due.seq \
-         RETURNING due.due_at, due.seq, {MSG_COLS}"
-    );
+/// The smallest page the claim scan reads after the first one (which is `limit` long, so that
+/// a store without held-back messages reads exactly what it claims).
+const MIN_SCAN_PAGE: usize = 256;
+
+/// A due message as the claim scan sees it: `(seq, due_at, tenant, flow_key)`.
+type DueRow = (i64, i64, String, Option<String>);
+
+/// A page of due messages, earliest due first, after `(due_at, seq)` when given; with `lock`,
+/// locked for this transaction, skipping those another one holds.
+async fn due_page<C: GenericClient>(
+    c: &C,
+    now: Millis,
+    after: Option<(i64, i64)>,
+    limit: usize,
+    lock: bool,
+) -> Result<Vec<DueRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let found = rows(tx, &sql, &[&int(now)?, &limit]).await?;
-    let mut claimed = Vec::with_capacity(found.len());
-    for row in &found {
-        let order: (i64, i64) = (col(row, 0)?, col(row, 1)?);
-        let message = decode_message(row, 2)?;
-        claimed.push((order, message));
+    let now = int(now)?;
+    let lock = if lock { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let found = match after {
+        None => {
+            let sql = format!(
+                "SELECT seq, due_at, tenant, flow_key FROM messages \
+                 WHERE state = 'PENDING' AND due_at <= $1 ORDER BY due_at, seq LIMIT $2{lock}"
+            );
+            rows(c, &sql, &[&now, &limit]).await?
+        }
+        Some((due, seq)) => {
+            let sql = format!(
+                "SELECT seq, due_at, tenant, flow_key FROM messages \
+                 WHERE state = 'PENDING' AND due_at <= $1 AND (due_at, seq) > ($3, $4) \
+                 ORDER BY due_at, seq LIMIT $2{lock}"
+            );
+            rows(c, &sql, &[&now, &limit, &due, &seq]).await?
+        }
+    };
+    found
+        .iter()
+        .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?, col(row, 3)?)))
+        .collect()
+}
+
+async fn claim_due(tx: &Transaction<'_>, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
+    let mut keys = KeyStates::default();
+    let mut chosen: Vec<i64> = Vec::new();
+    let mut after = None;
+    let mut page_len = limit;
+    'scan: loop {
+        let page = due_page(tx, now, after, page_len, true).await?;
+        let full = page.len() == page_len;
+        keys.load(tx, page.iter().map(|r| (&r.2, r.3.as_ref())), now, true)
+            .await?;
+        for (seq, _, tenant, key) in &page {
+            if let Some(key) = key {
+                match keys.get(tenant, key) {
+                    Some(state) if state.hold(now) == Hold::Free => state.start(now),
+                    // Held back, or another claim holds the key now: left for a later claim.
+                    _ => continue,
+                }
+            }
+            chosen.push(*seq);
+            if chosen.len() == limit {
+                break 'scan;
+            }
+        }
+        // Held-back messages stay in the range: look further, past the last one seen.
+        match page.last() {
+            Some(last) if full => after = Some((last.1, last.0)),
+            _ => break,
+        }
+        page_len = limit.max(MIN_SCAN_PAGE);
     }
-    claimed.sort_by_key(|(order, _)| *order);
-    let mut ev = EventColumns::default();
-    for (_, message) in &claimed {
-        let m = &message.message;
-        ev.push(
-            &m.tenant,
-            now,
-            &m.id,
-            "ACTIVE",
-            &m.destination,
-            &encode_labels(&m.labels)?,
-            None,
-            None,
-            None,
-        )?;
+    keys.save(tx).await?;
+    if chosen.is_empty() {
+        return Ok(Vec::new());
     }
-    ev.insert(tx).await?;
-    Ok(claimed
-        .into_iter()
-        .map(|(_, message)| Claimed {
-            claim: message.claim,
-            lease_until: message.due_at,
-            message,
+    // One statement claims them, in the order chosen, and appends their ACTIVE events.
+    let sql = format!(
+        "WITH k AS (SELECT seq, n FROM UNNEST($2::int8[]) WITH ORDINALITY AS k(seq, n)), \
+         u AS (UPDATE messages m SET claim = m.claim + 1, claim_open = TRUE, \
+         due_at = $1 + m.lease_ms FROM k WHERE m.seq = k.seq RETURNING k.n, {MSG_COLS}), \
+         e AS (INSERT INTO events (tenant, time, message_id, state, url, labels) \
+         SELECT u.tenant, $1, u.id, 'ACTIVE', u.destination, u.labels FROM u ORDER BY u.n) \
+         SELECT * FROM u ORDER BY n"
+    );
+    let found = rows(tx, &sql, &[&int(now)?, &chosen]).await?;
+    found
+        .iter()
+        .map(|row| {
+            let message = decode_message(row, 1)?;
+            Ok(Claimed {
+                claim: message.claim,
+                lease_until: message.due_at,
+                message,
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// [`Store::next_due`]: the earliest time a claim may find something, held-back messages
+/// counted at the end of their rate window or not at all.
+async fn next_due<C: GenericClient>(c: &C, now: Millis) -> Result<Option<Millis>> {
+    let first = opt(
+        c,
+        "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' \
+         ORDER BY due_at LIMIT 1",
+        &[],
+    )
+    .await?;
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    let due = uint(col(&first, 0)?)?;
+    if due > now || col::<Option<String>>(&first, 1)?.is_none() {
+        return Ok(Some(due));
+    }
+    // Something with a key is due: look for the first due message that is not held back.
+    let later = one(
+        c,
+        "SELECT min(due_at) FROM messages WHERE state = 'PENDING' AND due_at > $1",
+        &[&int(now)?],
+    )
+    .await?;
+    let mut best = opt_uint(col(&later, 0)?)?;
+    let mut keys = KeyStates::default();
+    let mut after = None;
+    loop {
+        let page = due_page(c, now, after, MIN_SCAN_PAGE, false).await?;
+        keys.load(c, page.iter().map(|r| (&r.2, r.3.as_ref())), now, false)
+            .await?;
+        for (_, due, tenant, key) in &page {
+            let hold = match key {
+                Some(key) => keys.get(tenant, key).map_or(Hold::Free, |s| s.hold(now)),
+                None => Hold::Free,
+            };
+            match hold {
+                Hold::Free => return Ok(Some(uint(*due)?)),
+                Hold::Parallelism => {}
+                Hold::RateUntil(end) => best = Some(best.map_or(end, |b| b.min(end))),
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == MIN_SCAN_PAGE => after = Some((last.1, last.0)),
+            _ => return Ok(best),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flow control.
+
+/// The keys an insert registers, with the limits that replace theirs (the last message's that
+/// carries limits), in key order (the order their rows are locked in).
+#[derive(Default)]
+struct FlowKeys(BTreeMap<(String, String), Option<FlowLimits>>);
+
+impl FlowKeys {
+    fn add(&mut self, tenant: &str, key: &str, limits: Option<FlowLimits>) {
+        let entry = self
+            .0
+            .entry((tenant.to_string(), key.to_string()))
+            .or_insert(None);
+        if limits.is_some() {
+            *entry = limits;
+        }
+    }
+
+    /// Registers the keys; those with limits get them (the open rate window is kept).
+    async fn register(&self, tx: &Transaction<'_>) -> Result<()> {
+        let (mut plain_t, mut plain_k) = (Vec::new(), Vec::new());
+        let (mut t, mut k, mut p, mut r, mut period) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((tenant, key), limits) in &self.0 {
+            match limits {
+                Some(l) => {
+                    t.push(tenant.as_str());
+                    k.push(key.as_str());
+                    p.push(l.parallelism.map(i64::from));
+                    r.push(l.rate.map(i64::from));
+                    period.push(int(l.period_ms)?);
+                }
+                None => {
+                    plain_t.push(tenant.as_str());
+                    plain_k.push(key.as_str());
+                }
+            }
+        }
+        if !t.is_empty() {
+            exec(
+                tx,
+                "INSERT INTO flow_keys (tenant, key, parallelism, rate, period_ms) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], \
+                 $5::int8[]) ON CONFLICT (tenant, key) DO UPDATE SET \
+                 parallelism = EXCLUDED.parallelism, rate = EXCLUDED.rate, \
+                 period_ms = EXCLUDED.period_ms",
+                &[&t, &k, &p, &r, &period],
+            )
+            .await?;
+        }
+        if !plain_t.is_empty() {
+            exec(
+                tx,
+                "INSERT INTO flow_keys (tenant, key) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&plain_t, &plain_k],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What holds a key's due messages back at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Nothing: a claim may take one.
+    Free,
+    /// The key has `parallelism` attempts in flight.
+    Parallelism,
+    /// The rate window is full until this time (and parallelism does not hold).
+    RateUntil(Millis),
+}
+
+/// A key's limits and counts, as one transaction sees and changes them.
+#[derive(Debug, Clone)]
+struct KeyState {
+    parallelism: Option<u64>,
+    rate: Option<u64>,
+    period_ms: u64,
+    window_start: Millis,
+    window_count: u64,
+    in_flight: u64,
+    /// The window changed and must be written back.
+    dirty: bool,
+}
+
+impl KeyState {
+    fn window_open(&self, now: Millis) -> bool {
+        self.window_count > 0 && self.window_start.saturating_add(self.period_ms) > now
+    }
+
+    fn hold(&self, now: Millis) -> Hold {
+        if let Some(p) = self.parallelism
+            && self.in_flight >= p.max(1)
+        {
+            return Hold::Parallelism;
+        }
+        match self.rate {
+            Some(r) if self.window_open(now) && self.window_count >= r.max(1) => {
+                Hold::RateUntil(self.window_start.saturating_add(self.period_ms))
+            }
+            _ => Hold::Free,
+        }
+    }
+
+    /// Counts one attempt started at `now`.
+    fn start(&mut self, now: Millis) {
+        self.in_flight += 1;
+        if self.rate.is_some() {
+            if !self.window_open(now) {
+                self.window_start = now;
+                self.window_count = 0;
+            }
+            self.window_count += 1;
+            self.dirty = true;
+        }
+    }
+}
+
+/// The keys one transaction has looked at, by `(tenant, key)`; `None` for a key whose row
+/// another claim holds (or that does not exist).
+#[derive(Default)]
+struct KeyStates(HashMap<(String, String), Option<KeyState>>);
+
+impl KeyStates {
+    fn get(&mut self, tenant: &str, key: &str) -> Option<&mut KeyState> {
+        self.0
+            .get_mut(&(tenant.to_string(), key.to_string()))
+            .and_then(Option::as_mut)
+    }
+
+    /// Loads the keys of `messages` not seen yet: their limits, windows and attempts in flight
+    /// at `now`; with `lock`, their rows are locked (in key order), skipping those another
+    /// transaction holds.
+    async fn load<'a, C: GenericClient>(
+        &mut self,
+        c: &C,
+        messages: impl Iterator<Item = (&'a String, Option<&'a String>)>,
+        now: Millis,
+        lock: bool,
+    ) -> Result<()> {
+        let mut wanted = std::collections::BTreeSet::new();
+        for (tenant, key) in messages {
+            if let Some(key) = key
+                && !self.0.contains_key(&(tenant.clone(), key.clone()))
+            {
+                wanted.insert((tenant.clone(), key.clone()));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let tenants: Vec<&str> = wanted.iter().map(|(t, _)| t.as_str()).collect();
+        let names: Vec<&str> = wanted.iter().map(|(_, k)| k.as_str()).collect();
+        let lock = if lock {
+            " FOR UPDATE OF f SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT f.tenant, f.key, f.parallelism, f.rate, f.period_ms, f.window_start, \
+             f.window_count FROM flow_keys f \
+             JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, key) \
+             ON f.tenant = w.tenant AND f.key = w.key ORDER BY f.tenant, f.key{lock}"
+        );
+        let found = rows(c, &sql, &[&tenants, &names]).await?;
+        let counts = rows(
+            c,
+            "SELECT m.tenant, m.flow_key, count(*) FROM messages m \
+             JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, key) \
+             ON m.tenant = w.tenant AND m.flow_key = w.key \
+             WHERE m.state = 'PENDING' AND m.flow_key IS NOT NULL AND m.claim_open \
+             AND m.due_at > $3 GROUP BY m.tenant, m.flow_key",
+            &[&tenants, &names, &int(now)?],
+        )
+        .await?;
+        let mut in_flight: HashMap<(String, String), u64> = HashMap::new();
+        for row in &counts {
+            in_flight.insert((col(row, 0)?, col(row, 1)?), uint(col(row, 2)?)?);
+        }
+        for id in wanted {
+            self.0.insert(id, None);
+        }
+        for row in &found {
+            let id: (String, String) = (col(row, 0)?, col(row, 1)?);
+            let state = KeyState {
+                parallelism: opt_uint(col(row, 2)?)?,
+                rate: opt_uint(col(row, 3)?)?,
+                period_ms: uint(col(row, 4)?)?.max(1),
+                window_start: uint(col(row, 5)?)?,
+                window_count: uint(col(row, 6)?)?,
+                in_flight: in_flight.get(&id).copied().unwrap_or(0),
+                dirty: false,
+            };
+            self.0.insert(id, Some(state));
+        }
+        Ok(())
+    }
+
+    /// Writes the changed windows back.
+    async fn save(self, tx: &Transaction<'_>) -> Result<()> {
+        let (mut t, mut k, mut start, mut count) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((tenant, key), state) in self.0 {
+            let Some(state) = state.filter(|s| s.dirty) else {
+                continue;
+            };
+            t.push(tenant);
+            k.push(key);
+            start.push(int(state.window_start)?);
+            count.push(int(state.window_count)?);
+        }
+        if t.is_empty() {
+            return Ok(());
+        }
+        exec(
+            tx,
+            "UPDATE flow_keys f SET window_start = w.start, window_count = w.count \
+             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) \
+             AS w(tenant, key, start, count) WHERE f.tenant = w.tenant AND f.key = w.key",
+            &[&t, &k, &start, &count],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The live state of some keys of a tenant at `now`, in key order; unknown keys are left out.
+async fn flow_infos<C: GenericClient>(
+    c: &C,
+    tenant: &str,
+    keys: &[String],
+    now: Millis,
+) -> Result<Vec<FlowControlInfo>> {
+    let tenant_s = tenant.to_string();
+    let mut states = KeyStates::default();
+    states
+        .load(c, keys.iter().map(|k| (&tenant_s, Some(k))), now, false)
+        .await?;
+    let waiting = rows(
+        c,
+        "SELECT flow_key, count(*) FROM messages WHERE tenant = $1 AND flow_key = ANY($2) \
+         AND state = 'PENDING' AND due_at <= $3 GROUP BY flow_key",
+        &[&tenant, &keys, &int(now)?],
+    )
+    .await?;
+    let mut waits: HashMap<String, u64> = HashMap::new();
+    for row in &waiting {
+        waits.insert(col(row, 0)?, uint(col(row, 1)?)?);
+    }
+    let mut out = Vec::new();
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    for key in sorted {
+        let Some(state) = states.get(tenant, key) else {
+            continue;
+        };
+        let open = state.window_open(now);
+        out.push(FlowControlInfo {
+            key: key.clone(),
+            wait_list_size: waits.get(key).copied().unwrap_or(0),
+            parallelism_max: state
+                .parallelism
+                .map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
+            parallelism_count: state.in_flight,
+            rate_max: state.rate.map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
+            rate_count: if open { state.window_count } else { 0 },
+            rate_period_ms: state.period_ms,
+            rate_period_start: open.then_some(state.window_start),
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiters.
+
+async fn register_waiter(
+    tx: &Transaction<'_>,
+    event_id: &str,
+    m: &NewMessage,
+    now: Millis,
+) -> Result<InsertOutcome> {
+    if !m.run.as_ref().is_some_and(|r| r.step) {
+        return Err(StoreError::Invalid(format!(
+            "waiter message {} is not a step of a run",
+            m.id
+        )));
+    }
+    let outcome = insert_one(tx, m, now).await?;
+    if outcome == InsertOutcome::Inserted {
+        exec(
+            tx,
+            "INSERT INTO waiters (tenant, event_id, message_id) VALUES ($1, $2, $3)",
+            &[&m.tenant, &event_id, &m.id],
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+async fn list_waiters<C: GenericClient>(
+    c: &C,
+    tenant: &str,
+    event_id: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<Waiter>> {
+    let sql = format!(
+        "SELECT {MSG_COLS} FROM waiters w JOIN messages m ON m.id = w.message_id \
+         WHERE w.tenant = $1 AND w.event_id = $2 AND m.tenant = w.tenant \
+         AND m.state = 'PENDING' AND m.claim = 0 AND ($3::text IS NULL OR m.run_id = $3) \
+         ORDER BY w.seq"
+    );
+    let found = rows(c, &sql, &[&tenant, &event_id, &run_id]).await?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(Waiter {
+                event_id: event_id.to_string(),
+                message: decode_message(row, 0)?,
+            })
+        })
+        .collect()
+}
+
+/// Releases a waiter; the message's row lock makes it exclude the claim of its timeout.
+async fn release_waiter(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    message_id: &str,
+    body: &[u8],
+    now: Millis,
+) -> Result<bool> {
+    let found = opt(
+        tx,
+        "SELECT m.seq, m.run_id FROM waiters w JOIN messages m ON m.id = w.message_id \
+         WHERE w.tenant = $1 AND w.message_id = $2 AND m.tenant = w.tenant \
+         AND m.state = 'PENDING' AND m.claim = 0 FOR UPDATE OF m",
+        &[&tenant, &message_id],
+    )
+    .await?;
+    let Some(row) = found else {
+        return Ok(false);
+    };
+    let seq: i64 = col(&row, 0)?;
+    let run_id: Option<String> = col(&row, 1)?;
+    exec(
+        tx,
+        "UPDATE messages SET body = $2, due_at = $3 WHERE seq = $1",
+        &[&seq, &body, &int(now)?],
+    )
+    .await?;
+    if let Some(run_id) = run_id {
+        exec(
+            tx,
+            "UPDATE run_steps SET body = $4 WHERE tenant = $1 AND run_id = $2 AND message_id = $3",
+            &[&tenant, &run_id, &message_id, &body],
+        )
+        .await?;
+    }
+    exec(
+        tx,
+        "DELETE FROM waiters WHERE message_id = $1",
+        &[&message_id],
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Applies one finish; `Ok(true)` in the second place when it stored a pending message (a
@@ -2062,15 +2661,20 @@ impl Store for PgStore {
         in_tx!(self, |tx| claim_due(&tx, now, limit).await?)
     }
 
-    async fn next_due(&self) -> Result<Option<Millis>> {
+    async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
+        let client = self.client().await?;
+        next_due(&client, now).await
+    }
+
+    async fn due_count(&self, now: Millis) -> Result<u64> {
         let client = self.client().await?;
         let row = one(
             &client,
-            "SELECT min(due_at) FROM messages WHERE state = 'PENDING'",
-            &[],
+            "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= $1",
+            &[&int(now)?],
         )
         .await?;
-        opt_uint(col(&row, 0)?)
+        uint(col(&row, 0)?)
     }
 
     async fn finish(&self, finishes: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
@@ -2190,7 +2794,7 @@ impl Store for PgStore {
     ) -> Result<CreateRunOutcome> {
         let shared = &self.shared;
         in_tx!(self, |tx| {
-            let out = create_run(&tx, &run, &first, now).await?;
+            let out = create_run(&tx, &run, &[], &first, now).await?;
             if out == CreateRunOutcome::Created {
                 notify_due(&tx, shared).await?;
             }
@@ -2239,6 +2843,93 @@ impl Store for PgStore {
     ) -> Result<Page<StoredRun>> {
         let client = self.client().await?;
         list_runs(&client, tenant, filter, cursor, count).await
+    }
+
+    async fn flow_control(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<FlowControlInfo>> {
+        let client = self.client().await?;
+        Ok(flow_infos(&client, tenant, &[key.to_string()], now)
+            .await?
+            .pop())
+    }
+
+    async fn list_flow_control(&self, tenant: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
+        let client = self.client().await?;
+        let found = rows(
+            &client,
+            "SELECT key FROM flow_keys WHERE tenant = $1 ORDER BY key",
+            &[&tenant],
+        )
+        .await?;
+        let keys = found
+            .iter()
+            .map(|row| col(row, 0))
+            .collect::<Result<Vec<String>>>()?;
+        flow_infos(&client, tenant, &keys, now).await
+    }
+
+    async fn create_run_with_steps(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| {
+            let out = create_run(&tx, &run, &steps, &first, now).await?;
+            if out == CreateRunOutcome::Created {
+                notify_due(&tx, shared).await?;
+            }
+            out
+        })
+    }
+
+    async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> Result<InsertOutcome> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| {
+            let out = register_waiter(&tx, event_id, &message, now).await?;
+            if out == InsertOutcome::Inserted {
+                notify_due(&tx, shared).await?;
+            }
+            out
+        })
+    }
+
+    async fn list_waiters(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Waiter>> {
+        let client = self.client().await?;
+        list_waiters(&client, tenant, event_id, run_id).await
+    }
+
+    async fn release_waiter(
+        &self,
+        tenant: &str,
+        message_id: &str,
+        body: Vec<u8>,
+        now: Millis,
+    ) -> Result<bool> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| {
+            let released = release_waiter(&tx, tenant, message_id, &body, now).await?;
+            if released {
+                notify_due(&tx, shared).await?;
+            }
+            released
+        })
     }
 
     fn due_wakeups(&self) -> Option<Arc<Notify>> {

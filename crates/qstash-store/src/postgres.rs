@@ -14,6 +14,12 @@
 //!   per-call path.
 //! - **Claims** select due messages with `FOR UPDATE SKIP LOCKED`, so that processes claiming
 //!   at the same time never wait for one another nor claim the same message under one lease.
+//!   Flow control: a claim also locks the rows of the flow-control keys it meets (`SKIP
+//!   LOCKED` again), counts their attempts in flight from the messages and applies their
+//!   limits, so that a key's parallelism and rate hold across processes; a key whose row
+//!   another claim holds at that moment is left for the next claim.
+//! - **Waiters** (a run's wait for an event) are released under the message's row lock, which
+//!   the claim of the wait's timeout also takes: exactly one of the two applies.
 //! - **Wake-ups across processes.** A transaction that stores a pending message (an accept, a
 //!   retry, a callback) sends one `NOTIFY` on the store's channel; every other process's store
 //!   listens on a dedicated connection (reconnecting after errors) and notifies the

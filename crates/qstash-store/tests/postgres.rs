@@ -448,6 +448,25 @@ async fn hot_queries_use_their_indexes() {
             "run_steps_message",
             false,
         ),
+        (
+            "SELECT count(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
+             AND state = 'PENDING' AND flow_key IS NOT NULL AND claim_open AND due_at > 5",
+            // As for messages_run: on an empty table either partial index will do.
+            "Index",
+            false,
+        ),
+        (
+            "SELECT seq FROM messages WHERE state = 'PENDING' AND due_at <= 9 \
+             AND (due_at, seq) > (3, 4) ORDER BY due_at, seq LIMIT 10",
+            "messages_due",
+            true,
+        ),
+        (
+            "SELECT w.seq FROM waiters w JOIN messages m ON m.id = w.message_id \
+             WHERE w.tenant = 't' AND w.event_id = 'e' ORDER BY w.seq",
+            "waiters_event",
+            true,
+        ),
     ] {
         let shown = plan(sql).await;
         assert!(shown.contains(index), "{sql}:\n{shown}");
@@ -455,4 +474,128 @@ async fn hot_queries_use_their_indexes() {
             assert!(!shown.contains("Sort"), "{sql} sorts:\n{shown}");
         }
     }
+}
+
+/// Two stores (two processes) claiming one key's messages at once: together they never have
+/// more attempts in flight than the key's parallelism, and claim each message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_respect_a_keys_parallelism() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url);
+    let a = Arc::new(PgStore::connect(&url, schema.options()).await.unwrap());
+    let b = Arc::new(PgStore::connect(&url, schema.options()).await.unwrap());
+    const MESSAGES: usize = 60;
+    const PARALLELISM: u64 = 3;
+    let batch: Vec<_> = (0..MESSAGES)
+        .map(|i| {
+            conformance::keyed(
+                message("t1", &format!("msg_{i}"), T0 + (i % 7) as u64),
+                "k",
+                Some(PARALLELISM as u32),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    a.insert_messages(batch, T0).await.unwrap();
+    let in_flight = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for k in 0..8 {
+        let store = if k % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        let in_flight = Arc::clone(&in_flight);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let now = T0 + 100;
+            loop {
+                let claimed = store.claim_due(now, 2).await.expect("claim");
+                if claimed.is_empty() {
+                    if store.due_count(now).await.expect("due_count") == 0 {
+                        return mine;
+                    }
+                    assert!(tokio::time::Instant::now() < deadline, "claims stalled");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+                let n = in_flight.fetch_add(claimed.len() as u64, Ordering::SeqCst);
+                assert!(
+                    n + claimed.len() as u64 <= PARALLELISM,
+                    "{} attempts in flight",
+                    n + claimed.len() as u64
+                );
+                tokio::task::yield_now().await;
+                in_flight.fetch_sub(claimed.len() as u64, Ordering::SeqCst);
+                let finishes = claimed
+                    .iter()
+                    .map(|c| {
+                        conformance::finish_of(
+                            c,
+                            now,
+                            qstash_store::Transition::Delivered,
+                            "DELIVERED",
+                        )
+                    })
+                    .collect();
+                store.finish(finishes).await.expect("finish");
+                mine.extend(claimed.into_iter().map(|c| c.message.message.id));
+            }
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for task in tasks {
+        for id in task.await.unwrap() {
+            assert!(seen.insert(id.clone()), "{id} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), MESSAGES);
+}
+
+/// A schema at version 1 (before flow control and waiters), with data, migrates at start and
+/// keeps its data; a key used before is known.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_schema_migrates() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url);
+    let client = admin(&url).await;
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{name}\"; SET search_path = \"{name}\"; {v1}; \
+             CREATE TABLE qstash_migrations (version INTEGER PRIMARY KEY, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO qstash_migrations (version) VALUES (1); \
+             INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
+             first_due_at, due_at, max_retries, state, lease_ms, labels, extra, flow_key) \
+             VALUES ('t1', 'msg_old', 'https://example.com/old', 'POST', '\\x00', 'hi', 5, 7, 7, \
+             3, 'PENDING', 60000, '', '', 'old-key');",
+            name = schema.name,
+            v1 = qstash_store::postgres::MIGRATIONS[0],
+        ))
+        .await
+        .unwrap();
+    let store = PgStore::connect(&url, schema.options()).await.unwrap();
+    let old = store.get_message("t1", "msg_old").await.unwrap().unwrap();
+    assert_eq!(old.message.body, b"hi");
+    assert_eq!(old.message.flow_key.as_deref(), Some("old-key"));
+    assert_eq!(old.message.flow_limits, None);
+    let keys = store.list_flow_control("t1", 10).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].key.as_str(), keys[0].wait_list_size),
+        ("old-key", 1)
+    );
+    let claimed = store.claim_due(10, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let rows = client
+        .query(
+            "SELECT version FROM qstash_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap();
+    let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
 }

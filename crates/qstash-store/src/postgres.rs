@@ -2198,8 +2198,9 @@ async fn release_waiter(
     Ok(true)
 }
 
-/// Applies one finish; `Ok(true)` in the second place when it stored a pending message (a
-/// retry or a spawned one).
+/// Applies one finish; `true` in the second place when other processes should look for due
+/// work: it stored a pending message (a retry, a spawned one) or freed a flow-control key's
+/// place.
 async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, bool)> {
     // Lock order: the run before its messages, as `end_run` takes them.
     if let Some((run_id, _)) = &f.end_run {
@@ -2236,11 +2237,11 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
          last_headers = CASE WHEN $7 THEN $9 ELSE last_headers END, \
          last_body = CASE WHEN $7 THEN $10 ELSE last_body END \
          WHERE id = $1 AND tenant = $2 AND claim = $3 AND claim_open AND state = 'PENDING' \
-         RETURNING destination, labels) \
-         INSERT INTO events (tenant, time, message_id, state, url, labels, response_status, \
-         error, next_delivery_time) \
-         SELECT $2, $11, $1, $12, u.destination, u.labels, $13, $14, $15 FROM u \
-         RETURNING 1",
+         RETURNING destination, labels, flow_key), \
+         e AS (INSERT INTO events (tenant, time, message_id, state, url, labels, \
+         response_status, error, next_delivery_time) \
+         SELECT $2, $11, $1, $12, u.destination, u.labels, $13, $14, $15 FROM u) \
+         SELECT flow_key FROM u",
         &[
             &f.message_id,
             &f.tenant,
@@ -2260,9 +2261,11 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         ],
     )
     .await?;
-    if updated.is_none() {
+    let Some(updated) = updated else {
         return Ok((FinishOutcome::Stale, false));
-    }
+    };
+    // A finished attempt of a key frees its place: other processes may claim the key's next.
+    let keyed = col::<Option<String>>(&updated, 0)?.is_some();
     // A run has one ending: when it had ended already, what this finish would spawn for its
     // end (the failure callback) is not inserted.
     let spawn = match &f.end_run {
@@ -2272,7 +2275,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         ),
         None => true,
     };
-    let mut stored = due_at.is_some();
+    let mut stored = due_at.is_some() || keyed;
     if spawn {
         for message in &f.spawn {
             if insert_one(tx, message, f.now).await? == InsertOutcome::Inserted {

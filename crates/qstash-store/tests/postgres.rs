@@ -256,6 +256,50 @@ async fn a_notify_wakes_the_other_store() {
     tokio::time::timeout(Duration::from_secs(10), woken)
         .await
         .expect("the retry in one store wakes the other");
+
+    // A finished attempt of a flow-control key frees its place: it wakes the other store too.
+    let keyed = conformance::keyed(message("t1", "msg_k", T0), "k", Some(1), None, 1000);
+    let woken = wake_b.notified();
+    a.insert_messages(vec![keyed], T0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken)
+        .await
+        .expect("the insert wakes the other store");
+    let claimed = a.claim_due(T0 + 5, 10).await.unwrap();
+    let k = claimed
+        .iter()
+        .find(|c| c.message.message.id == "msg_k")
+        .expect("the keyed message is claimed");
+    let woken = wake_b.notified();
+    a.finish(vec![conformance::finish_of(
+        k,
+        T0 + 6,
+        qstash_store::Transition::Delivered,
+        "DELIVERED",
+    )])
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken)
+        .await
+        .expect("a keyed finish in one store wakes the other");
+
+    // A store's own notifications do not wake it.
+    let wake_a = a.due_wakeups().unwrap();
+    let woken_a = wake_a.notified();
+    tokio::pin!(woken_a);
+    woken_a.as_mut().enable();
+    let woken = wake_b.notified();
+    a.insert_messages(vec![message("t1", "msg_c", T0)], T0)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken)
+        .await
+        .expect("the other store is woken");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), woken_a)
+            .await
+            .is_err(),
+        "a store is not woken by its own notification"
+    );
 }
 
 /// A database that cannot be reached is an error, not a panic; a store whose connections are

@@ -28,7 +28,10 @@ fn database_url() -> Option<String> {
                  PostgreSQL tests must run (start a server with `.ci/pg start DIR` and export \
                  the URL it prints)"
             );
-            eprintln!(
+            // Straight to the stream: the test harness would capture eprintln!.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "qstash-cli: the PostgreSQL serve tests did not run: QSTASH_TEST_DATABASE_URL is \
                  not set (see the README, \"PostgreSQL backend\")"
             );

@@ -30,7 +30,10 @@ fn database_url() -> Option<String> {
                  the URL it prints)"
             );
             SAID.call_once(|| {
-                eprintln!(
+                // Straight to the stream: the test harness would capture eprintln!.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "qstash-store: the PostgreSQL tests did not run: QSTASH_TEST_DATABASE_URL is \
                      not set (see the README, \"PostgreSQL backend\")"
                 );

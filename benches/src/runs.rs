@@ -263,6 +263,13 @@ fn run() -> Result<()> {
             ),
         ],
         [
+            "  endpoint + load generator CPU per run".into(),
+            format!("{:.2} ms", through.own_cpu_ms_per_run),
+            "-".into(),
+            "-".into(),
+            "this process, same window".into(),
+        ],
+        [
             "  server CPU per run".into(),
             format!("{:.2} ms", through.cpu_ms_per_run),
             "-".into(),
@@ -398,6 +405,8 @@ struct Throughput {
     rate: f64,
     requests_rate: f64,
     cpu_ms_per_run: f64,
+    /// This process: the workflow endpoint and the load generator.
+    own_cpu_ms_per_run: f64,
     syscw_per_run: f64,
     write_kib_per_run: f64,
 }
@@ -473,10 +482,12 @@ async fn throughput(
     let ticks = clock_ticks();
     let (t0, e0, r0) = (Instant::now(), ep.ended_count(), ep.log().requests);
     let cpu0 = proc_cpu_ticks(pid)?;
+    let own0 = proc_cpu_ticks(std::process::id())?;
     let io0 = proc_io(pid)?;
     tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
     let (t1, e1, r1) = (Instant::now(), ep.ended_count(), ep.log().requests);
     let cpu1 = proc_cpu_ticks(pid)?;
+    let own1 = proc_cpu_ticks(std::process::id())?;
     let io1 = proc_io(pid)?;
     stop.store(true, Ordering::Relaxed);
     permits.add_permits(1); // wakes the starter so that it sees `stop`
@@ -507,6 +518,7 @@ async fn throughput(
         rate: completed as f64 / secs,
         requests_rate: (r1 - r0) as f64 / secs,
         cpu_ms_per_run: per_run((cpu1 - cpu0) as f64 * 1000.0 / ticks as f64),
+        own_cpu_ms_per_run: per_run((own1 - own0) as f64 * 1000.0 / ticks as f64),
         syscw_per_run: per_run((io1.0 - io0.0) as f64),
         write_kib_per_run: per_run((io1.1 - io0.1) as f64 / 1024.0),
     })

@@ -12,12 +12,13 @@
 //! back to the server (the Init message and three step messages through `POST /v2/batch`, and
 //! `DELETE /v2/workflows/runs/{id}?cancel=false`).
 //!
-//! 1. **completed runs/s**: `--concurrency` runs kept in flight (a new trigger as soon as a run
-//!    ends), counted after a warm-up for `--seconds`; with the server's CPU time and its
-//!    `/proc/PID/io` write counters over the same window, per run.
-//! 2. **trigger→first step latency** at `--rate` runs/s (default 50) for `--latency-seconds`:
-//!    from sending the trigger to the endpoint running the first step (the delivery of the Init
-//!    message), and to the trigger's own delivery, both on this process's clock.
+//! 1. **trigger→first step latency** at `--rate` runs/s (default 50) for `--latency-seconds`,
+//!    on the fresh store: from sending the trigger to the endpoint running the first step (the
+//!    delivery of the Init message), and to the trigger's own delivery, on this process's clock.
+//! 2. **completed runs/s**: `--concurrency` runs kept in flight (a new trigger as soon as a run
+//!    ends), counted after a warm-up for `--seconds`; with the server's CPU time (and its store
+//!    threads'), this process's CPU time and the server's `/proc/PID/io` write counters over
+//!    the same window, per run.
 //!
 //! Every run must end with the right result; a run that fails or a step that runs twice is
 //! reported. `--quick` (CI's smoke run) uses tiny numbers and ends in a few seconds.
@@ -177,7 +178,21 @@ fn run() -> Result<()> {
 
     let runs: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     eprintln!(
-        "[1/2] completed runs/s, {} runs in flight, {} s after a {} s warm-up",
+        "[1/2] trigger->first step latency at {} runs/s for {} s",
+        opts.rate, opts.latency_seconds
+    );
+    let latency = client_rt.block_on(latency(&http, &server_url, &wf, &ep, &runs, &opts))?;
+    eprintln!(
+        "      first step p50 {:.2} ms, p99 {:.2} ms; trigger delivery p50 {:.2} ms, p99 {:.2} ms ({} runs)",
+        latency.first_step.p50,
+        latency.first_step.p99,
+        latency.delivery.p50,
+        latency.delivery.p99,
+        latency.count
+    );
+
+    eprintln!(
+        "[2/2] completed runs/s, {} runs in flight, {} s after a {} s warm-up",
         opts.concurrency, opts.seconds, opts.warmup
     );
     let through = client_rt.block_on(throughput(
@@ -196,20 +211,6 @@ fn run() -> Result<()> {
         through.cpu_ms_per_run,
         through.syscw_per_run,
         through.write_kib_per_run
-    );
-
-    eprintln!(
-        "[2/2] trigger->first step latency at {} runs/s for {} s",
-        opts.rate, opts.latency_seconds
-    );
-    let latency = client_rt.block_on(latency(&http, &server_url, &wf, &ep, &runs, &opts))?;
-    eprintln!(
-        "      first step p50 {:.2} ms, p99 {:.2} ms; trigger delivery p50 {:.2} ms, p99 {:.2} ms ({} runs)",
-        latency.first_step.p50,
-        latency.first_step.p99,
-        latency.delivery.p50,
-        latency.delivery.p99,
-        latency.count
     );
 
     // Every run ended with its own result, each step ran once.
@@ -263,13 +264,6 @@ fn run() -> Result<()> {
             ),
         ],
         [
-            "  endpoint + load generator CPU per run".into(),
-            format!("{:.2} ms", through.own_cpu_ms_per_run),
-            "-".into(),
-            "-".into(),
-            "this process, same window".into(),
-        ],
-        [
             "  server CPU per run".into(),
             format!("{:.2} ms", through.cpu_ms_per_run),
             "-".into(),
@@ -278,6 +272,20 @@ fn run() -> Result<()> {
                 "{:.1} write calls, {:.1} KiB to storage per run",
                 through.syscw_per_run, through.write_kib_per_run
             ),
+        ],
+        [
+            "    of which the store's writer threads".into(),
+            format!("{:.2} ms", through.store_cpu_ms_per_run),
+            "-".into(),
+            "-".into(),
+            format!("on CPU {:.0}% of the window", through.store_busy * 100.0),
+        ],
+        [
+            "  endpoint + load generator CPU per run".into(),
+            format!("{:.2} ms", through.own_cpu_ms_per_run),
+            "-".into(),
+            "-".into(),
+            "this process, same window".into(),
         ],
         [
             format!("trigger->first step p50 ({}/s)", opts.rate),
@@ -387,6 +395,25 @@ async fn trigger(http: &reqwest::Client, server: &str, wf: &str, n: u64) -> Resu
         .to_owned())
 }
 
+/// CPU ticks of the threads of `pid` whose name starts with `prefix`.
+fn thread_ticks(pid: u32, prefix: &str) -> Result<u64> {
+    let mut ticks = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join("stat"))?;
+        let rest = &text[text.rfind(')').ok_or("bad /proc stat")? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11).ok_or("bad /proc stat")?.parse()?;
+        let stime: u64 = fields.get(12).ok_or("bad /proc stat")?.parse()?;
+        ticks += utime + stime;
+    }
+    Ok(ticks)
+}
+
 /// `(syscw, write_bytes)` of `/proc/PID/io`.
 fn proc_io(pid: u32) -> Result<(u64, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
@@ -407,6 +434,10 @@ struct Throughput {
     cpu_ms_per_run: f64,
     /// This process: the workflow endpoint and the load generator.
     own_cpu_ms_per_run: f64,
+    /// The store's writer and checkpoint threads.
+    store_cpu_ms_per_run: f64,
+    /// Their CPU time as a share of the window.
+    store_busy: f64,
     syscw_per_run: f64,
     write_kib_per_run: f64,
 }
@@ -421,6 +452,7 @@ async fn throughput(
     pid: u32,
     opts: &Options,
 ) -> Result<Throughput> {
+    let base = ep.ended_count();
     let next_n = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -483,11 +515,13 @@ async fn throughput(
     let (t0, e0, r0) = (Instant::now(), ep.ended_count(), ep.log().requests);
     let cpu0 = proc_cpu_ticks(pid)?;
     let own0 = proc_cpu_ticks(std::process::id())?;
+    let store0 = thread_ticks(pid, "qstash-store-")?;
     let io0 = proc_io(pid)?;
     tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
     let (t1, e1, r1) = (Instant::now(), ep.ended_count(), ep.log().requests);
     let cpu1 = proc_cpu_ticks(pid)?;
     let own1 = proc_cpu_ticks(std::process::id())?;
+    let store1 = thread_ticks(pid, "qstash-store-")?;
     let io1 = proc_io(pid)?;
     stop.store(true, Ordering::Relaxed);
     permits.add_permits(1); // wakes the starter so that it sees `stop`
@@ -496,11 +530,11 @@ async fn throughput(
     // Let the runs in flight end before the next phase.
     let started = next_n.load(Ordering::Relaxed) - failed.load(Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while ep.ended_count() < started {
+    while ep.ended_count() - base < started {
         if Instant::now() > deadline {
             return Err(format!(
                 "{} of {started} runs ended; the rest did not within 60 s",
-                ep.ended_count()
+                ep.ended_count() - base
             )
             .into());
         }
@@ -519,6 +553,8 @@ async fn throughput(
         requests_rate: (r1 - r0) as f64 / secs,
         cpu_ms_per_run: per_run((cpu1 - cpu0) as f64 * 1000.0 / ticks as f64),
         own_cpu_ms_per_run: per_run((own1 - own0) as f64 * 1000.0 / ticks as f64),
+        store_cpu_ms_per_run: per_run((store1 - store0) as f64 * 1000.0 / ticks as f64),
+        store_busy: (store1 - store0) as f64 / ticks as f64 / secs,
         syscw_per_run: per_run((io1.0 - io0.0) as f64),
         write_kib_per_run: per_run((io1.1 - io0.1) as f64 / 1024.0),
     })

@@ -49,6 +49,10 @@ pub struct DeliveryConfig {
     pub lease_grace: Duration,
     /// The most response-body bytes kept from one attempt. Default 64 KiB.
     pub max_response_body: usize,
+    /// How long the engine signs with signing keys read from the store before reading them
+    /// again, so that a rotation made through another process sharing the store reaches this
+    /// one. Default 5 s. (Keys given by configuration are never re-read.)
+    pub keys_refresh: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -58,6 +62,7 @@ impl Default for DeliveryConfig {
             concurrency: 256,
             lease_grace: Duration::from_secs(30),
             max_response_body: 64 * 1024,
+            keys_refresh: Duration::from_secs(5),
         }
     }
 }

@@ -116,12 +116,7 @@ pub(crate) async fn retry(
     message.due_at = now;
     message.dedup = None;
     let new_id = message.id.clone();
-    state
-        .engine()
-        .store
-        .insert_messages(vec![message], now)
-        .await?;
-    state.engine().wake();
+    state.engine().accept(vec![message], now).await?;
     Ok(Json(DlqRetryResponse::new(new_id)))
 }
 

@@ -76,8 +76,10 @@ pub(crate) async fn accept(
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
                 let new_run = workflow::init_run(tenant, &h, &message);
-                let outcome = store.create_run(new_run, message, now).await?;
-                state.engine().wake();
+                let outcome = state
+                    .engine()
+                    .create_run(new_run, Vec::new(), message, now)
+                    .await?;
                 return Ok(match outcome {
                     CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
                     CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
@@ -130,10 +132,14 @@ pub(crate) async fn accept(
         }
     }
     let outcome = match waiter {
-        Some(event_id) => vec![store.register_waiter(event_id, message, now).await?],
-        None => store.insert_messages(vec![message], now).await?,
+        Some(event_id) => vec![
+            state
+                .engine()
+                .register_waiter(event_id, message, now)
+                .await?,
+        ],
+        None => state.engine().accept(vec![message], now).await?,
     };
-    state.engine().wake();
     match outcome.into_iter().next() {
         Some(InsertOutcome::Deduplicated { existing_id }) => {
             Ok((StatusCode::ACCEPTED, deduplicated(existing_id)))
@@ -191,8 +197,7 @@ pub(crate) async fn batch(
         messages.push(m);
     }
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-    let outcomes = state.engine().store.insert_messages(messages, now).await?;
-    state.engine().wake();
+    let outcomes = state.engine().accept(messages, now).await?;
     let answers: Vec<PublishResponse> = outcomes
         .into_iter()
         .zip(ids)
@@ -339,6 +344,7 @@ pub(crate) fn base_message(
         labels: Vec::new(),
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: Vec::new(),
         run: None,
     };
@@ -419,7 +425,10 @@ pub(crate) fn new_message(
         (None, false) => None,
     };
     message.labels = req.labels().iter().map(|l| l.as_str().to_owned()).collect();
-    message.flow_key = req.flow_control().map(|(k, _)| k.as_str().to_owned());
+    if let Some((key, value)) = req.flow_control() {
+        message.flow_key = Some(key.as_str().to_owned());
+        message.flow_limits = Some(workflow::flow_limits(value));
+    }
     message.extra = envelope.encode();
     Ok(message)
 }

@@ -65,11 +65,12 @@ async fn create(
         first,
         now,
     );
-    match state.engine().store.create_run(run, first, now).await? {
-        CreateRunOutcome::Created => {
-            state.engine().wake();
-            Ok((run_id, now, true))
-        }
+    match state
+        .engine()
+        .create_run(run, Vec::new(), first, now)
+        .await?
+    {
+        CreateRunOutcome::Created => Ok((run_id, now, true)),
         // The same run id again (a client's retry): the run it already started.
         CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at, false)),
     }
@@ -504,14 +505,12 @@ async fn run_again(
         labels: config.labels.clone(),
         config: config.encode(),
     };
-    match store
-        .create_run_with_steps(new_run, copied, first, now)
+    match state
+        .engine()
+        .create_run(new_run, copied, first, now)
         .await?
     {
-        CreateRunOutcome::Created => {
-            state.engine().wake();
-            Ok((run_id, now))
-        }
+        CreateRunOutcome::Created => Ok((run_id, now)),
         CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at)),
     }
 }

@@ -55,6 +55,7 @@ use hyper_util::rt::TokioIo;
 const BODY: &str = r#"{"order":42,"items":["a","b","c"]}"#;
 const CONNECTIONS: usize = 64;
 
+mod pg_series;
 mod server;
 
 use server::{
@@ -73,6 +74,10 @@ struct Options {
     client_threads: usize,
     qstash: Option<PathBuf>,
     quick: bool,
+    /// Run the PostgreSQL series instead (see [`postgres_series`]).
+    postgres: bool,
+    /// The PostgreSQL database of that series; `None`: a private cluster started with `.ci/pg`.
+    database_url: Option<String>,
 }
 
 impl Options {
@@ -86,6 +91,10 @@ impl Options {
             client_threads: 2,
             qstash: None,
             quick: false,
+            postgres: false,
+            database_url: std::env::var("QSTASH_BENCH_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
         };
         let mut seconds = None;
         let mut messages = None;
@@ -98,16 +107,22 @@ impl Options {
                 "--client-threads" => o.client_threads = value("--client-threads")?.parse()?,
                 "--qstash" => o.qstash = Some(PathBuf::from(value("--qstash")?)),
                 "--quick" => o.quick = true,
+                "--postgres" => o.postgres = true,
+                "--database-url" => o.database_url = Some(value("--database-url")?),
                 "--bench" => {} // passed by `cargo bench`
                 "-h" | "--help" => {
                     println!(
                         "usage: load [--seconds N] [--messages N] [--quick] [--client-threads N] [--qstash PATH]\n\
+                         \x20           [--postgres [--database-url URL]]\n\
                          \n\
                          --seconds N         length of each throughput phase (default 10)\n\
                          --messages N        delayed messages stored for the memory figure (default 1000000)\n\
                          --quick             tiny numbers, for CI's smoke run\n\
                          --client-threads N  worker threads of the load generator (default 2)\n\
-                         --qstash PATH       the server binary (default: build it with cargo)"
+                         --qstash PATH       the server binary (default: build it with cargo)\n\
+                         --postgres          the PostgreSQL series: one and two server processes on one database\n\
+                         --database-url URL  its database (also QSTASH_BENCH_DATABASE_URL; default: a private\n\
+                         \x20                   cluster started with .ci/pg); each run works in a schema of its own"
                     );
                     std::process::exit(0);
                 }
@@ -148,6 +163,9 @@ fn run() -> Result<()> {
         None => locate_qstash()?,
     };
     let scratch = Scratch::new()?;
+    if opts.postgres || opts.database_url.is_some() {
+        return pg_series::postgres_series(&opts, &qstash, &scratch);
+    }
 
     // The destination and the baseline run in this process, each on its own runtime; the load
     // generator gets a third one.
@@ -396,7 +414,8 @@ fn verdict(met: bool) -> String {
     if met { "met" } else { "MISSED" }.to_owned()
 }
 
-fn print_table(opts: &Options, rows: &[[String; 5]]) {
+/// Prints `title` and a table of `rows`.
+fn print_rows(title: &str, rows: &[[String; 5]]) {
     let header = ["measure", "qstash-server", "target", "", "same run / notes"];
     let mut widths = header.map(str::len);
     for row in rows {
@@ -405,13 +424,7 @@ fn print_table(opts: &Options, rows: &[[String; 5]]) {
         }
     }
     println!();
-    println!(
-        "qstash-server load benchmark ({}{} s per phase, {} client threads, {} cores)",
-        if opts.quick { "quick, " } else { "" },
-        opts.seconds,
-        opts.client_threads,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("{title}");
     let line = |cells: &[String; 5]| {
         let mut out = String::from("|");
         for (i, (w, cell)) in widths.iter().zip(cells).enumerate() {
@@ -429,6 +442,19 @@ fn print_table(opts: &Options, rows: &[[String; 5]]) {
     for row in rows {
         line(row);
     }
+}
+
+fn print_table(opts: &Options, rows: &[[String; 5]]) {
+    print_rows(
+        &format!(
+            "qstash-server load benchmark ({}{} s per phase, {} client threads, {} cores)",
+            if opts.quick { "quick, " } else { "" },
+            opts.seconds,
+            opts.client_threads,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        ),
+        rows,
+    );
     println!(
         "reference (issue 10, same machine): plain axum 81 000 req/s (wrk, 64 conns); \
          graphile-worker 0.18 on PostgreSQL accepts 1 200 jobs/s one by one, runs 2 500 jobs/s \
@@ -537,11 +563,23 @@ async fn closed_loop(
     warmup: f64,
     seconds: f64,
 ) -> Result<Closed> {
+    closed_loop_on(addr, CONNECTIONS, path, headers, warmup, seconds).await
+}
+
+/// [`closed_loop`] with `connections` connections.
+async fn closed_loop_on(
+    addr: SocketAddr,
+    connections: usize,
+    path: &str,
+    headers: &[(&'static str, String)],
+    warmup: f64,
+    seconds: f64,
+) -> Result<Closed> {
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
+    for _ in 0..connections {
         let (ok, failed, stop) = (ok.clone(), failed.clone(), stop.clone());
         let req = template(addr, path, headers);
         tasks.push(tokio::spawn(async move {
@@ -806,6 +844,7 @@ async fn latency_phase(
     for _ in 0..4 {
         http.get(format!("http://{addr}/health")).send().await?;
     }
+    sink.arrivals.lock().unwrap().clear();
     let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -49,8 +49,19 @@ impl ServerProcess {
 
     /// [`ServerProcess::start`] with more arguments to `qstash serve`.
     pub fn start_with(bin: &Path, dir: &Path, extra: &[&str]) -> Result<ServerProcess> {
-        let log = dir.join("server.log");
         let db = dir.join("qstash.db");
+        ServerProcess::start_on(bin, dir, &format!("sqlite://{}", db.display()), extra)
+    }
+
+    /// Starts `qstash serve` on the store at `database_url` (`sqlite://…` or `postgres://…`),
+    /// its log in `dir/server.log`.
+    pub fn start_on(
+        bin: &Path,
+        dir: &Path,
+        database_url: &str,
+        extra: &[&str],
+    ) -> Result<ServerProcess> {
+        let log = dir.join("server.log");
         let mut cmd = Command::new(bin);
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("QSTASH_") {
@@ -58,8 +69,8 @@ impl ServerProcess {
             }
         }
         let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-            .arg(format!("sqlite://{}", db.display()))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("QSTASH_DATABASE_URL", database_url)
             .args(["--tokens", TOKEN])
             .args(["--current-signing-key", CURRENT_KEY])
             .args(["--next-signing-key", NEXT_KEY])

@@ -462,12 +462,11 @@ async fn a_server_killed_mid_delivery_leaves_its_attempts_to_the_other() {
             "no attempt of the killed server was made again (it was making some)"
         );
         for (id, attempts) in &again {
+            // (The first attempt may reach the destination a moment after the kill: A sent it
+            // before it died.)
             let first = attempts[0].start;
-            assert!(
-                first < killed,
-                "{id}: made twice though claimed after the kill"
-            );
             for later in &attempts[1..] {
+                assert!(later.start > killed, "{id}: made twice before the kill");
                 // The first attempt started a moment after its claim; allow for that.
                 assert!(
                     later.start + Duration::from_millis(300) >= first + LEASE,

@@ -35,6 +35,10 @@
 //!    idleness.
 //!
 //! `--quick` (CI's smoke run) uses tiny numbers and ends in well under 30 s once built.
+//!
+//! `--postgres` (or `--database-url URL`) runs the PostgreSQL series instead: accepts,
+//! deliveries and latency with one and with two server processes on one database; see
+//! `pg_series.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -671,6 +671,9 @@ async fn delivered_phase(
     sink: &Sink,
     seconds: f64,
 ) -> Result<Delivered> {
+    sink.seen.lock().unwrap().clear();
+    sink.distinct.store(0, Ordering::Relaxed);
+    *sink.last_new.lock().unwrap() = None;
     sink.record_seen.store(true, Ordering::Relaxed);
     // Every message is due at the same instant, after the publishing ends: the backlog then
     // drains with nothing else competing for the store.

@@ -4,14 +4,15 @@
 //! # Connections
 //! - **A pool** ([`PgOptions::pool_size`] connections, plain TCP or a Unix socket, no TLS)
 //!   serves every operation; each write is one transaction, each read one statement.
-//! - **Group commit for accepts.** Concurrent [`Store::insert_messages`] calls are queued to a
-//!   small set of group writers ([`PgOptions::group_writers`]); each takes every call waiting (up
-//!   to [`PgOptions::max_group`]) and applies them in one transaction, the plain messages of the
-//!   whole group with one multi-row statement for the messages and one for their events. Each
-//!   call stays all or none: when the multi-row statement meets an id that exists, the group
-//!   falls back to one savepoint per call, so that only the call with the bad message fails.
-//!   Messages with a deduplication id or that are steps of a workflow run always take that
-//!   per-call path.
+//! - **Group commit for accepts and finishes.** Concurrent [`Store::insert_messages`] and
+//!   [`Store::finish`] calls are queued to a small set of group writers
+//!   ([`PgOptions::group_writers`]); each takes every call waiting (up to
+//!   [`PgOptions::max_group`]) and applies them in one transaction, the plain messages of the
+//!   whole group with one multi-row statement for the messages and one for their events (a
+//!   message with a deduplication id or that is a step of a workflow run is stored on its own).
+//!   Each call stays all or none: when a call fails (an id that exists), the transaction is
+//!   rolled back and the group runs again with one savepoint per call, so that only the failing
+//!   call fails.
 //! - **Claims** select due messages with `FOR UPDATE SKIP LOCKED`, so that processes claiming
 //!   at the same time never wait for one another nor claim the same message under one lease.
 //!   Flow control: a claim also locks the rows of the flow-control keys it meets (`SKIP
@@ -241,11 +242,11 @@ pub struct PgOptions {
     /// How long opening a connection, or waiting for a free one, may take before the operation
     /// fails with [`StoreError::Unavailable`] (default 5 s).
     pub connect_timeout: Duration,
-    /// At most this many `insert_messages` calls share one transaction (at least 1; default
-    /// 256).
+    /// At most this many `insert_messages` and `finish` calls share one transaction (at least
+    /// 1; default 256).
     pub max_group: usize,
-    /// How many group transactions of accepts may run at once (at least 1; default 4): while
-    /// they are all busy, new calls wait and form the next groups.
+    /// How many group transactions may run at once (at least 1; default 4): while they are all
+    /// busy, new calls wait and form the next groups.
     pub group_writers: usize,
     /// The schema that holds the tables, created when missing; `None` (the default) uses the
     /// connection's current schema (`public` unless the URL or the role says otherwise). Letters,
@@ -270,7 +271,7 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: Pool,
     shared: Arc<Shared>,
-    inserts: mpsc::UnboundedSender<InsertJob>,
+    writes: mpsc::UnboundedSender<Job>,
     wakeups: Arc<Notify>,
     listener: JoinHandle<()>,
 }
@@ -302,12 +303,12 @@ impl Drop for PgStore {
     }
 }
 
-/// Counters of the group writers, to see how well accepts are grouped.
+/// Counters of the group writers, to see how well writes are grouped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupStats {
     /// Group transactions committed.
     pub commits: u64,
-    /// `insert_messages` calls they carried.
+    /// `insert_messages` and `finish` calls they carried.
     pub calls: u64,
 }
 
@@ -406,13 +407,14 @@ impl PgStore {
         Ok(PgStore {
             pool,
             shared,
-            inserts: tx,
+            writes: tx,
             wakeups,
             listener,
         })
     }
 
-    /// How many group transactions of accepts were committed and how many calls they carried.
+    /// How many group transactions were committed and how many calls (accepts and finishes)
+    /// they carried.
     pub fn group_stats(&self) -> GroupStats {
         GroupStats {
             commits: self.shared.commits.load(Ordering::SeqCst),
@@ -611,8 +613,9 @@ async fn notify_due<C: GenericClient>(c: &C, shared: &Shared) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Group commit of accepts.
+// Group commit of accepts and finishes.
 
+/// One `insert_messages` call.
 struct InsertJob {
     messages: Vec<NewMessage>,
     now: Millis,
@@ -629,10 +632,25 @@ impl InsertJob {
     }
 }
 
+/// One `finish` call.
+struct FinishJob {
+    finishes: Vec<Finish>,
+    reply: oneshot::Sender<Result<Vec<FinishOutcome>>>,
+}
+
+/// A call the group writers take: the calls waiting together share one transaction.
+enum Job {
+    Insert(InsertJob),
+    Finish(FinishJob),
+}
+
+type InsertResult = Option<Result<Vec<InsertOutcome>>>;
+type FinishResult = Option<Result<Vec<FinishOutcome>>>;
+
 async fn group_writer(
     pool: Pool,
     shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<InsertJob>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     max_group: usize,
     writers: usize,
 ) {
@@ -661,111 +679,182 @@ async fn group_writer(
     }
 }
 
-async fn run_group(pool: &Pool, shared: &Shared, group: Vec<InsertJob>) {
+async fn run_group(pool: &Pool, shared: &Shared, group: Vec<Job>) {
     let calls = group.len() as u64;
+    let (mut inserts, mut finishes) = (Vec::new(), Vec::new());
+    for job in group {
+        match job {
+            Job::Insert(job) => inserts.push(job),
+            Job::Finish(job) => finishes.push(job),
+        }
+    }
     let mut attempt = 1;
-    let (out, results) = loop {
-        let mut results: Vec<Option<Result<Vec<InsertOutcome>>>> =
-            group.iter().map(|_| None).collect();
-        let out = apply_group(pool, shared, &group, &mut results).await;
+    let (out, insert_results, finish_results) = loop {
+        let mut ir: Vec<InsertResult> = inserts.iter().map(|_| None).collect();
+        let mut fr: Vec<FinishResult> = finishes.iter().map(|_| None).collect();
+        let out = apply_group(pool, shared, &inserts, &finishes, &mut ir, &mut fr).await;
         match out {
             Err(e) if attempt < TX_ATTEMPTS && is_transient(&e) => attempt += 1,
-            out => break (out, results),
+            out => break (out, ir, fr),
         }
     };
     if out.is_ok() {
         shared.commits.fetch_add(1, Ordering::SeqCst);
         shared.calls.fetch_add(calls, Ordering::SeqCst);
     }
-    for (job, result) in group.into_iter().zip(results) {
-        let answer = match (&out, result) {
-            // A call's own error stands whatever happened to the group.
-            (_, Some(Err(e))) => Err(e),
-            (Ok(()), Some(Ok(outcomes))) => Ok(outcomes),
-            (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-            (Ok(()), None) => Err(closed("the write did not run")),
-        };
-        let _ = job.reply.send(answer);
+    for (job, result) in inserts.into_iter().zip(insert_results) {
+        let _ = job.reply.send(answer(&out, result));
+    }
+    for (job, result) in finishes.into_iter().zip(finish_results) {
+        let _ = job.reply.send(answer(&out, result));
     }
 }
 
+/// A call's answer: its own error stands whatever happened to the group; otherwise its result
+/// counts only if the group committed.
+fn answer<T>(group: &Result<()>, result: Option<Result<T>>) -> Result<T> {
+    match (group, result) {
+        (_, Some(Err(e))) => Err(e),
+        (Ok(()), Some(Ok(v))) => Ok(v),
+        (Err(e), _) => Err(match e {
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            other => StoreError::Unavailable(other.to_string()),
+        }),
+        (Ok(()), None) => Err(closed("the write did not run")),
+    }
+}
+
+/// Applies a group in one transaction: first optimistically, without savepoints; when a call
+/// fails, that transaction is rolled back and the group runs again with each call in its own
+/// savepoint, so that only the failing calls fail.
 async fn apply_group(
     pool: &Pool,
     shared: &Shared,
-    group: &[InsertJob],
-    results: &mut [Option<Result<Vec<InsertOutcome>>>],
+    inserts: &[InsertJob],
+    finishes: &[FinishJob],
+    ir: &mut [InsertResult],
+    fr: &mut [FinishResult],
 ) -> Result<()> {
     let mut client = pool.get().await.map_err(pool_error)?;
-    let plain: Vec<usize> = (0..group.len()).filter(|&i| group[i].is_plain()).collect();
-    if !plain.is_empty() {
+    {
         let tx = client.transaction().await.map_err(pg)?;
-        // First in the transaction, so no savepoint is needed: when it fails (an id that
-        // exists, a bad value), the transaction is rolled back and each call goes on its own.
-        if insert_plain(&tx, shared, group, &plain)
-            .await
-            .unwrap_or(false)
-        {
-            for &i in &plain {
-                results[i] = Some(Ok(vec![InsertOutcome::Inserted; group[i].messages.len()]));
-            }
-            insert_each(&tx, group, results).await?;
+        if apply_calls(&tx, shared, inserts, finishes, ir, fr, false).await? {
             return tx.commit().await.map_err(pg);
         }
         tx.rollback().await.map_err(pg)?;
     }
+    ir.iter_mut().for_each(|r| *r = None);
+    fr.iter_mut().for_each(|r| *r = None);
     let tx = client.transaction().await.map_err(pg)?;
-    let pending: Vec<usize> = (0..group.len()).filter(|&i| results[i].is_none()).collect();
-    if let [only] = pending[..] {
-        // One call alone in its transaction: it needs no savepoint.
-        let job = &group[only];
-        let out = insert_all(&tx, &job.messages, job.now).await;
-        let commit = match &out {
-            Ok(outcomes) if outcomes.contains(&InsertOutcome::Inserted) => {
-                notify_due(&tx, shared).await?;
-                true
-            }
-            Ok(_) => true,
-            Err(_) => false,
-        };
-        results[only] = Some(out);
-        return if commit {
-            tx.commit().await.map_err(pg)
-        } else {
-            tx.rollback().await.map_err(pg)
-        };
-    }
-    insert_each(&tx, group, results).await?;
-    let stored = results
-        .iter()
-        .any(|r| matches!(r, Some(Ok(outcomes)) if outcomes.contains(&InsertOutcome::Inserted)));
-    if stored {
-        notify_due(&tx, shared).await?;
-    }
+    apply_calls(&tx, shared, inserts, finishes, ir, fr, true).await?;
     tx.commit().await.map_err(pg)
 }
 
-/// Inserts the calls that have no result yet one by one, each inside a savepoint so that a
-/// call that fails rolls back alone.
-async fn insert_each(
+/// Applies every call of a group in `tx` and sends one notification when other processes
+/// should look for due work. Optimistic (`careful` false): the plain accepts in multi-row
+/// statements, no savepoints, and `false` as soon as a call fails (the transaction must then be
+/// rolled back). Careful: each call in its own savepoint; a failing call rolls back alone and
+/// keeps its error.
+#[allow(clippy::too_many_arguments)]
+async fn apply_calls(
     tx: &Transaction<'_>,
-    group: &[InsertJob],
-    results: &mut [Option<Result<Vec<InsertOutcome>>>],
-) -> Result<()> {
-    for (i, job) in group.iter().enumerate() {
-        if results[i].is_some() {
+    shared: &Shared,
+    inserts: &[InsertJob],
+    finishes: &[FinishJob],
+    ir: &mut [InsertResult],
+    fr: &mut [FinishResult],
+    careful: bool,
+) -> Result<bool> {
+    let mut notified = false;
+    let mut wake = false;
+    if !careful {
+        let plain: Vec<usize> = (0..inserts.len())
+            .filter(|&i| inserts[i].is_plain())
+            .collect();
+        if !plain.is_empty() {
+            if !insert_plain(tx, shared, inserts, &plain)
+                .await
+                .unwrap_or(false)
+            {
+                return Ok(false);
+            }
+            for &i in &plain {
+                ir[i] = Some(Ok(vec![InsertOutcome::Inserted; inserts[i].messages.len()]));
+            }
+            notified = true;
+        }
+    }
+    for (i, job) in inserts.iter().enumerate() {
+        if ir[i].is_some() {
             continue;
         }
-        tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
-        let out = insert_all(tx, &job.messages, job.now).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT call"
+        let out = if careful {
+            in_savepoint(tx, insert_all(tx, &job.messages, job.now)).await?
         } else {
-            "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+            insert_all(tx, &job.messages, job.now).await
         };
-        tx.batch_execute(end).await.map_err(pg)?;
-        results[i] = Some(out);
+        match out {
+            Ok(outcomes) => {
+                wake |= outcomes.contains(&InsertOutcome::Inserted);
+                ir[i] = Some(Ok(outcomes));
+            }
+            Err(_) if !careful => return Ok(false),
+            Err(e) => ir[i] = Some(Err(e)),
+        }
     }
-    Ok(())
+    for (i, job) in finishes.iter().enumerate() {
+        let out = if careful {
+            in_savepoint(tx, finish_all(tx, &job.finishes)).await?
+        } else {
+            finish_all(tx, &job.finishes).await
+        };
+        match out {
+            Ok((outcomes, woken)) => {
+                wake |= woken;
+                fr[i] = Some(Ok(outcomes));
+            }
+            Err(_) if !careful => return Ok(false),
+            Err(e) => fr[i] = Some(Err(e)),
+        }
+    }
+    if wake && !notified {
+        notify_due(tx, shared).await?;
+    }
+    Ok(true)
+}
+
+/// Runs `call` inside a savepoint, rolled back when the call fails. The outer error is the
+/// savepoint's own (the transaction is then unusable), the inner one the call's.
+async fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<Result<T>> {
+    tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
+    let out = call.await;
+    let end = if out.is_ok() {
+        "RELEASE SAVEPOINT call"
+    } else {
+        "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+    };
+    tx.batch_execute(end).await.map_err(pg)?;
+    Ok(out)
+}
+
+/// Applies the finishes of one call in turn; `true` in the second place when other processes
+/// should look for due work.
+async fn finish_all(
+    tx: &Transaction<'_>,
+    finishes: &[Finish],
+) -> Result<(Vec<FinishOutcome>, bool)> {
+    let mut out = Vec::with_capacity(finishes.len());
+    let mut wake = false;
+    for f in finishes {
+        let (outcome, woken) = finish_one(tx, f).await?;
+        wake |= woken;
+        out.push(outcome);
+    }
+    Ok((out, wake))
 }
 
 /// Inserts the messages of the plain calls with one statement for the messages and one for
@@ -2653,12 +2742,12 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (reply, rx) = oneshot::channel();
-        self.inserts
-            .send(InsertJob {
+        self.writes
+            .send(Job::Insert(InsertJob {
                 messages,
                 now,
                 reply,
-            })
+            }))
             .map_err(|_| closed("the store is closed"))?;
         rx.await.map_err(|_| closed("the group writer stopped"))?
     }
@@ -2690,20 +2779,11 @@ impl Store for PgStore {
         if finishes.is_empty() {
             return Ok(Vec::new());
         }
-        let shared = &self.shared;
-        in_tx!(self, |tx| {
-            let mut out = Vec::with_capacity(finishes.len());
-            let mut stored = false;
-            for f in &finishes {
-                let (outcome, pending) = finish_one(&tx, f).await?;
-                stored |= pending;
-                out.push(outcome);
-            }
-            if stored {
-                notify_due(&tx, shared).await?;
-            }
-            out
-        })
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(Job::Finish(FinishJob { finishes, reply }))
+            .map_err(|_| closed("the store is closed"))?;
+        rx.await.map_err(|_| closed("the group writer stopped"))?
     }
 
     async fn get_message(&self, tenant: &str, id: &str) -> Result<Option<StoredMessage>> {

@@ -646,3 +646,57 @@ async fn a_version_1_schema_migrates() {
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
 }
+
+/// Concurrent finishes share commits, and a finish call that fails (its callback reuses an id)
+/// fails alone: the other calls of its group apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finishes_share_commits_and_fail_alone() {
+    let Some(url) = database_url() else { return };
+    let (store, _schema) = fresh(&url).await;
+    let store = Arc::new(store);
+    const CALLS: usize = 150;
+    let batch: Vec<_> = (0..CALLS)
+        .map(|i| message("t1", &format!("msg_{i}"), T0))
+        .chain([message("t1", "msg_dup", T0 + 1_000_000)])
+        .collect();
+    store.insert_messages(batch, T0).await.unwrap();
+    let claimed = store.claim_due(T0, CALLS).await.unwrap();
+    assert_eq!(claimed.len(), CALLS);
+    let before = store.group_stats();
+    let mut tasks = Vec::new();
+    for c in claimed {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let i: usize = c.message.message.id["msg_".len()..].parse().unwrap();
+            let mut f = conformance::finish_of(
+                &c,
+                T0 + 1,
+                qstash_store::Transition::Delivered,
+                "DELIVERED",
+            );
+            if i % 10 == 3 {
+                f.spawn = vec![message("t1", "msg_dup", T0)];
+            }
+            (i, store.finish(vec![f]).await)
+        }));
+    }
+    for task in tasks {
+        let (i, out) = task.await.unwrap();
+        let state = store
+            .get_message("t1", &format!("msg_{i}"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        if i % 10 == 3 {
+            assert!(matches!(out, Err(StoreError::Invalid(_))), "{i}: {out:?}");
+            assert_eq!(state, qstash_store::MessageState::Pending, "{i}");
+        } else {
+            assert_eq!(out.unwrap(), [qstash_store::FinishOutcome::Applied]);
+            assert_eq!(state, qstash_store::MessageState::Delivered, "{i}");
+        }
+    }
+    let after = store.group_stats();
+    let (calls, commits) = (after.calls - before.calls, after.commits - before.commits);
+    assert!(commits < calls, "{commits} commits for {calls} calls");
+}

@@ -20,9 +20,16 @@
 //!    attempt's outcome goes to the store; its group commit follows within milliseconds).
 //!    Publishing while delivering would cap the figure at the accept rate, as both share the
 //!    store's one writer.
-//! 3. **publish→delivery latency** at 100 messages/s: from sending the publish request to the
+//! 3. **flow-control overhead**: messages due at once published at full speed for half of
+//!    `--seconds` while the server delivers them, until each one has its `DELIVERED` event;
+//!    the figure is accepted messages over the time from the first publish to the last
+//!    `DELIVERED` event (accepts and deliveries sharing the store). It runs four times, without
+//!    flow control, with an uncontended key (`Upstash-Flow-Control-Key: bench` with limits that
+//!    are never reached), with the key again and without it again (so that the store's growth
+//!    weighs on both alike); the overhead is how much slower the key's runs were.
+//! 4. **publish→delivery latency** at 100 messages/s: from sending the publish request to the
 //!    destination receiving the message, both on this process's monotonic clock.
-//! 4. **memory and idle CPU**: `--messages` delayed messages stored through `POST /v2/batch`
+//! 5. **memory and idle CPU**: `--messages` delayed messages stored through `POST /v2/batch`
 //!    (1 000 per request, 4 requests in flight), the server's resident set read from
 //!    `/proc/PID/status`, then its CPU time (`utime + stime` of `/proc/PID/stat`) over 5 s of
 //!    idleness.
@@ -30,10 +37,8 @@
 //! `--quick` (CI's smoke run) uses tiny numbers and ends in well under 30 s once built.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -47,13 +52,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 
-const TOKEN: &str = "eyJVc2VySUQiOiJsb2FkIiwiUGFzc3dvcmQiOiJsb2FkIn0=";
-const CURRENT_KEY: &str = "sig_loadBenchCurrentKey000000000";
-const NEXT_KEY: &str = "sig_loadBenchNextKey000000000000";
 const BODY: &str = r#"{"order":42,"items":["a","b","c"]}"#;
 const CONNECTIONS: usize = 64;
 
-type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+mod server;
+
+use server::{
+    Result, Scratch, ServerProcess, TOKEN, clock_ticks, dir_size, locate_qstash, proc_cpu_ticks,
+    proc_status_kib, wait_healthy,
+};
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -175,7 +182,7 @@ fn run() -> Result<()> {
     ];
 
     // 1. Durable accepts against the plain handler, then the server.
-    eprintln!("[1/4] accepts: baseline");
+    eprintln!("[1/5] accepts: baseline");
     let base = client_rt.block_on(closed_loop(
         baseline_addr,
         &publish_path,
@@ -184,7 +191,7 @@ fn run() -> Result<()> {
         opts.seconds,
     ))?;
     eprintln!("      {:.0} req/s", base.rate);
-    eprintln!("[1/4] accepts: qstash (Upstash-Delay: 1d)");
+    eprintln!("[1/5] accepts: qstash (Upstash-Delay: 1d)");
     let accepts = client_rt.block_on(closed_loop(
         addr,
         &publish_path,
@@ -196,7 +203,7 @@ fn run() -> Result<()> {
     let mut stored_delayed = accepts.total_ok;
 
     // 2. Delivered per second, end to end.
-    eprintln!("[2/4] delivered: publishing a backlog due at one instant, then draining it");
+    eprintln!("[2/5] delivered: publishing a backlog due at one instant, then draining it");
     let now_headers = vec![
         ("authorization", format!("Bearer {TOKEN}")),
         ("content-type", "application/json".to_owned()),
@@ -215,7 +222,44 @@ fn run() -> Result<()> {
     );
 
     // 3. Latency at 100 messages/s.
-    eprintln!("[3/4] latency at 100 messages/s");
+    // 3. Flow control's overhead on an uncontended key: plain, keyed, keyed, plain.
+    eprintln!("[3/5] flow-control overhead: accepts + deliveries, without and with a key");
+    let mut keyed_headers = now_headers.clone();
+    keyed_headers.push(("upstash-flow-control-key", "bench".to_owned()));
+    keyed_headers.push((
+        "upstash-flow-control-value",
+        "parallelism=1000000, rate=1000000000, period=1s".to_owned(),
+    ));
+    let (mut plain_rates, mut keyed_rates) = (Vec::new(), Vec::new());
+    for keyed in [false, true, true, false] {
+        let headers = if keyed { &keyed_headers } else { &now_headers };
+        let rate = client_rt.block_on(mixed_phase(
+            &http,
+            addr,
+            &publish_path,
+            headers,
+            &sink,
+            opts.seconds / 2.0,
+        ))?;
+        eprintln!(
+            "      {} {rate:.0} accepted+delivered/s",
+            if keyed {
+                "with the key:   "
+            } else {
+                "without a key: "
+            }
+        );
+        if keyed {
+            keyed_rates.push(rate);
+        } else {
+            plain_rates.push(rate);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (plain_rate, keyed_rate) = (mean(&plain_rates), mean(&keyed_rates));
+    let flow_overhead = (1.0 - keyed_rate / plain_rate) * 100.0;
+
+    eprintln!("[4/5] latency at 100 messages/s");
     let latency = client_rt.block_on(latency_phase(
         &http,
         addr,
@@ -231,7 +275,7 @@ fn run() -> Result<()> {
     // 4. Memory with many delayed messages, then idle CPU.
     let rss_before = proc_status_kib(server.pid(), "VmRSS")?;
     eprintln!(
-        "[4/4] storing {} delayed messages through /v2/batch",
+        "[5/5] storing {} delayed messages through /v2/batch",
         opts.messages
     );
     let batch = client_rt.block_on(batch_phase(&http, addr, &sink_url, opts.messages))?;
@@ -296,6 +340,13 @@ fn run() -> Result<()> {
                 "{} msgs; destination saw {:.0}/s",
                 delivered.accepted, delivered.destination_rate
             ),
+        ],
+        [
+            "flow-control overhead (uncontended key)".into(),
+            format!("{flow_overhead:.1}%"),
+            "<= 10%".into(),
+            verdict(flow_overhead <= 10.0),
+            format!("accepted+delivered/s: {keyed_rate:.0} with the key, {plain_rate:.0} without"),
         ],
         [
             "publish->delivery p50 (100/s)".into(),
@@ -383,186 +434,6 @@ fn print_table(opts: &Options, rows: &[[String; 5]]) {
          graphile-worker 0.18 on PostgreSQL accepts 1 200 jobs/s one by one, runs 2 500 jobs/s \
          (25 000 tuned), add->start latency p50 3.5 ms, p99 10 ms"
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process.
-
-/// The release `qstash` binary of the workspace: `$CARGO_TARGET_DIR/release/qstash` or
-/// `target/release/qstash`. Building it from here would run cargo under `cargo run`'s
-/// environment, which makes cargo rebuild part of the dependency graph; so it is built first,
-/// by the documented command.
-fn locate_qstash() -> Result<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let bin = target.join("release").join("qstash");
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "no server binary at {}: build it first with `cargo build --release -p qstash-cli` \
-             at the workspace root, or pass --qstash PATH",
-            bin.display()
-        )
-        .into())
-    }
-}
-
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    fn start(bin: &Path, dir: &Path) -> Result<ServerProcess> {
-        let log = dir.join("server.log");
-        let db = dir.join("qstash.db");
-        let mut cmd = Command::new(bin);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("QSTASH_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-            .arg(format!("sqlite://{}", db.display()))
-            .args(["--tokens", TOKEN])
-            .args(["--current-signing-key", CURRENT_KEY])
-            .args(["--next-signing-key", NEXT_KEY])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first)?;
-        let Some(url) = first.trim().strip_prefix("qstash server on http://") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut text = String::new();
-            let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
-            return Err(format!("the server did not start: {first:?}\n{text}").into());
-        };
-        let addr = url.parse()?;
-        Ok(ServerProcess { child, addr, log })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then waits for the graceful exit (SIGKILL after 20 s).
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            let mut text = String::new();
-            let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut text));
-            let tail: Vec<&str> = text.lines().rev().take(20).collect();
-            eprintln!("server log (last lines):");
-            for line in tail.iter().rev() {
-                eprintln!("  {line}");
-            }
-        }
-    }
-}
-
-/// A temporary directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-        let dir = std::env::temp_dir().join(format!("qstash-load-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix(field).and_then(|r| r.strip_prefix(':')) {
-            let kib = rest.trim().trim_end_matches("kB").trim().parse()?;
-            return Ok(kib);
-        }
-    }
-    Err(format!("no {field} in /proc/{pid}/status").into())
-}
-
-/// `utime + stime` of a process, in clock ticks.
-fn proc_cpu_ticks(pid: u32) -> Result<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start at field 3, the state.
-    let rest = &text[text.rfind(')').ok_or("bad /proc stat")? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11).ok_or("bad /proc stat")?.parse()?;
-    let stime: u64 = fields.get(12).ok_or("bad /proc stat")?.parse()?;
-    Ok(utime + stime)
-}
-
-fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100)
-}
-
-async fn wait_healthy(http: &reqwest::Client, addr: SocketAddr) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("http://{addr}/health")).send().await
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err("the server did not become healthy within 20 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -817,6 +688,56 @@ async fn delivered_phase(
         committed_rate,
         destination_rate,
     })
+}
+
+/// Publishes messages due now at full speed for `seconds` while the server delivers them,
+/// then waits for a `DELIVERED` event of each one: accepted messages per second from the first
+/// publish to the last `DELIVERED` event.
+async fn mixed_phase(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, String)],
+    sink: &Sink,
+    seconds: f64,
+) -> Result<f64> {
+    sink.seen.lock().unwrap().clear();
+    sink.distinct.store(0, Ordering::Relaxed);
+    sink.record_seen.store(true, Ordering::Relaxed);
+    let start_wall = wall_ms();
+    let published = closed_loop(addr, path, headers, 0.0, seconds).await?;
+    let accepted = published.total_ok;
+    let mut last = (sink.distinct.load(Ordering::Relaxed), Instant::now());
+    while sink.distinct.load(Ordering::Relaxed) < accepted {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let n = sink.distinct.load(Ordering::Relaxed);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(30) {
+            return Err(format!(
+                "the destination got {n} of {accepted} messages and nothing more for 30 s"
+            )
+            .into());
+        }
+    }
+    sink.record_seen.store(false, Ordering::Relaxed);
+    sink.seen.lock().unwrap().clear();
+    sink.distinct.store(0, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let newest = loop {
+        let (count, newest) = delivered_events_since(http, addr, start_wall).await?;
+        if count >= accepted {
+            break newest;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {count} of {accepted} DELIVERED events after the destination had them all"
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok(accepted as f64 / (newest.saturating_sub(start_wall).max(1) as f64 / 1000.0))
 }
 
 fn wall_ms() -> u64 {

@@ -207,7 +207,7 @@ const server = createServer(async (req, res) => {
       res.end(JSON.stringify(events));
     } else if (path === "/health") {
       res.writeHead(200, { "content-type": "text/plain" });
-      res.end("ok");
+      res.end("ok\n");
     } else {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");

@@ -32,6 +32,9 @@ pub(crate) struct Tuning {
     /// How long deduplication ids are remembered.
     #[arg(long, env = "QSTASH_DEDUP_WINDOW", default_value = "10m", value_parser = parse_delay)]
     dedup_window: Delay,
+    /// The most steps one workflow run may record (a workflow that never ends fails beyond it).
+    #[arg(long, env = "QSTASH_MAX_RUN_STEPS", default_value_t = 1000)]
+    max_run_steps: usize,
     /// The timeout of an attempt whose message sets no Upstash-Timeout.
     #[arg(long, env = "QSTASH_DELIVERY_TIMEOUT", default_value = "30s", value_parser = parse_delay)]
     delivery_timeout: Delay,
@@ -77,6 +80,7 @@ impl Tuning {
         limits.max_retries = self.max_retries;
         limits.max_delay = self.max_delay.into();
         limits.dedup_window = self.dedup_window.into();
+        limits.max_run_steps = self.max_run_steps;
         let mut delivery = DeliveryConfig::default();
         delivery.timeout = self.delivery_timeout.into();
         delivery.concurrency = self.concurrency;

@@ -5,7 +5,10 @@
 //! Runs are triggered three ways (`qstash trigger`, the Rust client, the SDK's own
 //! `Client.trigger`) and must complete with the right step outputs (a `context.call` included); a run whose step throws is
 //! retried, fails, lands in the workflow DLQ and calls the failure function exactly once; a run
-//! cancelled during its sleep never runs its next step; `qstash logs` shows the runs.
+//! cancelled during its sleep never runs its next step; `qstash logs` shows the runs. The
+//! example's second workflow waits for an event that the SDK's `Client.notify` sends (and for one
+//! that times out), runs steps in parallel, and fails until a flag is set, then is resumed from
+//! the DLQ by the SDK's `Client.dlq.resume` without running its completed step again.
 //!
 //! The example's packages come from `npm ci` (`.ci/run` does it; this test does it too when
 //! `node_modules` is missing). `QSTASH_WORKFLOW_EXAMPLE_DIR` points at another copy.

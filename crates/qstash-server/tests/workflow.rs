@@ -830,3 +830,113 @@ async fn parallel_steps_are_each_delivered_with_the_steps_so_far() {
         assert_eq!(steps.last().unwrap().0, id);
     }
 }
+
+#[tokio::test]
+async fn resume_from_the_dlq_keeps_the_completed_steps() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/resume", sink.url);
+    let (run_id, init_id) = started_run(&s, &sink, &wf, "/wf/resume").await;
+    // A step message whose delivery fails for good (its destination answers 500, no retries).
+    let step = r#"{"stepId":1,"stepName":"a","stepType":"Run","out":"2","concurrent":1}"#;
+    let mut entry = run_message(&wf, &run_id, false, &[("upstash-retries", "0")], step);
+    entry["destination"] = json!(format!("{}/fail/resume", sink.url));
+    let (status, answer) = batch(&s, TOKEN, entry).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let step_id = answer[0]["messageId"].as_str().unwrap().to_owned();
+    wait_state(&s, TOKEN, &run_id, "RUN_FAILED").await;
+
+    let deadline = Instant::now() + WAIT;
+    let dead = loop {
+        let dlq: Value = s
+            .get("/v2/workflows/dlq")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(m) = dlq["messages"].as_array().unwrap().first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < deadline, "no dead letter: {dlq:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(dead["workflowRunId"], run_id.as_str(), "{dead:#?}");
+    assert_eq!(dead["workflowUrl"], wf.as_str());
+    assert!(dead["workflowCreatedAt"].as_u64().unwrap() > 0);
+    let dlq_id = dead["dlqId"].as_str().unwrap().to_owned();
+
+    // Another tenant cannot resume it.
+    let status = status_of(
+        s.http
+            .post(format!("{}/v2/workflows/dlq/resume/{dlq_id}", s.url))
+            .bearer_auth(OTHER_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let resumed: Value = s
+        .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_run = resumed["workflowRunId"].as_str().unwrap().to_owned();
+    assert_ne!(new_run, run_id);
+    assert!(resumed["workflowCreatedAt"].as_u64().unwrap() > 0);
+    // The new run's first delivery carries the completed steps, as a step delivery.
+    let got = sink.wait_for("/wf/resume", 3, WAIT).await;
+    let d = &got[2];
+    assert_eq!(d.header("upstash-workflow-runid"), Some(new_run.as_str()));
+    assert_eq!(d.header("upstash-workflow-sdk-version"), Some("1"));
+    assert_eq!(
+        steps_of(d),
+        [
+            (init_id, r#"{"n":1}"#.to_owned()),
+            (step_id, step.to_owned())
+        ]
+    );
+    let log = run_log(&s, TOKEN, &new_run).await.unwrap();
+    assert_eq!(log["workflowState"], "RUN_STARTED");
+
+    // The SDK's query form: {"workflowRuns": [...]}.
+    let again: Value = s
+        .post(&format!("/v2/workflows/dlq/restart?dlqIds={dlq_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["workflowRuns"].as_array().unwrap().len(),
+        1,
+        "{again:#?}"
+    );
+    assert_eq!(
+        status_of(s.post("/v2/workflows/dlq/resume")).await,
+        400,
+        "no dlqIds"
+    );
+    // Overrides: the new run's id, and retries within the limits.
+    let chosen: Value = s
+        .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))
+        .header("Upstash-Workflow-RunId", "wfr_chosen")
+        .header("Upstash-Retries", "2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chosen["workflowRunId"], "wfr_chosen", "{chosen:#?}");
+    let status = status_of(
+        s.post(&format!("/v2/workflows/dlq/restart/{dlq_id}"))
+            .header("Upstash-Retries", "99"),
+    )
+    .await;
+    assert_eq!(status, 400, "more retries than the limit");
+}

@@ -18,6 +18,10 @@
 //!   no-op that says so ([`FinishOutcome::Stale`]). A finish commits, in one transaction, the
 //!   message's new state, its event, the messages it spawns (callbacks), and an optional dead
 //!   letter.
+//! - **Waiters** ([`Store::register_waiter`], [`Store::list_waiters`], [`Store::release_waiter`])
+//!   are a workflow run's waits for an event: a step message due when the wait times out, that a
+//!   release (a notify) makes due at once with a new body. A release applies only while the
+//!   message was never claimed, so a wait is delivered once, with the event or with its timeout.
 //! - **Events** are an append-only log per tenant with increasing ids; a cursor is an id, and a
 //!   walk from newest to oldest sees every event once even while new ones arrive.
 //! - **A 2xx means committed.** Every write method returns only after its transaction is

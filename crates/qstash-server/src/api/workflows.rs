@@ -330,9 +330,43 @@ enum Again {
     Resume,
 }
 
-/// What a restart or resume may change (the SDK's `retries` and `flowControl` options, sent as
-/// `Upstash-Retries` and `Upstash-Flow-Control-Key`).
+/// The run id a restart or resume asks for (`Upstash-Workflow-RunId`), else a new one.
+fn new_run_id(headers: &HeaderMap) -> ApiResult<RunId> {
+    match headers.get("upstash-workflow-runid") {
+        None => Ok(RunId::generate()),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .and_then(|s| RunId::new(s).ok())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Workflow-RunId is not a valid run id")),
+    }
+}
+
+/// What a restart or resume may change: `Upstash-Retries`, `Upstash-Retry-Delay`,
+/// `Upstash-Flow-Control-Key` and `Upstash-Label` (the SDK's `retries` and `flowControl`
+/// options, and upstream's other overrides).
 fn overrides(headers: &HeaderMap, config: &mut RunConfig) -> ApiResult<()> {
+    if let Some(v) = headers.get("upstash-retry-delay") {
+        let expr = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|e| qstash_retry_delay::RetryDelay::compile(e).is_ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("Upstash-Retry-Delay is not a valid expression")
+            })?;
+        config.retry_delay = Some(expr.to_owned());
+    }
+    if let Some(v) = headers.get("upstash-label") {
+        let label = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Label must not be empty"))?;
+        config.labels = vec![label.to_owned()];
+    }
     if let Some(v) = headers.get("upstash-retries") {
         let retries = v
             .to_str()
@@ -395,13 +429,12 @@ async fn run_again(
         not_before: None,
         timeout: None,
     };
+    let run_id = new_run_id(headers)?;
     if copied.is_empty() {
         // Nothing completed: a resume is a restart.
-        let (run_id, created_at, _) =
-            create(state, tenant, RunId::generate(), &basics, &config, now).await?;
+        let (run_id, created_at, _) = create(state, tenant, run_id, &basics, &config, now).await?;
         return Ok((run_id, created_at));
     }
-    let run_id = RunId::generate();
     let (mut first, mut envelope) = base_message(state, tenant, &basics, now)?;
     let old = Envelope::decode(&failed.extra);
     envelope.forward = old.forward.clone();
@@ -525,8 +558,14 @@ async fn run_again_many(
     how: Again,
     headers: &HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    let ids = dlq_ids(query)?;
+    if ids.len() > 1 && headers.contains_key("upstash-workflow-runid") {
+        return Err(ApiError::bad_request(
+            "Upstash-Workflow-RunId names one run: give it with one dead letter only",
+        ));
+    }
     let mut runs = Vec::new();
-    for id in dlq_ids(query)? {
+    for id in ids {
         let (run_id, created_at) = run_again(state, tenant, &id, how, headers).await?;
         runs.push(json!({"workflowRunId": run_id.as_str(), "workflowCreatedAt": created_at}));
     }

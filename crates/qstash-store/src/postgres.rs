@@ -249,8 +249,8 @@ pub struct PgOptions {
     /// busy, new calls wait and form the next groups.
     pub group_writers: usize,
     /// The schema that holds the tables, created when missing; `None` (the default) uses the
-    /// connection's current schema (`public` unless the URL or the role says otherwise). Letters,
-    /// digits and `_` only, at most 50 characters.
+    /// connection's current schema (`public` unless the URL or the role says otherwise).
+    /// Lowercase letters, digits and `_` only, at most 50 characters, not starting with a digit.
     pub schema: Option<String>,
 }
 
@@ -437,14 +437,14 @@ fn check_schema_name(schema: &str) -> Result<()> {
         && schema.len() <= 50
         && schema
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !schema.starts_with(|c: char| c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
         Err(StoreError::Invalid(format!(
-            "schema name {schema:?}: letters, digits and _ only, at most 50, not starting with a \
-             digit"
+            "schema name {schema:?}: lowercase letters, digits and _ only, at most 50, not \
+             starting with a digit"
         )))
     }
 }
@@ -566,7 +566,7 @@ async fn listen_once(
 
     let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let sql = format!("LISTEN \"{}\"", shared.channel);
+    let sql = format!("LISTEN \"{}\"", shared.channel.replace('"', "\"\""));
     let subscribe = client.batch_execute(&sql);
     tokio::pin!(subscribe);
     // The connection must be polled for the LISTEN to complete.
@@ -3037,6 +3037,7 @@ mod tests {
         assert!(check_schema_name("1abc").is_err());
         assert!(check_schema_name("a\"b").is_err());
         assert!(check_schema_name("a b").is_err());
+        assert!(check_schema_name("Upper").is_err());
         assert!(check_schema_name(&"a".repeat(51)).is_err());
     }
 

@@ -1958,9 +1958,17 @@ impl FlowKeys {
         if !t.is_empty() {
             exec(
                 tx,
+                // Keys whose limits are already these are left alone: an upsert would lock
+                // their rows, and claims skip a locked key (a key published to all the time
+                // would never be claimed).
                 "INSERT INTO flow_keys (tenant, key, parallelism, rate, period_ms) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], \
-                 $5::int8[]) ON CONFLICT (tenant, key) DO UPDATE SET \
+                 SELECT w.tenant, w.key, w.parallelism, w.rate, w.period_ms \
+                 FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
+                 AS w(tenant, key, parallelism, rate, period_ms) \
+                 WHERE NOT EXISTS (SELECT 1 FROM flow_keys f WHERE f.tenant = w.tenant \
+                 AND f.key = w.key AND f.parallelism IS NOT DISTINCT FROM w.parallelism \
+                 AND f.rate IS NOT DISTINCT FROM w.rate AND f.period_ms = w.period_ms) \
+                 ON CONFLICT (tenant, key) DO UPDATE SET \
                  parallelism = EXCLUDED.parallelism, rate = EXCLUDED.rate, \
                  period_ms = EXCLUDED.period_ms",
                 &[&t, &k, &p, &r, &period],

@@ -22,10 +22,12 @@
 //! - **Waiters** (a run's wait for an event) are released under the message's row lock, which
 //!   the claim of the wait's timeout also takes: exactly one of the two applies.
 //! - **Wake-ups across processes.** A transaction that stores a pending message (an accept, a
-//!   retry, a callback) sends one `NOTIFY` on the store's channel; every other process's store
-//!   listens on a dedicated connection (reconnecting after errors) and notifies the
-//!   [`Notify`] of [`Store::due_wakeups`], so that its scheduler looks at the next due time at
-//!   once instead of at the end of its sleep.
+//!   retry, a callback, a released waiter) or frees a flow-control key's place sends one
+//!   `NOTIFY` on the store's channel, with the earliest due time of that work; every other
+//!   process's store listens on a dedicated connection (reconnecting after errors) and notifies
+//!   the [`Notify`] of [`Store::due_wakeups`] when that time is before its scheduler's plan (its
+//!   last [`Store::next_due`] answer), so that the scheduler looks again at once instead of at
+//!   the end of its sleep, and is not woken for work it would look at in time anyway.
 //!
 //! # Schema
 //! The tables live in the connection's current schema, or in [`PgOptions::schema`] (created
@@ -280,8 +282,11 @@ pub struct PgStore {
 struct Shared {
     /// The `NOTIFY` channel of this store's schema.
     channel: String,
-    /// This instance's id, the payload of its notifications (so it ignores its own).
+    /// This instance's id, the start of its notifications' payload (so it ignores its own).
     instance: String,
+    /// The scheduler's plan: the last answer of `next_due` (`u64::MAX` for none, or while one
+    /// is being computed). A notification wakes the scheduler only for work due before it.
+    planned: AtomicU64,
     /// Group commits made and calls they carried.
     commits: AtomicU64,
     calls: AtomicU64,
@@ -370,6 +375,7 @@ impl PgStore {
         let shared = Arc::new(Shared {
             channel,
             instance: instance_id(),
+            planned: AtomicU64::new(u64::MAX),
             commits: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         });
@@ -591,24 +597,26 @@ async fn listen_once(
         None => wakeups.notify_one(),
     }
     while let Some(message) = messages.next().await {
-        match message.map_err(pg)? {
-            AsyncMessage::Notification(n) if n.payload() != shared.instance => {
+        if let AsyncMessage::Notification(n) = message.map_err(pg)? {
+            let (from, due) = match n.payload().split_once(' ') {
+                Some((from, due)) => (from, due.parse::<Millis>().unwrap_or(0)),
+                None => (n.payload(), 0),
+            };
+            // Work due no earlier than the scheduler's plan changes nothing: it wakes then.
+            if from != shared.instance && due < shared.planned.fetch_min(due, Ordering::SeqCst) {
                 wakeups.notify_one();
             }
-            _ => {}
         }
     }
     Err(closed("the LISTEN connection closed"))
 }
 
-/// Sends the store's notification (one per transaction that stored a pending message).
-async fn notify_due<C: GenericClient>(c: &C, shared: &Shared) -> Result<()> {
-    exec(
-        c,
-        "SELECT pg_notify($1, $2)",
-        &[&shared.channel, &shared.instance],
-    )
-    .await?;
+/// Sends the store's notification (one per transaction that stored a pending message or
+/// freed a flow-control key's place): `instance due_at`, with the earliest due time of the work
+/// it made.
+async fn notify_due<C: GenericClient>(c: &C, shared: &Shared, due: Millis) -> Result<()> {
+    let payload = format!("{} {due}", shared.instance);
+    exec(c, "SELECT pg_notify($1, $2)", &[&shared.channel, &payload]).await?;
     Ok(())
 }
 
@@ -767,7 +775,7 @@ async fn apply_calls(
     careful: bool,
 ) -> Result<bool> {
     let mut notified = false;
-    let mut wake = false;
+    let mut wake: Option<Millis> = None;
     if !careful {
         let plain: Vec<usize> = (0..inserts.len())
             .filter(|&i| inserts[i].is_plain())
@@ -796,7 +804,11 @@ async fn apply_calls(
         };
         match out {
             Ok(outcomes) => {
-                wake |= outcomes.contains(&InsertOutcome::Inserted);
+                for (m, o) in job.messages.iter().zip(&outcomes) {
+                    if *o == InsertOutcome::Inserted {
+                        wake = earliest(wake, Some(m.due_at));
+                    }
+                }
                 ir[i] = Some(Ok(outcomes));
             }
             Err(_) if !careful => return Ok(false),
@@ -811,15 +823,17 @@ async fn apply_calls(
         };
         match out {
             Ok((outcomes, woken)) => {
-                wake |= woken;
+                wake = earliest(wake, woken);
                 fr[i] = Some(Ok(outcomes));
             }
             Err(_) if !careful => return Ok(false),
             Err(e) => fr[i] = Some(Err(e)),
         }
     }
-    if wake && !notified {
-        notify_due(tx, shared).await?;
+    if let Some(due) = wake
+        && !notified
+    {
+        notify_due(tx, shared, due).await?;
     }
     Ok(true)
 }
@@ -846,15 +860,24 @@ async fn in_savepoint<T>(
 async fn finish_all(
     tx: &Transaction<'_>,
     finishes: &[Finish],
-) -> Result<(Vec<FinishOutcome>, bool)> {
+) -> Result<(Vec<FinishOutcome>, Option<Millis>)> {
     let mut out = Vec::with_capacity(finishes.len());
-    let mut wake = false;
+    let mut wake = None;
     for f in finishes {
         let (outcome, woken) = finish_one(tx, f).await?;
-        wake |= woken;
+        wake = earliest(wake, woken);
         out.push(outcome);
     }
     Ok((out, wake))
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 /// Inserts the messages of the plain calls with one statement for the messages and one for
@@ -927,12 +950,17 @@ async fn insert_plain(
          ON CONFLICT (id) DO NOTHING RETURNING 1",
         &params,
     );
+    let first_due = plain
+        .iter()
+        .flat_map(|&i| group[i].messages.iter().map(|m| m.due_at))
+        .min()
+        .unwrap_or(0);
     // The statements are sent together: their results are checked after.
     let (messages, events, keys, notified) = tokio::join!(
         messages,
         ev.insert(tx),
         keys.register(tx),
-        notify_due(tx, shared)
+        notify_due(tx, shared, first_due)
     );
     if messages?.len() != expected {
         return Ok(false);
@@ -2295,10 +2323,10 @@ async fn release_waiter(
     Ok(true)
 }
 
-/// Applies one finish; `true` in the second place when other processes should look for due
-/// work: it stored a pending message (a retry, a spawned one) or freed a flow-control key's
-/// place.
-async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, bool)> {
+/// Applies one finish; in the second place, when other processes should look for due work:
+/// the earliest due time of the pending messages it stored (a retry, a spawned one), or `now`
+/// when it freed a flow-control key's place.
+async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, Option<Millis>)> {
     // Lock order: the run before its messages, as `end_run` takes them.
     if let Some((run_id, _)) = &f.end_run {
         opt(
@@ -2359,7 +2387,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
     )
     .await?;
     let Some(updated) = updated else {
-        return Ok((FinishOutcome::Stale, false));
+        return Ok((FinishOutcome::Stale, None));
     };
     // A finished attempt of a key frees its place: other processes may claim the key's next.
     let keyed = col::<Option<String>>(&updated, 0)?.is_some();
@@ -2372,11 +2400,17 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         ),
         None => true,
     };
-    let mut stored = due_at.is_some() || keyed;
+    let mut wake = match f.transition {
+        Transition::Retry { at } => Some(at),
+        _ => None,
+    };
+    if keyed {
+        wake = earliest(wake, Some(f.now));
+    }
     if spawn {
         for message in &f.spawn {
             if insert_one(tx, message, f.now).await? == InsertOutcome::Inserted {
-                stored = true;
+                wake = earliest(wake, Some(message.due_at));
             }
         }
     }
@@ -2391,7 +2425,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         )
         .await?;
     }
-    Ok((FinishOutcome::Applied, stored))
+    Ok((FinishOutcome::Applied, wake))
 }
 
 async fn insert_dlq(
@@ -2768,8 +2802,15 @@ impl Store for PgStore {
     }
 
     async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
+        // While the answer is computed, any notification wakes the scheduler (the query may
+        // not see what it announces); then only those of work due before the answer.
+        self.shared.planned.store(u64::MAX, Ordering::SeqCst);
         let client = self.client().await?;
-        next_due(&client, now).await
+        let next = next_due(&client, now).await?;
+        self.shared
+            .planned
+            .store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
+        Ok(next)
     }
 
     async fn due_count(&self, now: Millis) -> Result<u64> {
@@ -2893,7 +2934,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &[], &first, now).await?;
             if out == CreateRunOutcome::Created {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, first.due_at).await?;
             }
             out
         })
@@ -2980,7 +3021,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &steps, &first, now).await?;
             if out == CreateRunOutcome::Created {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, first.due_at).await?;
             }
             out
         })
@@ -2996,7 +3037,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = register_waiter(&tx, event_id, &message, now).await?;
             if out == InsertOutcome::Inserted {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, message.due_at).await?;
             }
             out
         })
@@ -3023,7 +3064,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let released = release_waiter(&tx, tenant, message_id, &body, now).await?;
             if released {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, now).await?;
             }
             released
         })

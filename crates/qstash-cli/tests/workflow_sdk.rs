@@ -672,6 +672,19 @@ async fn real_sdk_waits_for_events_runs_in_parallel_and_resumes() {
     );
     assert_eq!(result["last"], "last:w");
     assert_eq!(api.steps_of_tag(&endpoint, "w").await, ["first", "last"]);
+    let log = api.run_log(&waiting).await.unwrap();
+    let wait = log["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["steps"].as_array().unwrap())
+        .find(|s| s["stepType"] == "Wait")
+        .unwrap_or_else(|| panic!("no Wait step: {log:#?}"))
+        .clone();
+    assert_eq!(wait["waitEventId"], "evt-order-1", "{wait:#?}");
+    assert_eq!(wait["waitTimeoutDuration"], "30s", "{wait:#?}");
+    assert_eq!(wait["waitTimeout"], false, "{wait:#?}");
+    assert_eq!(wait["out"], r#"{"paid":42}"#, "{wait:#?}");
 
     // The wait that nobody notifies times out.
     let result = api.result_of(&timing_out).await;
@@ -688,6 +701,29 @@ async fn real_sdk_waits_for_events_runs_in_parallel_and_resumes() {
     let mut ran = api.steps_of_tag(&endpoint, "p").await;
     ran.sort();
     assert_eq!(ran, ["first", "last", "part-0", "part-1", "part-2"]);
+    // The logs show the three as one parallel group, without the SDK's plan steps.
+    let log = api.run_log(&parallel).await.unwrap();
+    let groups: Vec<(String, usize)> = log["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["type"].as_str().unwrap().to_owned(),
+                g["steps"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("sequential".to_owned(), 1),
+            ("sequential".to_owned(), 1),
+            ("parallel".to_owned(), 3),
+            ("sequential".to_owned(), 1)
+        ],
+        "{log:#?}"
+    );
 
     // The flaky run failed and is in the workflow DLQ with its run's fields.
     api.wait_state(&flaky, "RUN_FAILED").await;

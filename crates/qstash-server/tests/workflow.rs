@@ -940,3 +940,33 @@ async fn resume_from_the_dlq_keeps_the_completed_steps() {
     .await;
     assert_eq!(status, 400, "more retries than the limit");
 }
+
+#[tokio::test]
+async fn a_malformed_step_is_refused_and_the_run_goes_on() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/malformed", sink.url);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/malformed").await;
+    for body in [
+        "not json",
+        "[1,2]",
+        r#"{"stepName":"a"}"#,
+        r#"{"stepId":"one"}"#,
+    ] {
+        let (status, answer) = batch(&s, TOKEN, run_message(&wf, &run_id, false, &[], body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("stepId"),
+            "{answer}"
+        );
+    }
+    // Nothing was recorded; a good step still goes through.
+    let step = r#"{"stepId":1,"stepName":"a","stepType":"Run","out":"2","concurrent":1}"#;
+    let (status, answer) = batch(&s, TOKEN, run_message(&wf, &run_id, false, &[], step)).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let got = sink.wait_for("/wf/malformed", 3, WAIT).await;
+    assert_eq!(steps_of(&got[2]).len(), 2);
+}

@@ -108,6 +108,9 @@ pub(crate) async fn accept(
                         return Ok((StatusCode::ACCEPTED, deduplicated(first)));
                     }
                 }
+                if h.is_step() && !h.init {
+                    check_step_body(&message.body)?;
+                }
                 if h.is_step() {
                     check_step_cap(state, tenant, &run.run.run_id, now).await?;
                 }
@@ -204,6 +207,21 @@ pub(crate) async fn batch(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(answers)).into_response())
+}
+
+/// A step message's body must be a step: a JSON object with a numeric `stepId` (the SDK reads
+/// every step of the run on each delivery, so one malformed step would break all of them).
+fn check_step_body(body: &[u8]) -> ApiResult<()> {
+    let ok = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("stepId").is_some_and(serde_json::Value::is_u64));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "a workflow step message's body must be a JSON object with a numeric stepId",
+        ))
+    }
 }
 
 /// Fails a run that has as many steps as [`Limits::max_run_steps`](crate::Limits) allows (a

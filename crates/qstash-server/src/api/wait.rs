@@ -129,7 +129,14 @@ fn released_body(waiter: &Waiter, event: &[u8]) -> Vec<u8> {
 /// timeoutHeaders}` (the deadline in unix seconds).
 fn waiter_view(waiter: &Waiter) -> Value {
     let m = &waiter.message.message;
-    let headers = super::header_lists(&m.headers);
+    // The wait's own headers, without the delay this server added for the timeout.
+    let kept: Vec<(String, String)> = m
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("upstash-delay"))
+        .cloned()
+        .collect();
+    let headers = super::header_lists(&kept);
     json!({
         "url": m.destination,
         "deadline": waiter.message.due_at / 1000,

@@ -6,6 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use qstash_protocol::{
     BatchResponseEntry, BulkCancel, BulkCancelResponse, LogsQuery, LogsResponse, RunId, RunLog,
     TriggerBatch, TriggerRequest, TriggerResponse,
@@ -275,8 +277,15 @@ pub(crate) async fn logs(
 }
 
 /// A run as the logs show it, with its steps (`stepName`, `stepType`, `out`, `state`).
+///
+/// The plan steps of parallel steps (`stepId` 0 after the initial payload) are the SDK's
+/// bookkeeping and are not shown; results of steps that ran in parallel (`concurrent` > 1) are
+/// grouped as `{"type": "parallel", "steps": [...]}`. A `Wait` step shows its event's data as
+/// `out` (decoded) and its timeout as `waitTimeoutDuration`.
 fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog> {
-    let mut groups = Vec::with_capacity(steps.len());
+    let mut groups: Vec<Value> = Vec::with_capacity(steps.len());
+    // How many more results the open parallel group takes.
+    let mut parallel_left = 0u64;
     for step in steps {
         let mut entry = if step.seq == 0 {
             json!({
@@ -289,12 +298,40 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog
             serde_json::from_slice::<Value>(&step.body)
                 .unwrap_or_else(|_| json!({"out": String::from_utf8_lossy(&step.body)}))
         };
+        if step.seq > 0 && entry["stepId"] == 0 && entry.get("targetStep").is_some() {
+            continue;
+        }
         if let Value::Object(map) = &mut entry {
+            if map.get("stepType").and_then(Value::as_str) == Some("Wait") {
+                if let Some(t) = map.remove("timeout") {
+                    map.insert("waitTimeoutDuration".into(), t);
+                }
+                let decoded = map
+                    .get("out")
+                    .and_then(Value::as_str)
+                    .and_then(|o| STANDARD.decode(o).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                if let Some(d) = decoded {
+                    map.insert("out".into(), Value::String(d));
+                }
+            }
             map.insert("messageId".into(), Value::String(step.message_id.clone()));
             map.insert("state".into(), Value::String("STEP_SUCCESS".into()));
             map.insert("createdAt".into(), Value::from(step.created_at));
         }
-        groups.push(json!({"type": "sequential", "steps": [entry]}));
+        let concurrent = entry["concurrent"].as_u64().unwrap_or(1);
+        if concurrent > 1 && parallel_left > 0 {
+            if let Some(Value::Array(group)) = groups.last_mut().and_then(|g| g.get_mut("steps")) {
+                group.push(entry);
+            }
+            parallel_left -= 1;
+        } else if concurrent > 1 {
+            groups.push(json!({"type": "parallel", "steps": [entry]}));
+            parallel_left = concurrent - 1;
+        } else {
+            parallel_left = 0;
+            groups.push(json!({"type": "sequential", "steps": [entry]}));
+        }
     }
     let mut other = serde_json::Map::new();
     other.insert("steps".into(), Value::Array(groups));
@@ -592,4 +629,21 @@ pub(crate) async fn dlq_resume_many(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     run_again_many(&state, &tenant, query.as_deref(), Again::Resume, &headers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlq_ids_of_a_query() {
+        assert_eq!(
+            dlq_ids(Some("dlqIds=a&count=3&dlqIds=b%2Cc&dlqIds%5B%5D=d")).unwrap(),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(dlq_ids(Some("dlqIds=dlq_%41+x")).unwrap(), ["dlq_A x"]);
+        assert!(dlq_ids(Some("label=x")).is_err());
+        assert!(dlq_ids(None).is_err());
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
 }

@@ -1,6 +1,10 @@
 //! `kill -9` loses nothing that was acknowledged: the real binary, a real SQLite file, a burst
 //! of publishes (some delayed) to a loopback destination, SIGKILL in the middle, a restart on
-//! the same data, and every acknowledged message id must reach the destination.
+//! the same data, and every acknowledged message id must reach the destination; and every
+//! workflow run caught mid-way (sleeping, or with a step delivery in flight) still completes.
+
+#[path = "../../qstash-server/tests/common/workflow_endpoint.rs"]
+mod workflow_endpoint;
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -42,6 +46,10 @@ fn free_port() -> u16 {
 }
 
 fn spawn_server(port: u16, db: &std::path::Path) -> Child {
+    spawn_server_with(port, db, "2s")
+}
+
+fn spawn_server_with(port: u16, db: &std::path::Path, delivery_timeout: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_qstash"))
         .args([
             "serve",
@@ -53,7 +61,7 @@ fn spawn_server(port: u16, db: &std::path::Path) -> Child {
             TOKEN,
             // short leases, so that attempts claimed at the kill are made again quickly
             "--delivery-timeout",
-            "2s",
+            delivery_timeout,
             "--lease-grace",
             "1s",
         ])
@@ -164,6 +172,190 @@ async fn sigkill_mid_burst_loses_no_acknowledged_message() {
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The `(stepName, out)` of each step of a run's log, in order, the init step first (a sleep's
+/// `out` is null).
+fn logged_steps(run: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["steps"].as_array().unwrap().iter())
+        .map(|s| {
+            let out = match &s["out"] {
+                serde_json::Value::String(text) => {
+                    serde_json::from_str(text).unwrap_or(serde_json::json!(text))
+                }
+                other => other.clone(),
+            };
+            (s["stepName"].as_str().unwrap().to_owned(), out)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_every_workflow_run_still_completes() {
+    use workflow_endpoint::{Endpoint, expected_outs, expected_result, plan};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("qstash.db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    // Attempts answer within the endpoint's 2 s hold; a claim cut off by the kill is made
+    // again 5 s + 1 s after it was taken.
+    let mut child = spawn_server_with(port, &db, "5s");
+    wait_healthy(&http, &base).await;
+    // The endpoint lives in this process: it outlives the server.
+    let ep = Endpoint::start(&base, TOKEN, http.clone()).await;
+    let wf = format!("{}/wf/crash", ep.url);
+
+    // 15 runs that sleep 3 s after their first step, 15 whose second step holds its delivery
+    // open for 2 s, 15 plain ones.
+    let mut runs: Vec<(String, u64, serde_json::Value)> = Vec::new();
+    for n in 0..45u64 {
+        let input = match n % 3 {
+            0 => serde_json::json!({"n": n, "sleep": 3}),
+            1 => serde_json::json!({"n": n, "hold": 2000}),
+            _ => serde_json::json!({"n": n}),
+        };
+        let r = http
+            .post(format!("{base}/v2/trigger/{wf}"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(input.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        runs.push((v["workflowRunId"].as_str().unwrap().to_owned(), n, input));
+    }
+    let sleeping: Vec<String> = runs
+        .iter()
+        .filter(|r| r.1 % 3 == 0)
+        .map(|r| r.0.clone())
+        .collect();
+    let holding: Vec<String> = runs
+        .iter()
+        .filter(|r| r.1 % 3 == 1)
+        .map(|r| r.0.clone())
+        .collect();
+
+    // Kill once every sleeping run has published its sleep (step 2) and every holding run is
+    // inside its held delivery (step 2 ran, its message not yet published).
+    let (s2, h2) = (sleeping.clone(), holding.clone());
+    let caught = ep
+        .wait_until(Duration::from_secs(30), move |log| {
+            s2.iter()
+                .chain(h2.iter())
+                .all(|r| log.executed.contains_key(&(r.clone(), 2)))
+        })
+        .await;
+    assert!(
+        caught,
+        "the runs did not reach their second step: {:?}",
+        ep.log().errors
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    {
+        let log = ep.log();
+        let ended_early: Vec<&String> = sleeping
+            .iter()
+            .chain(holding.iter())
+            .filter(|r| log.ended.contains_key(*r))
+            .collect();
+        assert!(
+            ended_early.is_empty(),
+            "runs ended before the kill; the test proves nothing: {ended_early:?}"
+        );
+    }
+
+    let mut child = spawn_server_with(port, &db, "5s");
+    wait_healthy(&http, &base).await;
+    let ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
+    if let Err(missing) = ep.wait_ended(&ids, Duration::from_secs(60)).await {
+        child.kill().unwrap();
+        panic!(
+            "{} runs never ended after the restart, e.g. {:?}; endpoint errors: {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)],
+            &ep.log().errors[..ep.log().errors.len().min(5)]
+        );
+    }
+    {
+        let log = ep.log();
+        for (id, n, _) in &runs {
+            assert_eq!(log.ended[id].0, expected_result(*n), "run {id}");
+        }
+        eprintln!(
+            "after the restart: {} deliveries retried, {} steps run twice, {} duplicate-step answers",
+            log.retried,
+            log.executed.values().filter(|c| **c > 1).count(),
+            log.duplicate_steps
+        );
+    }
+
+    // The server's logs: every run RUN_SUCCESS with its result; its steps, each step id once
+    // (a step the kill cut off may have been recorded twice, with the same output), are the
+    // workflow's, with the right outputs.
+    for (id, n, input) in &runs {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let run = loop {
+            let v: serde_json::Value = http
+                .get(format!("{base}/v2/workflows/logs?workflowRunId={id}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let run = v["runs"][0].clone();
+            if run["workflowState"] == "RUN_SUCCESS" {
+                break run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} is not RUN_SUCCESS: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let response: serde_json::Value =
+            serde_json::from_str(run["workflowRunResponse"].as_str().unwrap()).unwrap();
+        assert_eq!(response, expected_result(*n), "run {id}");
+        let mut steps = logged_steps(&run);
+        assert_eq!(steps[0].0, "init");
+        assert_eq!(steps[0].1, *input);
+        // A step recorded twice (a delivery cut off by the kill, made again) is the same step
+        // with the same output; the SDK keeps the first of each.
+        let mut first: Vec<(String, serde_json::Value)> = Vec::new();
+        for step in steps.drain(1..) {
+            match first.iter().find(|s| s.0 == step.0) {
+                Some(seen) => assert_eq!(*seen, step, "run {id}: {run:#}"),
+                None => first.push(step),
+            }
+        }
+        steps.extend(first);
+        let names: Vec<&str> = steps[1..].iter().map(|s| s.0.as_str()).collect();
+        let want: Vec<&str> = plan(input).iter().map(|p| p.name()).collect();
+        assert_eq!(names, want, "run {id}: {run:#}");
+        let outs: Vec<(String, serde_json::Value)> = steps[1..]
+            .iter()
+            .filter(|s| s.0 != "pause")
+            .cloned()
+            .collect();
+        let want: Vec<(String, serde_json::Value)> = expected_outs(*n)
+            .into_iter()
+            .map(|(name, out)| (name.to_owned(), out))
+            .collect();
+        assert_eq!(outs, want, "run {id}");
     }
     child.kill().unwrap();
     child.wait().unwrap();

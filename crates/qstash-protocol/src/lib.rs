@@ -110,7 +110,7 @@ mod values;
 pub use batch::{BATCH_TRIGGER_PATH, BatchRequestEntry, TriggerBatch};
 pub use dlq::{
     DLQ_PATH, DLQ_RETRY_PATH, DlqBulkRetryResponse, DlqDelete, DlqDeleteResponse, DlqListResponse,
-    DlqMessage, DlqQuery, DlqRetryResponse,
+    DlqMessage, DlqQuery, DlqRetryResponse, FailureCallbackInfo,
 };
 pub use error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,

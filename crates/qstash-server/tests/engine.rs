@@ -17,6 +17,8 @@ struct Counting {
     inner: SqliteStore,
     claims: AtomicU64,
     next_due: AtomicU64,
+    /// Wake-ups as a store shared with other processes gives them.
+    wakeups: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[async_trait]
@@ -34,6 +36,9 @@ impl Store for Counting {
     async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
         self.next_due.fetch_add(1, Ordering::SeqCst);
         self.inner.next_due(now).await
+    }
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.inner.due_count(now).await
     }
     async fn finish(&self, f: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         self.inner.finish(f).await
@@ -101,6 +106,9 @@ impl Store for Counting {
     async fn list_flow_control(&self, t: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
         self.inner.list_flow_control(t, now).await
     }
+    fn due_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.wakeups.clone()
+    }
 }
 
 #[tokio::test]
@@ -110,6 +118,7 @@ async fn an_idle_server_asks_the_store_for_nothing() {
         inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
         claims: AtomicU64::new(0),
         next_due: AtomicU64::new(0),
+        wakeups: None,
     });
     let server = Server::builder(store.clone())
         .token(TOKEN)
@@ -162,6 +171,7 @@ async fn held_back_messages_do_not_make_the_scheduler_poll() {
         inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
         claims: AtomicU64::new(0),
         next_due: AtomicU64::new(0),
+        wakeups: None,
     });
     let server = Server::builder(store.clone())
         .token(TOKEN)
@@ -217,6 +227,65 @@ async fn held_back_messages_do_not_make_the_scheduler_poll() {
     // And the held-back messages go once their key allows.
     sink.wait_for("/second/p", 3, Duration::from_secs(10)).await;
     sink.wait_for("/ok/r", 2, Duration::from_secs(10)).await;
+    server.shutdown().await;
+}
+
+/// A message stored behind the engine's back (as by another process sharing the store) is
+/// delivered as soon as the store's wake-up signal fires, not when the idle scheduler's hour of
+/// sleep ends.
+#[tokio::test]
+async fn a_store_wakeup_makes_the_idle_scheduler_look_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wakeups = Arc::new(tokio::sync::Notify::new());
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
+        claims: AtomicU64::new(0),
+        next_due: AtomicU64::new(0),
+        wakeups: Some(wakeups.clone()),
+    });
+    let server = Server::builder(store.clone())
+        .token(TOKEN)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let sink = Sink::start().await;
+    // Wait until the scheduler has found nothing due and gone to sleep.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.next_due.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the scheduler never looked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let message = NewMessage {
+        id: "msg_from_elsewhere".to_string(),
+        tenant: "other-process".to_string(),
+        destination: format!("{}/elsewhere", sink.url),
+        method: "POST".to_string(),
+        headers: Vec::new(),
+        body: b"hi".to_vec(),
+        created_at: now,
+        due_at: now,
+        max_retries: 0,
+        lease_ms: 60_000,
+        labels: Vec::new(),
+        dedup: None,
+        flow_key: None,
+        flow_limits: None,
+        extra: Vec::new(),
+        run: None,
+    };
+    store
+        .inner
+        .insert_messages(vec![message], now)
+        .await
+        .unwrap();
+    wakeups.notify_one();
+    sink.wait_for("/elsewhere", 1, Duration::from_secs(5)).await;
     server.shutdown().await;
 }
 

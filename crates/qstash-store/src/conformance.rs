@@ -32,7 +32,8 @@ use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqFilter, EndRun,
     EndRunOutcome, Event, EventDetail, EventFilter, Finish, FinishOutcome, FlowControlInfo,
     FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, RunFilter,
-    RunLink, RunState, RunStep, SigningKeys, Store, StoredMessage, StoredRun, Transition,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
+    Transition,
 };
 
 /// The time the checks start at (2026-01-01T00:00:00Z).
@@ -137,6 +138,7 @@ where
         dlq_list_get_delete,
         signing_keys,
         next_due_semantics,
+        due_count_semantics,
         tenant_isolation,
         run_create_and_get,
         run_create_is_all_or_none,
@@ -146,6 +148,9 @@ where
         finish_ends_run,
         dlq_workflow_filter,
         list_runs_pages_and_filters,
+        run_with_copied_steps,
+        waiters_register_list_release,
+        waiter_timeout_excludes_release,
         flow_parallelism_caps_claims,
         flow_in_flight_heals_after_lease,
         flow_rate_windows,
@@ -160,7 +165,8 @@ where
         concurrent_inserts,
         concurrent_claims,
         concurrent_steps,
-        concurrent_claims_respect_flow_control
+        concurrent_release_and_timeout,
+        concurrent_claims_respect_flow_control,
     );
 }
 
@@ -1192,6 +1198,51 @@ pub async fn next_due_semantics<S: Store>(store: &S) {
         .await
         .expect("finish");
     assert_eq!(store.next_due(T0).await.expect("next_due"), None);
+}
+
+/// The due backlog counts pending messages due now and not under a live claim, over every
+/// tenant.
+pub async fn due_count_semantics<S: Store>(store: &S) {
+    let count = |now| async move { store.due_count(now).await.expect("due_count") };
+    assert_eq!(count(T0).await, 0);
+    insert(
+        store,
+        vec![
+            message("t1", "msg_a", T0 + 10),
+            message("t2", "msg_b", T0 + 20),
+            message("t1", "msg_c", T0 + 1_000_000),
+        ],
+        T0,
+    )
+    .await;
+    assert_eq!(count(T0).await, 0, "nothing is due yet");
+    assert_eq!(
+        count(T0 + 20).await,
+        2,
+        "due messages of every tenant count"
+    );
+    let c = claim_one(store, T0 + 20).await;
+    assert_eq!(c.message.message.id, "msg_a");
+    assert_eq!(count(T0 + 21).await, 1, "a claimed message is not backlog");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        2,
+        "a claim whose lease ended is backlog again"
+    );
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 22,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        1,
+        "a delivered message is not"
+    );
 }
 
 /// Another tenant's message is absent everywhere, and its finish is stale.
@@ -2249,6 +2300,490 @@ pub async fn concurrent_steps<S: Store>(store: Arc<S>) {
     }
     let ids: HashSet<_> = steps.iter().map(|s| s.message_id.as_str()).collect();
     assert_eq!(ids.len(), steps.len(), "each step once");
+}
+
+/// `create_run_with_steps` records the given steps as the run's steps 0, 1, … (keeping their
+/// message ids, bodies and creation times, storing no message and no event for them) and then
+/// stores the first message as `create_run` does: as the next step when it is one. A run id the
+/// tenant has is `Exists` and stores nothing; with no steps it is `create_run`.
+pub async fn run_with_copied_steps<S: Store>(store: &S) {
+    let copied = |seq: u64, id: &str| RunStep {
+        seq: seq + 40,
+        message_id: id.to_string(),
+        body: format!("copied {id}").into_bytes(),
+        created_at: T0 - 100 + seq,
+    };
+    let out = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_r"),
+            vec![copied(0, "msg_old0"), copied(1, "msg_old1")],
+            linked(message("t1", "msg_next", T0), "wfr_r", true),
+            T0 + 1,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert_eq!(out, CreateRunOutcome::Created);
+    let steps = store
+        .run_steps("t1", "wfr_r", None)
+        .await
+        .expect("run_steps");
+    let got: Vec<_> = steps
+        .iter()
+        .map(|s| (s.seq, s.message_id.as_str(), s.body.clone(), s.created_at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, "msg_old0", b"copied msg_old0".to_vec(), T0 - 100),
+            (1, "msg_old1", b"copied msg_old1".to_vec(), T0 - 99),
+            (2, "msg_next", b"body of msg_next".to_vec(), T0 + 1),
+        ],
+        "copied steps first, renumbered from 0, then the first message"
+    );
+    assert_eq!(
+        steps_of(store, "t1", "wfr_r", Some("msg_old1")).await.len(),
+        2,
+        "a copied step is a step of the run for up_to"
+    );
+    for id in ["msg_old0", "msg_old1"] {
+        assert_eq!(
+            store.get_message("t1", id).await.expect("get"),
+            None,
+            "no message is stored for a copied step"
+        );
+        assert_eq!(states_of(store, "t1", id).await, Vec::<String>::new());
+    }
+    assert_eq!(run_of(store, "t1", "wfr_r").await.state, RunState::Started);
+    assert_eq!(states_of(store, "t1", "msg_next").await, ["CREATED"]);
+    let claimed = store.claim_due(T0 + 1, 10).await.expect("claim_due");
+    let ids: Vec<_> = claimed
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect();
+    assert_eq!(ids, ["msg_next"], "only the first message is delivered");
+
+    // The same run id again stores nothing.
+    let again = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_r"),
+            vec![copied(0, "msg_x")],
+            linked(message("t1", "msg_again", T0), "wfr_r", true),
+            T0 + 2,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert!(matches!(again, CreateRunOutcome::Exists(_)), "{again:?}");
+    assert_eq!(
+        store.get_message("t1", "msg_again").await.expect("get"),
+        None
+    );
+    assert_eq!(steps_of(store, "t1", "wfr_r", None).await.len(), 3);
+
+    // A first message that is not a step: only the copied steps are the run's steps; another
+    // tenant's run with the same id is a different run.
+    let out = store
+        .create_run_with_steps(
+            new_run("t2", "wfr_r"),
+            vec![copied(0, "msg_t2old")],
+            linked(message("t2", "msg_t2first", T0), "wfr_r", false),
+            T0 + 3,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert_eq!(out, CreateRunOutcome::Created);
+    let ids: Vec<_> = steps_of(store, "t2", "wfr_r", None)
+        .await
+        .into_iter()
+        .map(|s| s.1)
+        .collect();
+    assert_eq!(ids, ["msg_t2old"]);
+    assert_eq!(steps_of(store, "t1", "wfr_r", None).await.len(), 3);
+
+    // All or nothing: a first message of another tenant stores neither the run nor its steps.
+    let err = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_bad"),
+            vec![copied(0, "msg_bad0")],
+            linked(message("t2", "msg_bad", T0), "wfr_bad", true),
+            T0 + 4,
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
+    assert_eq!(store.get_run("t1", "wfr_bad").await.expect("get_run"), None);
+    assert!(steps_of(store, "t1", "wfr_bad", None).await.is_empty());
+}
+
+/// A waiter for an event, of run `run_id` of `tenant`, due (timing out) at `deadline`.
+fn waiter_message(tenant: &str, id: &str, run_id: &str, deadline: Millis) -> NewMessage {
+    linked(message(tenant, id, deadline), run_id, true)
+}
+
+/// `register_waiter` stores a step message as a waiter (a `CREATED` event, the run's next step);
+/// `list_waiters` lists the tenant's releasable waiters of an event, oldest first, optionally
+/// of one run; `release_waiter` replaces the body (message and step), makes it due now, and
+/// applies once, to the tenant's own waiters only. A message that is not a step is refused,
+/// and a waiter of a run that has ended is not stored.
+pub async fn waiters_register_list_release<S: Store>(store: &S) {
+    for (tenant, run) in [("t1", "wfr_a"), ("t1", "wfr_b"), ("t2", "wfr_a")] {
+        create(
+            store,
+            new_run(tenant, run),
+            linked(
+                message(tenant, &format!("msg_init_{tenant}_{run}"), T0 + 1_000_000),
+                run,
+                true,
+            ),
+            T0,
+        )
+        .await;
+    }
+    let deadline = T0 + 60_000;
+    let register = |m: NewMessage, event: &'static str| async move {
+        store
+            .register_waiter(event, m, T0 + 1)
+            .await
+            .expect("register_waiter")
+    };
+    assert_eq!(
+        register(waiter_message("t1", "msg_w1", "wfr_a", deadline), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(waiter_message("t1", "msg_w2", "wfr_b", deadline + 1), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(
+            waiter_message("t1", "msg_other", "wfr_a", deadline),
+            "other"
+        )
+        .await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(waiter_message("t2", "msg_t2w", "wfr_a", deadline), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(
+            waiter_message("t1", "msg_lost", "wfr_none", deadline),
+            "evt"
+        )
+        .await,
+        InsertOutcome::RunNotActive(None)
+    );
+    assert_eq!(
+        store.get_message("t1", "msg_lost").await.expect("get"),
+        None
+    );
+    let not_step = store
+        .register_waiter(
+            "evt",
+            linked(message("t1", "msg_ns", deadline), "wfr_a", false),
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(not_step, Err(StoreError::Invalid(_))),
+        "{not_step:?}"
+    );
+    assert_eq!(store.get_message("t1", "msg_ns").await.expect("get"), None);
+
+    let w1 = get(store, "t1", "msg_w1").await;
+    assert_eq!(w1.state, MessageState::Pending);
+    assert_eq!(w1.due_at, deadline);
+    assert_eq!(states_of(store, "t1", "msg_w1").await, ["CREATED"]);
+    let steps = steps_of(store, "t1", "wfr_a", None).await;
+    assert_eq!(
+        steps.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(),
+        ["msg_init_t1_wfr_a", "msg_w1", "msg_other"],
+        "a waiter is a step of its run"
+    );
+
+    let ids = |ws: Vec<crate::Waiter>| -> Vec<(String, String)> {
+        ws.into_iter()
+            .map(|w| (w.event_id, w.message.message.id))
+            .collect()
+    };
+    let list = store
+        .list_waiters("t1", "evt", None)
+        .await
+        .expect("list_waiters");
+    assert_eq!(
+        list[0].message.message,
+        waiter_message("t1", "msg_w1", "wfr_a", deadline)
+    );
+    assert_eq!(
+        ids(list),
+        [
+            ("evt".to_string(), "msg_w1".to_string()),
+            ("evt".to_string(), "msg_w2".to_string())
+        ],
+        "the tenant's waiters of the event, oldest first"
+    );
+    let of_b = store
+        .list_waiters("t1", "evt", Some("wfr_b"))
+        .await
+        .expect("list_waiters");
+    assert_eq!(ids(of_b), [("evt".to_string(), "msg_w2".to_string())]);
+    let of_t2 = store
+        .list_waiters("t2", "evt", None)
+        .await
+        .expect("list_waiters");
+    assert_eq!(ids(of_t2), [("evt".to_string(), "msg_t2w".to_string())]);
+    assert!(
+        store
+            .list_waiters("t3", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty()
+    );
+
+    // Another tenant cannot release it.
+    assert!(
+        !store
+            .release_waiter("t2", "msg_w1", b"stolen".to_vec(), T0 + 5)
+            .await
+            .expect("release_waiter")
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_init_t1_wfr_a", b"not a waiter".to_vec(), T0 + 5)
+            .await
+            .expect("release_waiter"),
+        "a message that is not a waiter is not released"
+    );
+    assert!(
+        store
+            .release_waiter("t1", "msg_w1", b"event data".to_vec(), T0 + 10)
+            .await
+            .expect("release_waiter")
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w1", b"again".to_vec(), T0 + 11)
+            .await
+            .expect("release_waiter"),
+        "a waiter is released once"
+    );
+    let w1 = get(store, "t1", "msg_w1").await;
+    assert_eq!(w1.message.body, b"event data");
+    assert_eq!(
+        (w1.state, w1.due_at, w1.claim),
+        (MessageState::Pending, T0 + 10, 0)
+    );
+    assert_eq!(states_of(store, "t1", "msg_w1").await, ["CREATED"]);
+    let steps = steps_of(store, "t1", "wfr_a", Some("msg_w1")).await;
+    assert_eq!(
+        steps.last().map(|s| s.2.clone()),
+        Some(b"event data".to_vec())
+    );
+    assert_eq!(
+        ids(store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")),
+        [("evt".to_string(), "msg_w2".to_string())],
+        "a released waiter is not listed"
+    );
+    assert_eq!(
+        get(store, "t2", "msg_t2w").await.message.body,
+        b"body of msg_t2w"
+    );
+
+    // Due now: delivered with the event's body.
+    let claimed = claim_one(store, T0 + 10).await;
+    assert_eq!(claimed.message.message.id, "msg_w1");
+    assert_eq!(claimed.message.message.body, b"event data");
+
+    // A waiter of a run that ended is cancelled with it: not listed, not released.
+    store
+        .end_run("t1", "wfr_b", ended(RunState::Canceled), T0 + 20)
+        .await
+        .expect("end_run");
+    assert!(
+        store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty()
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w2", b"late".to_vec(), T0 + 21)
+            .await
+            .expect("release_waiter")
+    );
+    assert_eq!(
+        get(store, "t1", "msg_w2").await.state,
+        MessageState::Cancelled
+    );
+    let ended_run = store
+        .register_waiter(
+            "evt",
+            waiter_message("t1", "msg_w3", "wfr_b", deadline),
+            T0 + 22,
+        )
+        .await
+        .expect("register_waiter");
+    assert_eq!(
+        ended_run,
+        InsertOutcome::RunNotActive(Some(RunState::Canceled))
+    );
+}
+
+/// A waiter whose deadline came and that was claimed (its timeout is being delivered) is no
+/// longer listed and cannot be released: its body stays the timeout's.
+pub async fn waiter_timeout_excludes_release<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    let init = claim_one(store, T0).await;
+    let out = store
+        .finish(vec![finish_of(
+            &init,
+            T0,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    let out = store
+        .register_waiter("evt", waiter_message("t1", "msg_w", "wfr_a", T0 + 100), T0)
+        .await
+        .expect("register_waiter");
+    assert_eq!(out, InsertOutcome::Inserted);
+    assert!(
+        store
+            .claim_due(T0 + 99, 10)
+            .await
+            .expect("claim_due")
+            .is_empty()
+    );
+    let claimed = claim_one(store, T0 + 100).await;
+    assert_eq!(claimed.message.message.id, "msg_w");
+    assert!(
+        store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty(),
+        "a timed-out waiter is not listed"
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w", b"too late".to_vec(), T0 + 101)
+            .await
+            .expect("release_waiter"),
+        "a timed-out waiter is not released"
+    );
+    let stored = get(store, "t1", "msg_w").await;
+    assert_eq!(stored.message.body, b"body of msg_w");
+    assert_eq!(stored.claim, claimed.claim);
+    // Still not releasable after its timeout attempt failed and is to be retried.
+    let out = store
+        .finish(vec![finish_of(
+            &claimed,
+            T0 + 102,
+            Transition::Retry { at: T0 + 200 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w", b"too late".to_vec(), T0 + 103)
+            .await
+            .expect("release_waiter")
+    );
+    let steps = steps_of(store, "t1", "wfr_a", None).await;
+    assert_eq!(
+        steps.last().map(|s| s.2.clone()),
+        Some(b"body of msg_w".to_vec())
+    );
+}
+
+/// Releases racing the claims of the same waiters' timeouts: each waiter ends with exactly one
+/// delivery, with the event's body exactly when its release applied.
+pub async fn concurrent_release_and_timeout<S: Store>(store: Arc<S>) {
+    const N: usize = 64;
+    create(
+        &*store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0 + 1_000_000), "wfr_a", true),
+        T0,
+    )
+    .await;
+    for i in 0..N {
+        let out = store
+            .register_waiter(
+                "evt",
+                waiter_message("t1", &format!("msg_w{i}"), "wfr_a", T0),
+                T0,
+            )
+            .await
+            .expect("register_waiter");
+        assert_eq!(out, InsertOutcome::Inserted);
+    }
+    let claimer = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            for _ in 0..N {
+                claimed.extend(store.claim_due(T0, 1).await.expect("claim_due"));
+                tokio::task::yield_now().await;
+            }
+            claimed
+        })
+    };
+    let releaser = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut released = HashSet::new();
+            for i in (0..N).rev() {
+                let id = format!("msg_w{i}");
+                if store
+                    .release_waiter("t1", &id, b"event".to_vec(), T0)
+                    .await
+                    .expect("release_waiter")
+                {
+                    released.insert(id);
+                }
+            }
+            released
+        })
+    };
+    let mut claimed = claimer.await.expect("the claiming task panicked");
+    let released = releaser.await.expect("the releasing task panicked");
+    // Whatever is left is due at T0 (released ones were made due at T0 as well).
+    loop {
+        let more = store.claim_due(T0, 100).await.expect("claim_due");
+        if more.is_empty() {
+            break;
+        }
+        claimed.extend(more);
+    }
+    let mut seen = HashSet::new();
+    for c in &claimed {
+        let id = c.message.message.id.clone();
+        let with_event = c.message.message.body == b"event";
+        assert_eq!(
+            with_event,
+            released.contains(&id),
+            "{id} is delivered with the event's body exactly when its release applied"
+        );
+        assert!(
+            seen.insert(id),
+            "each waiter is claimed once (leases are long)"
+        );
+    }
+    assert_eq!(seen.len(), N, "every waiter is delivered");
 }
 
 // ---------------------------------------------------------------------------------------------

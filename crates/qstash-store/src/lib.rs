@@ -18,6 +18,10 @@
 //!   no-op that says so ([`FinishOutcome::Stale`]). A finish commits, in one transaction, the
 //!   message's new state, its event, the messages it spawns (callbacks), and an optional dead
 //!   letter.
+//! - **Waiters** ([`Store::register_waiter`], [`Store::list_waiters`], [`Store::release_waiter`])
+//!   are a workflow run's waits for an event: a step message due when the wait times out, that a
+//!   release (a notify) makes due at once with a new body. A release applies only while the
+//!   message was never claimed, so a wait is delivered once, with the event or with its timeout.
 //! - **Events** are an append-only log per tenant with increasing ids; a cursor is an id, and a
 //!   walk from newest to oldest sees every event once even while new ones arrive.
 //! - **A 2xx means committed.** Every write method returns only after its transaction is
@@ -31,6 +35,10 @@
 //! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): one file in a data directory,
 //!   WAL journal, `synchronous=FULL`, one writer thread that groups concurrent writes into one
 //!   commit, and schema migrations applied when it opens.
+//! - [`postgres::PgStore`] (feature `postgres`): a PostgreSQL database shared by any number of
+//!   server processes: a connection pool, group commit of accepts, claims with
+//!   `FOR UPDATE SKIP LOCKED`, versioned migrations under an advisory lock, and wake-ups across
+//!   processes with `LISTEN`/`NOTIFY` ([`Store::due_wakeups`]).
 //!
 //! Any backend must pass the [`conformance`] suite (feature `conformance`).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -41,6 +49,8 @@ pub use async_trait::async_trait;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -637,6 +647,20 @@ pub struct RunFilter {
     pub label: Option<String>,
 }
 
+/// A workflow run's wait for an event (`context.waitForEvent`), as [`Store::list_waiters`]
+/// shows it.
+///
+/// A waiter is a step message of its run (its [`RunLink`] says `step: true`) that is due when
+/// the wait times out; [`Store::release_waiter`] makes it due at once with a new body (the
+/// event's data). Its run is `message.message.run`, its deadline `message.due_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    /// The event id it waits for (unique only together with the tenant).
+    pub event_id: String,
+    /// Its step message, as stored: pending and never claimed.
+    pub message: StoredMessage,
+}
+
 /// The signing keys the server signs deliveries with.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeys {
@@ -734,6 +758,10 @@ pub trait Store: Send + Sync + 'static {
     /// until then does not spin.
     async fn next_due(&self, now: Millis) -> Result<Option<Millis>>;
 
+    /// How many pending messages are due at or before `now` and not claimed (or whose claim's
+    /// lease has ended): the backlog the engines have yet to start, for metrics.
+    async fn due_count(&self, now: Millis) -> Result<u64>;
+
     /// Applies the outcomes of finished attempts, each only if its claim is still current (see
     /// [`Finish`]); the results are in the order of `finishes`. Several finishes may share one
     /// commit.
@@ -830,6 +858,18 @@ pub trait Store: Send + Sync + 'static {
         count: usize,
     ) -> Result<Page<StoredRun>>;
 
+    /// A signal that messages may have become due because of another process sharing the
+    /// store (it stored or retried a message), or `None` (the default) when the store has no
+    /// such signal: a store used by one process only, like the embedded one.
+    ///
+    /// The scheduler waits on it beside its timer and, when notified, looks at
+    /// [`next_due`](Self::next_due) again. Notifications are hints: several may be merged into
+    /// one, and one may come with nothing due. A backend also notifies after it reconnects to
+    /// its source of notifications, when some may have been missed.
+    fn due_wakeups(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// The live state of a tenant's flow-control key at `now`, or `None` when the tenant never
     /// stored a message with this key (another tenant's key of the same name is another key).
     ///
@@ -847,4 +887,99 @@ pub trait Store: Send + Sync + 'static {
     /// Every flow-control key the tenant has used, ordered by key, each as
     /// [`flow_control`](Self::flow_control) reports it.
     async fn list_flow_control(&self, tenant: &str, now: Millis) -> Result<Vec<FlowControlInfo>>;
+    /// Creates a run as [`create_run`](Self::create_run) does, with `steps` recorded as its
+    /// first steps before `first` is stored, all or nothing.
+    ///
+    /// The steps take the sequence numbers 0, 1, … in the order given (their own `seq` is
+    /// ignored) and keep their `message_id`, `body` and `created_at`; no message is stored for
+    /// them (nothing is delivered for them, no event is appended). `first` is then stored as
+    /// `create_run` stores it: when it is a step of the run it takes the next number
+    /// (`steps.len()`). With no `steps` this is exactly `create_run`. This is how a run resumes
+    /// from a failed one: the completed steps are copied, and the first delivery goes on from
+    /// there.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn create_run_with_steps(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        let _ = (run, steps, first, now);
+        Err(StoreError::Invalid(
+            "this store does not implement create_run_with_steps".into(),
+        ))
+    }
+
+    /// Stores `message` as a waiter for the tenant's event `event_id`, in one transaction.
+    ///
+    /// `message` must be a step of a run (`run: Some(RunLink { step: true, .. })`), else the call
+    /// fails with [`StoreError::Invalid`] and nothing is stored. It is stored exactly as
+    /// [`insert_messages`](Self::insert_messages) stores one message (a `CREATED` event, the
+    /// run's next step with its body, or [`InsertOutcome::RunNotActive`] /
+    /// [`InsertOutcome::Deduplicated`] with nothing stored), and when it is stored it is also
+    /// recorded as a waiter for `(message.tenant, event_id)`. Its `due_at` is the wait's
+    /// deadline: when nobody releases it, it is claimed and delivered then like any message (the
+    /// timeout). Several waiters may wait for the same event id, also in one run.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> Result<InsertOutcome> {
+        let _ = (event_id, message, now);
+        Err(StoreError::Invalid(
+            "this store does not implement register_waiter".into(),
+        ))
+    }
+
+    /// The tenant's waiters for `event_id` that can still be released, oldest registration
+    /// first; with `run_id`, only those of that run.
+    ///
+    /// A waiter can be released while its message is [`MessageState::Pending`] and has never
+    /// been claimed (claim number 0). A waiter that was released, whose message was claimed
+    /// (its wait timed out), cancelled (its run ended) or otherwise ended is not listed. Another
+    /// tenant's waiters are never listed.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn list_waiters(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Waiter>> {
+        let _ = (tenant, event_id, run_id);
+        Err(StoreError::Invalid(
+            "this store does not implement list_waiters".into(),
+        ))
+    }
+
+    /// Releases the tenant's waiter whose message is `message_id` (a notify): in one
+    /// transaction, only if that message is a waiter of the tenant that can still be released
+    /// (see [`list_waiters`](Self::list_waiters)), its body becomes `body` (in the message and in
+    /// its run's step list), its due time becomes `now`, and it stops being a waiter. Returns
+    /// whether it was released; otherwise nothing changed.
+    ///
+    /// A waiter is released at most once, and never after its timeout: the claim that delivers
+    /// the timeout and the release exclude each other (whichever commits first wins), so a
+    /// wait ends with exactly one delivery of its message, either the event's or the timeout's.
+    /// The message keeps its id, claim number 0 and retry count; no event is appended.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn release_waiter(
+        &self,
+        tenant: &str,
+        message_id: &str,
+        body: Vec<u8>,
+        now: Millis,
+    ) -> Result<bool> {
+        let _ = (tenant, message_id, body, now);
+        Err(StoreError::Invalid(
+            "this store does not implement release_waiter".into(),
+        ))
+    }
 }

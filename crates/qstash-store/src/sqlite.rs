@@ -52,7 +52,7 @@ use crate::{
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
     InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
     RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
-    Transition, async_trait,
+    Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -202,6 +202,17 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX messages_flow ON messages(tenant, flow_key, claim_open, due_at)
         WHERE state = 'PENDING' AND flow_key IS NOT NULL;
+    ",
+    // Version 4: waiters (a run's wait for an event). A row lives until its waiter is released;
+    // one whose message was claimed (timed out) or ended is ignored by the queries.
+    "
+    CREATE TABLE waiters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX waiters_event ON waiters(tenant, event_id, seq);
     ",
 ];
 
@@ -1262,6 +1273,37 @@ fn create_run(
     first: &NewMessage,
     now: Millis,
 ) -> Result<CreateRunOutcome> {
+    create_run_with_steps(conn, run, &[], first, now)
+}
+
+/// Stores the first message of a run just created.
+fn first_of_run(
+    conn: &Connection,
+    run: &NewRun,
+    first: &NewMessage,
+    now: Millis,
+) -> Result<CreateRunOutcome> {
+    match insert_one(conn, first, now)? {
+        InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
+        // Both or neither: the caller's savepoint rolls the run back with this error.
+        InsertOutcome::Deduplicated { existing_id } => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a duplicate of {existing_id}",
+            run.run_id
+        ))),
+        InsertOutcome::RunNotActive(_) => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a step of a run that is not started",
+            run.run_id
+        ))),
+    }
+}
+
+fn create_run_with_steps(
+    conn: &Connection,
+    run: &NewRun,
+    steps: &[RunStep],
+    first: &NewMessage,
+    now: Millis,
+) -> Result<CreateRunOutcome> {
     if first.tenant != run.tenant {
         return Err(StoreError::Invalid(format!(
             "the first message of run {} belongs to another tenant",
@@ -1286,18 +1328,112 @@ fn create_run(
         run.config,
     ])
     .db()?;
-    match insert_one(conn, first, now)? {
-        InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
-        // Both or neither: the caller's savepoint rolls the run back with this error.
-        InsertOutcome::Deduplicated { existing_id } => Err(StoreError::Invalid(format!(
-            "the first message of run {} is a duplicate of {existing_id}",
-            run.run_id
-        ))),
-        InsertOutcome::RunNotActive(_) => Err(StoreError::Invalid(format!(
-            "the first message of run {} is a step of a run that is not started",
-            run.run_id
-        ))),
+    for (seq, step) in steps.iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO run_steps (tenant, run_id, seq, message_id, body, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            run.tenant,
+            run.run_id,
+            i64::try_from(seq).map_err(|_| StoreError::Invalid("too many steps".into()))?,
+            step.message_id,
+            step.body,
+            int(step.created_at)?
+        ])
+        .db()?;
     }
+    first_of_run(conn, run, first, now)
+}
+
+fn register_waiter(
+    conn: &Connection,
+    event_id: &str,
+    m: &NewMessage,
+    now: Millis,
+) -> Result<InsertOutcome> {
+    if !m.run.as_ref().is_some_and(|r| r.step) {
+        return Err(StoreError::Invalid(format!(
+            "waiter message {} is not a step of a run",
+            m.id
+        )));
+    }
+    let outcome = insert_one(conn, m, now)?;
+    if outcome == InsertOutcome::Inserted {
+        conn.prepare_cached(
+            "INSERT INTO waiters (tenant, event_id, message_id) VALUES (?1, ?2, ?3)",
+        )
+        .db()?
+        .execute([m.tenant.as_str(), event_id, m.id.as_str()])
+        .db()?;
+    }
+    Ok(outcome)
+}
+
+fn list_waiters(
+    conn: &Connection,
+    tenant: &str,
+    event_id: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<Waiter>> {
+    let sql = format!(
+        "SELECT {MSG_COLS} FROM waiters w JOIN messages m ON m.id = w.message_id \
+         WHERE w.tenant = ?1 AND w.event_id = ?2 AND m.tenant = w.tenant \
+         AND m.state = 'PENDING' AND m.claim = 0 AND (?3 IS NULL OR m.run_id = ?3) \
+         ORDER BY w.seq"
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt
+        .query(rusqlite::params![tenant, event_id, run_id])
+        .db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        out.push(Waiter {
+            event_id: event_id.to_string(),
+            message: decode_message(row, 0)?,
+        });
+    }
+    Ok(out)
+}
+
+fn release_waiter(
+    conn: &Connection,
+    tenant: &str,
+    message_id: &str,
+    body: &[u8],
+    now: Millis,
+) -> Result<bool> {
+    let found: Option<(i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT m.rowid, m.run_id FROM waiters w JOIN messages m ON m.id = w.message_id \
+             WHERE w.tenant = ?1 AND w.message_id = ?2 AND m.tenant = w.tenant \
+             AND m.state = 'PENDING' AND m.claim = 0",
+        )
+        .db()?
+        .query_row([tenant, message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((rowid, run_id)) = found else {
+        return Ok(false);
+    };
+    conn.prepare_cached("UPDATE messages SET body = ?2, due_at = ?3 WHERE rowid = ?1")
+        .db()?
+        .execute(rusqlite::params![rowid, body, int(now)?])
+        .db()?;
+    if let Some(run_id) = run_id {
+        conn.prepare_cached(
+            "UPDATE run_steps SET body = ?4 WHERE tenant = ?1 AND run_id = ?2 AND message_id = ?3",
+        )
+        .db()?
+        .execute(rusqlite::params![tenant, run_id, message_id, body])
+        .db()?;
+    }
+    conn.prepare_cached("DELETE FROM waiters WHERE message_id = ?1")
+        .db()?
+        .execute([message_id])
+        .db()?;
+    Ok(true)
 }
 
 /// Ends a started run and cancels its pending messages, except `except` (the message whose
@@ -2278,6 +2414,20 @@ impl Store for SqliteStore {
         self.read(move |conn| next_due(conn, now)).await
     }
 
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= ?1",
+                )
+                .db()?
+                .query_row([int(now)?], |row| row.get(0))
+                .db()?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn finish(&self, finishes: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         if finishes.is_empty() {
             return Ok(Vec::new());
@@ -2460,6 +2610,52 @@ impl Store for SqliteStore {
         self.read(move |conn| list_flow_info(conn, &tenant, now))
             .await
     }
+
+    async fn create_run_with_steps(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        self.write(move |conn| create_run_with_steps(conn, &run, &steps, &first, now))
+            .await
+    }
+
+    async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> Result<InsertOutcome> {
+        let event_id = event_id.to_string();
+        self.write(move |conn| register_waiter(conn, &event_id, &message, now))
+            .await
+    }
+
+    async fn list_waiters(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Waiter>> {
+        let (tenant, event_id) = (tenant.to_string(), event_id.to_string());
+        let run_id = run_id.map(str::to_string);
+        self.read(move |conn| list_waiters(conn, &tenant, &event_id, run_id.as_deref()))
+            .await
+    }
+
+    async fn release_waiter(
+        &self,
+        tenant: &str,
+        message_id: &str,
+        body: Vec<u8>,
+        now: Millis,
+    ) -> Result<bool> {
+        let (tenant, message_id) = (tenant.to_string(), message_id.to_string());
+        self.write(move |conn| release_waiter(conn, &tenant, &message_id, &body, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -2625,6 +2821,24 @@ mod tests {
              WHERE tenant = 't' AND key = 'k'",
         );
         assert!(key.contains("PRIMARY KEY"), "{key}");
+        let waiters = plan(
+            &conn,
+            &format!(
+                "SELECT {MSG_COLS} FROM waiters w JOIN messages m ON m.id = w.message_id \
+                 WHERE w.tenant = 't' AND w.event_id = 'e' AND m.tenant = w.tenant \
+                 AND m.state = 'PENDING' AND m.claim = 0 AND (NULL IS NULL OR m.run_id = NULL) \
+                 ORDER BY w.seq"
+            ),
+        );
+        assert!(waiters.contains("waiters_event"), "{waiters}");
+        assert!(!waiters.contains("SCAN"), "{waiters}");
+        let release = plan(
+            &conn,
+            "SELECT m.rowid, m.run_id FROM waiters w JOIN messages m ON m.id = w.message_id \
+             WHERE w.tenant = 't' AND w.message_id = 'm' AND m.tenant = w.tenant \
+             AND m.state = 'PENDING' AND m.claim = 0",
+        );
+        assert!(!release.contains("SCAN"), "{release}");
     }
 
     /// A file written by the previous version (schema 1, before workflow runs) opens, migrates
@@ -2728,6 +2942,6 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 }

@@ -59,6 +59,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
 
+use crate::codec::{
+    DLQ_COLS, DLQ_NCOLS, KEY_CURRENT, KEY_NEXT, MSG_COLS, RUN_COLS, closed, corrupt,
+    decode_headers, decode_labels, encode_headers, encode_labels, int, label_needle, opt_u32,
+    opt_uint, page_limit, uint,
+};
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
@@ -1117,34 +1122,9 @@ fn pool_error(e: PoolError) -> StoreError {
     }
 }
 
-fn closed(why: &str) -> StoreError {
-    StoreError::Unavailable(why.to_string())
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("bad stored {what}"))
-}
-
 fn col<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
     row.try_get(i)
         .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
-}
-
-fn int(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} is out of range")))
-}
-
-fn uint(v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
-}
-
-fn opt_uint(v: Option<i64>) -> Result<Option<u64>> {
-    v.map(uint).transpose()
-}
-
-fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>> {
-    v.map(|n| u32::try_from(n).map_err(|_| corrupt(what)))
-        .transpose()
 }
 
 /// The flow-limit columns of a message: parallelism, rate, period (all `None` without limits).
@@ -1163,11 +1143,6 @@ fn flow_columns(limits: Option<FlowLimits>) -> Result<(Option<i64>, Option<i64>,
 fn status(v: Option<i32>) -> Result<Option<u16>> {
     v.map(|s| u16::try_from(s).map_err(|_| corrupt("status")))
         .transpose()
-}
-
-fn page_limit(count: usize) -> i64 {
-    // One more row than asked tells whether an older page exists.
-    i64::try_from(count.max(1)).map_or(i64::MAX, |c| c.saturating_add(1))
 }
 
 fn cursor_value(cursor: Option<u64>) -> i64 {
@@ -1202,112 +1177,8 @@ async fn exec<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]
     c.execute(&stmt, params).await.map_err(pg)
 }
 
-/// The separator of stored labels; it cannot occur in an HTTP header value.
-const LABEL_SEP: char = '\u{1f}';
-
-fn encode_labels(labels: &[String]) -> Result<String> {
-    if labels.is_empty() {
-        return Ok(String::new());
-    }
-    let mut out = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
-    out.push(LABEL_SEP);
-    for label in labels {
-        if label.contains(LABEL_SEP) {
-            return Err(StoreError::Invalid(
-                "a label contains the control character U+001F".to_string(),
-            ));
-        }
-        out.push_str(label);
-        out.push(LABEL_SEP);
-    }
-    Ok(out)
-}
-
-fn decode_labels(s: &str) -> Result<Vec<String>> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inner = s
-        .strip_prefix(LABEL_SEP)
-        .and_then(|s| s.strip_suffix(LABEL_SEP))
-        .ok_or_else(|| corrupt("labels"))?;
-    Ok(inner.split(LABEL_SEP).map(str::to_string).collect())
-}
-
-/// The needle that finds a whole label in stored labels with `strpos`.
-fn label_needle(label: &str) -> String {
-    format!("{LABEL_SEP}{label}{LABEL_SEP}")
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(buf: &mut &[u8]) -> Result<usize> {
-    let mut v: usize = 0;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = buf.split_first().ok_or_else(|| corrupt("headers"))?;
-        *buf = rest;
-        v |= usize::from(b & 0x7f)
-            .checked_shl(shift)
-            .ok_or_else(|| corrupt("headers"))?;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(corrupt("headers"))
-}
-
-/// Headers as a count then length-prefixed names and values (LEB128 lengths), as the SQLite
-/// backend stores them.
-fn encode_headers(headers: &[(String, String)]) -> Vec<u8> {
-    let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut out = Vec::with_capacity(len + 2);
-    put_varint(&mut out, headers.len());
-    for (name, value) in headers {
-        put_varint(&mut out, name.len());
-        out.extend_from_slice(name.as_bytes());
-        put_varint(&mut out, value.len());
-        out.extend_from_slice(value.as_bytes());
-    }
-    out
-}
-
-fn decode_headers(mut buf: &[u8]) -> Result<Vec<(String, String)>> {
-    fn string(buf: &mut &[u8]) -> Result<String> {
-        let len = get_varint(buf)?;
-        if len > buf.len() {
-            return Err(corrupt("headers"));
-        }
-        let (s, rest) = buf.split_at(len);
-        *buf = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| corrupt("headers"))
-    }
-    let n = get_varint(&mut buf)?;
-    let mut out = Vec::with_capacity(n.min(buf.len() / 2));
-    for _ in 0..n {
-        let name = string(&mut buf)?;
-        let value = string(&mut buf)?;
-        out.push((name, value));
-    }
-    if !buf.is_empty() {
-        return Err(corrupt("headers"));
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rows.
-
-/// The columns of a message, as `decode_message` reads them (27 columns).
-const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
-     m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
-     m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body, \
-     m.run_id, m.run_step, m.flow_parallelism, m.flow_rate, m.flow_period_ms";
 
 fn decode_message(row: &Row, at: usize) -> Result<StoredMessage> {
     let get_u64 = |i: usize| -> Result<u64> { uint(col::<i64>(row, at + i)?) };
@@ -1397,11 +1268,6 @@ fn decode_event(row: &Row) -> Result<Event> {
     })
 }
 
-/// The columns of a dead letter joined with its message (`decode_dlq`).
-const DLQ_COLS: &str = "d.seq, d.dlq_id, d.created_at, d.response_status, d.response_headers, \
-     d.response_body, d.failure_callback, d.failure_callback_state";
-const DLQ_NCOLS: usize = 8;
-
 fn decode_dlq(row: &Row) -> Result<DlqEntry> {
     let headers: &[u8] = col(row, 4)?;
     Ok(DlqEntry {
@@ -1418,10 +1284,6 @@ fn decode_dlq(row: &Row) -> Result<DlqEntry> {
         message: decode_message(row, DLQ_NCOLS)?,
     })
 }
-
-/// The columns of a run, as `decode_run` reads them.
-const RUN_COLS: &str = "r.seq, r.tenant, r.run_id, r.workflow_url, r.created_at, r.initial_body, \
-     r.labels, r.config, r.state, r.ended_at, r.response, r.reason";
 
 fn decode_run(row: &Row) -> Result<StoredRun> {
     let labels: &str = col(row, 6)?;
@@ -2493,9 +2355,6 @@ async fn cancel(
     }
     Ok(CancelOutcome::Cancelled)
 }
-
-const KEY_CURRENT: &str = "signing_key_current";
-const KEY_NEXT: &str = "signing_key_next";
 
 async fn read_keys<C: GenericClient>(c: &C) -> Result<Option<SigningKeys>> {
     let found = rows(

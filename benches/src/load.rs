@@ -20,9 +20,16 @@
 //!    attempt's outcome goes to the store; its group commit follows within milliseconds).
 //!    Publishing while delivering would cap the figure at the accept rate, as both share the
 //!    store's one writer.
-//! 3. **publish→delivery latency** at 100 messages/s: from sending the publish request to the
+//! 3. **flow-control overhead**: messages due at once published at full speed for half of
+//!    `--seconds` while the server delivers them, until each one has its `DELIVERED` event;
+//!    the figure is accepted messages over the time from the first publish to the last
+//!    `DELIVERED` event (accepts and deliveries sharing the store). It runs four times, without
+//!    flow control, with an uncontended key (`Upstash-Flow-Control-Key: bench` with limits that
+//!    are never reached), with the key again and without it again (so that the store's growth
+//!    weighs on both alike); the overhead is how much slower the key's runs were.
+//! 4. **publish→delivery latency** at 100 messages/s: from sending the publish request to the
 //!    destination receiving the message, both on this process's monotonic clock.
-//! 4. **memory and idle CPU**: `--messages` delayed messages stored through `POST /v2/batch`
+//! 5. **memory and idle CPU**: `--messages` delayed messages stored through `POST /v2/batch`
 //!    (1 000 per request, 4 requests in flight), the server's resident set read from
 //!    `/proc/PID/status`, then its CPU time (`utime + stime` of `/proc/PID/stat`) over 5 s of
 //!    idleness.
@@ -175,7 +182,7 @@ fn run() -> Result<()> {
     ];
 
     // 1. Durable accepts against the plain handler, then the server.
-    eprintln!("[1/4] accepts: baseline");
+    eprintln!("[1/5] accepts: baseline");
     let base = client_rt.block_on(closed_loop(
         baseline_addr,
         &publish_path,
@@ -184,7 +191,7 @@ fn run() -> Result<()> {
         opts.seconds,
     ))?;
     eprintln!("      {:.0} req/s", base.rate);
-    eprintln!("[1/4] accepts: qstash (Upstash-Delay: 1d)");
+    eprintln!("[1/5] accepts: qstash (Upstash-Delay: 1d)");
     let accepts = client_rt.block_on(closed_loop(
         addr,
         &publish_path,
@@ -196,7 +203,7 @@ fn run() -> Result<()> {
     let mut stored_delayed = accepts.total_ok;
 
     // 2. Delivered per second, end to end.
-    eprintln!("[2/4] delivered: publishing a backlog due at one instant, then draining it");
+    eprintln!("[2/5] delivered: publishing a backlog due at one instant, then draining it");
     let now_headers = vec![
         ("authorization", format!("Bearer {TOKEN}")),
         ("content-type", "application/json".to_owned()),
@@ -215,7 +222,44 @@ fn run() -> Result<()> {
     );
 
     // 3. Latency at 100 messages/s.
-    eprintln!("[3/4] latency at 100 messages/s");
+    // 3. Flow control's overhead on an uncontended key: plain, keyed, keyed, plain.
+    eprintln!("[3/5] flow-control overhead: accepts + deliveries, without and with a key");
+    let mut keyed_headers = now_headers.clone();
+    keyed_headers.push(("upstash-flow-control-key", "bench".to_owned()));
+    keyed_headers.push((
+        "upstash-flow-control-value",
+        "parallelism=1000000, rate=1000000000, period=1s".to_owned(),
+    ));
+    let (mut plain_rates, mut keyed_rates) = (Vec::new(), Vec::new());
+    for keyed in [false, true, true, false] {
+        let headers = if keyed { &keyed_headers } else { &now_headers };
+        let rate = client_rt.block_on(mixed_phase(
+            &http,
+            addr,
+            &publish_path,
+            headers,
+            &sink,
+            opts.seconds / 2.0,
+        ))?;
+        eprintln!(
+            "      {} {rate:.0} accepted+delivered/s",
+            if keyed {
+                "with the key:   "
+            } else {
+                "without a key: "
+            }
+        );
+        if keyed {
+            keyed_rates.push(rate);
+        } else {
+            plain_rates.push(rate);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (plain_rate, keyed_rate) = (mean(&plain_rates), mean(&keyed_rates));
+    let flow_overhead = (1.0 - keyed_rate / plain_rate) * 100.0;
+
+    eprintln!("[4/5] latency at 100 messages/s");
     let latency = client_rt.block_on(latency_phase(
         &http,
         addr,
@@ -231,7 +275,7 @@ fn run() -> Result<()> {
     // 4. Memory with many delayed messages, then idle CPU.
     let rss_before = proc_status_kib(server.pid(), "VmRSS")?;
     eprintln!(
-        "[4/4] storing {} delayed messages through /v2/batch",
+        "[5/5] storing {} delayed messages through /v2/batch",
         opts.messages
     );
     let batch = client_rt.block_on(batch_phase(&http, addr, &sink_url, opts.messages))?;
@@ -296,6 +340,13 @@ fn run() -> Result<()> {
                 "{} msgs; destination saw {:.0}/s",
                 delivered.accepted, delivered.destination_rate
             ),
+        ],
+        [
+            "flow-control overhead (uncontended key)".into(),
+            format!("{flow_overhead:.1}%"),
+            "<= 10%".into(),
+            verdict(flow_overhead <= 10.0),
+            format!("accepted+delivered/s: {keyed_rate:.0} with the key, {plain_rate:.0} without"),
         ],
         [
             "publish->delivery p50 (100/s)".into(),
@@ -637,6 +688,56 @@ async fn delivered_phase(
         committed_rate,
         destination_rate,
     })
+}
+
+/// Publishes messages due now at full speed for `seconds` while the server delivers them,
+/// then waits for a `DELIVERED` event of each one: accepted messages per second from the first
+/// publish to the last `DELIVERED` event.
+async fn mixed_phase(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, String)],
+    sink: &Sink,
+    seconds: f64,
+) -> Result<f64> {
+    sink.seen.lock().unwrap().clear();
+    sink.distinct.store(0, Ordering::Relaxed);
+    sink.record_seen.store(true, Ordering::Relaxed);
+    let start_wall = wall_ms();
+    let published = closed_loop(addr, path, headers, 0.0, seconds).await?;
+    let accepted = published.total_ok;
+    let mut last = (sink.distinct.load(Ordering::Relaxed), Instant::now());
+    while sink.distinct.load(Ordering::Relaxed) < accepted {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let n = sink.distinct.load(Ordering::Relaxed);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(30) {
+            return Err(format!(
+                "the destination got {n} of {accepted} messages and nothing more for 30 s"
+            )
+            .into());
+        }
+    }
+    sink.record_seen.store(false, Ordering::Relaxed);
+    sink.seen.lock().unwrap().clear();
+    sink.distinct.store(0, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let newest = loop {
+        let (count, newest) = delivered_events_since(http, addr, start_wall).await?;
+        if count >= accepted {
+            break newest;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {count} of {accepted} DELIVERED events after the destination had them all"
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok(accepted as f64 / (newest.saturating_sub(start_wall).max(1) as f64 / 1000.0))
 }
 
 fn wall_ms() -> u64 {

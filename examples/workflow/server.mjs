@@ -6,6 +6,11 @@
 //   GET  /events     what happened so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
 //   GET  /health     200 "ok" once listening
 //
+//   POST /features   a second workflow (serve()) for the other step kinds, see below
+//   POST /notify     {"eventId", "eventData"}: the SDK's Client.notify; answers its result
+//   POST /flags/NAME sets flag NAME (a "flaky" step of /features fails until it is set)
+//   POST /resume     {"dlqId"}: the SDK's Client.dlq.resume; answers its result
+//
 // Input (JSON): {"n": 3, "tag": "x", "sleep": 1, "fail": false}
 //   double   -> n * 2
 //   add-ten  -> double + 10          (throws when "fail" is true)
@@ -14,13 +19,22 @@
 //   echo     -> context.call of POST /echo with {"value": <add-ten>}
 // The run returns {"result": <describe>, "echoStatus": 201, "echo": <the call's body>}.
 //
+// /features input (JSON): {"tag": "x", "parallel": 3, "failUntil": "flag", "wait": "event-id",
+// "waitTimeout": "30s"}, every key optional:
+//   first      -> "first:<tag>"
+//   part-i     -> i * i for i < parallel, run in parallel (Promise.all of context.run)
+//   flaky      -> "flaky:<tag>"                 (throws while flag "failUntil" is not set)
+//   wait       -> context.waitForEvent("wait", <wait>, {timeout: <waitTimeout>})
+//   last       -> "last:<tag>"
+// It returns {"first", "parts", "flaky", "waited": {"timeout", "eventData"}, "last"}.
+//
 // Environment: PORT (default 3000), QSTASH_URL, QSTASH_TOKEN, and QSTASH_CURRENT_SIGNING_KEY with
 // QSTASH_NEXT_SIGNING_KEY (when both are set, the SDK verifies the signature of every request).
 // EVENTS_FILE: when set, every event is also appended to this file as one JSON line.
 
 import { appendFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { serve } from "@upstash/workflow";
+import { Client, serve } from "@upstash/workflow";
 
 const port = Number(process.env.PORT ?? 3000);
 const eventsFile = process.env.EVENTS_FILE;
@@ -81,6 +95,64 @@ const { handler: workflow } = serve(
   },
 );
 
+const flags = new Set();
+
+const { handler: features } = serve(async (context) => {
+  const input = context.requestPayload ?? {};
+  const runId = context.workflowRunId;
+  const tag = input.tag ?? "run";
+  const step = (name, fn) =>
+    context.run(name, () => {
+      record({ type: "step", step: name, runId, tag });
+      return fn();
+    });
+
+  const first = await step("first", () => `first:${tag}`);
+
+  let parts;
+  if (input.parallel) {
+    const count = Number(input.parallel);
+    parts = await Promise.all(
+      Array.from({ length: count }, (_, i) => step(`part-${i}`, () => i * i)),
+    );
+  }
+
+  let flaky;
+  if (input.failUntil) {
+    flaky = await step("flaky", () => {
+      if (!flags.has(input.failUntil)) {
+        throw new Error(`flaky waits for flag ${input.failUntil}`);
+      }
+      return `flaky:${tag}`;
+    });
+  }
+
+  let waited;
+  if (input.wait) {
+    const { timeout, eventData } = await context.waitForEvent("wait", input.wait, {
+      timeout: input.waitTimeout ?? "30s",
+    });
+    waited = { timeout, eventData };
+  }
+
+  const last = await step("last", () => `last:${tag}`);
+  return { first, parts, flaky, waited, last };
+});
+
+const sdkClient = () =>
+  new Client({ baseUrl: process.env.QSTASH_URL, token: process.env.QSTASH_TOKEN });
+
+async function readJson(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString() || "{}");
+}
+
+function answerJson(res, status, value) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value ?? null));
+}
+
 // node:http -> the fetch-style handler serve() returns, and back.
 async function toRequest(req) {
   const chunks = [];
@@ -112,6 +184,17 @@ const server = createServer(async (req, res) => {
     const path = new URL(req.url, "http://localhost").pathname;
     if (path === "/workflow") {
       await send(res, await workflow(await toRequest(req)));
+    } else if (path === "/features") {
+      await send(res, await features(await toRequest(req)));
+    } else if (path === "/notify" && req.method === "POST") {
+      const { eventId, eventData } = await readJson(req);
+      answerJson(res, 200, await sdkClient().notify({ eventId, eventData }));
+    } else if (path.startsWith("/flags/") && req.method === "POST") {
+      flags.add(decodeURIComponent(path.slice("/flags/".length)));
+      answerJson(res, 200, [...flags]);
+    } else if (path === "/resume" && req.method === "POST") {
+      const { dlqId } = await readJson(req);
+      answerJson(res, 200, await sdkClient().dlq.resume({ dlqId }));
     } else if (path === "/echo" && req.method === "POST") {
       const chunks = [];
       for await (const chunk of req) chunks.push(chunk);
@@ -124,7 +207,7 @@ const server = createServer(async (req, res) => {
       res.end(JSON.stringify(events));
     } else if (path === "/health") {
       res.writeHead(200, { "content-type": "text/plain" });
-      res.end("ok");
+      res.end("ok\n");
     } else {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");

@@ -12,6 +12,7 @@ use qstash_server::{
     ServerBuilder,
 };
 use qstash_store::Store;
+use qstash_store::postgres::{PgOptions, PgStore};
 use qstash_store::sqlite::SqliteStore;
 
 use crate::diagnostic::Failure;
@@ -31,6 +32,9 @@ pub(crate) struct Tuning {
     /// How long deduplication ids are remembered.
     #[arg(long, env = "QSTASH_DEDUP_WINDOW", default_value = "10m", value_parser = parse_delay)]
     dedup_window: Delay,
+    /// The most steps one workflow run may record (a workflow that never ends fails beyond it).
+    #[arg(long, env = "QSTASH_MAX_RUN_STEPS", default_value_t = 1000)]
+    max_run_steps: usize,
     /// The timeout of an attempt whose message sets no Upstash-Timeout.
     #[arg(long, env = "QSTASH_DELIVERY_TIMEOUT", default_value = "30s", value_parser = parse_delay)]
     delivery_timeout: Delay,
@@ -44,6 +48,19 @@ pub(crate) struct Tuning {
     /// How long a shutdown (SIGINT, SIGTERM) waits for attempts in flight.
     #[arg(long, env = "QSTASH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_delay)]
     shutdown_grace: Delay,
+    /// How log lines are written to stderr: `text` for people, `json` (one object per line)
+    /// for log collectors.
+    #[arg(long, env = "QSTASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The format of the server's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 fn parse_delay(s: &str) -> Result<Delay, String> {
@@ -63,6 +80,7 @@ impl Tuning {
         limits.max_retries = self.max_retries;
         limits.max_delay = self.max_delay.into();
         limits.dedup_window = self.dedup_window.into();
+        limits.max_run_steps = self.max_run_steps;
         let mut delivery = DeliveryConfig::default();
         delivery.timeout = self.delivery_timeout.into();
         delivery.concurrency = self.concurrency;
@@ -99,9 +117,14 @@ pub(crate) struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "QSTASH_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// The store: `sqlite://PATH` (embedded).
-    #[arg(long, env = "QSTASH_DATABASE_URL")]
+    /// The store: `sqlite://PATH` (embedded, one process) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared by any number of processes).
+    #[arg(long, env = "QSTASH_DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// The most connections to PostgreSQL (with a postgres:// store; one more listens for
+    /// other processes' messages).
+    #[arg(long, env = "QSTASH_POOL_SIZE", default_value_t = 16)]
+    pool_size: usize,
     /// API tokens, comma-separated (each one a tenant); also `--token`.
     #[arg(long = "tokens", env = "QSTASH_SERVER_TOKENS", hide_env_values = true)]
     tokens: Option<String>,
@@ -121,6 +144,31 @@ fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, Failure> {
     Ok(Arc::new(store))
 }
 
+/// Where `serve` keeps its data.
+enum StoreUrl {
+    Sqlite(PathBuf),
+    Postgres { url: String, pool_size: usize },
+}
+
+impl StoreUrl {
+    async fn open(&self) -> Result<Arc<dyn Store>, Failure> {
+        match self {
+            StoreUrl::Sqlite(path) => open_sqlite(path.clone()),
+            StoreUrl::Postgres { url, pool_size } => {
+                let options = PgOptions {
+                    pool_size: *pool_size,
+                    ..PgOptions::default()
+                };
+                // The store's errors never contain the URL (it may hold a password).
+                let store = PgStore::connect(url, options)
+                    .await
+                    .map_err(|e| Failure::Api(format!("cannot open the PostgreSQL store: {e}")))?;
+                Ok(Arc::new(store))
+            }
+        }
+    }
+}
+
 /// Runs `qstash dev` until SIGINT or SIGTERM.
 pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure> {
     let token = token.unwrap_or(DEV_TOKEN).to_owned();
@@ -130,8 +178,9 @@ pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure
     let next = args.next_signing_key.clone();
     let banner_keys = (token.clone(), current.clone(), next.clone());
     run_server(
-        move || {
-            let store = open_sqlite(db.clone())?;
+        StoreUrl::Sqlite(db.clone()),
+        args.tuning.log_format,
+        move |store| {
             let builder = Server::builder(store)
                 .listen(listen)
                 .token(token.clone())
@@ -159,21 +208,27 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
             args.listen
         ))
     })?;
-    let path = if let Some(p) = args.database_url.strip_prefix("sqlite://") {
+    let store_url = if let Some(p) = args.database_url.strip_prefix("sqlite://") {
         if p.is_empty() {
             return Err(Failure::input(
                 "--database-url: sqlite:// needs a file path",
             ));
         }
-        PathBuf::from(p)
+        StoreUrl::Sqlite(PathBuf::from(p))
     } else if args.database_url.starts_with("postgres://")
         || args.database_url.starts_with("postgresql://")
     {
-        return Err(Failure::input(
-            "--database-url: the PostgreSQL store is not available in this build; use sqlite://PATH",
-        ));
+        if args.pool_size == 0 {
+            return Err(Failure::input("--pool-size must be at least 1"));
+        }
+        StoreUrl::Postgres {
+            url: args.database_url.clone(),
+            pool_size: args.pool_size,
+        }
     } else {
-        return Err(Failure::input("--database-url: expected sqlite://PATH"));
+        return Err(Failure::input(
+            "--database-url: expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+        ));
     };
     let tokens: Vec<String> = token
         .into_iter()
@@ -198,8 +253,9 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
         }
     };
     run_server(
-        move || {
-            let store = open_sqlite(path.clone())?;
+        store_url,
+        args.tuning.log_format,
+        move |store| {
             let mut builder = Server::builder(store).listen(listen);
             for t in &tokens {
                 builder = builder.token(t.clone()).map_err(|_| {
@@ -217,10 +273,12 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
 
 /// Starts the server on a multi-threaded runtime, prints the banner, and runs until a signal.
 fn run_server(
-    build: impl FnOnce() -> Result<ServerBuilder, Failure>,
+    store: StoreUrl,
+    log_format: LogFormat,
+    build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
     banner: impl FnOnce(&str) -> String,
 ) -> Result<String, Failure> {
-    init_logging();
+    init_logging(log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -228,7 +286,8 @@ fn run_server(
     runtime.block_on(async move {
         // Before anything is printed: a SIGTERM right after the banner must stop it cleanly.
         let signal = qstash_server::shutdown_signal();
-        let builder = build()?;
+        let store = store.open().await?;
+        let builder = build(store)?;
         let server = builder.start().await.map_err(|e| match e {
             qstash_server::StartError::Bind { .. } => Failure::input(e.to_string()),
             other => Failure::Api(other.to_string()),
@@ -247,9 +306,12 @@ fn run_server(
     })
 }
 
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
+        .with_max_level(tracing::Level::INFO);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

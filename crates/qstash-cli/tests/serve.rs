@@ -178,3 +178,43 @@ fn receive_stays_up_verifies_and_prints_each_delivery() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = qstash()
+        .args(["serve", "--tokens", "t0k3n", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.path().join("q.db").display()))
+        .args(["--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    match lines.next() {
+        Some(Ok(l)) => assert!(l.starts_with("qstash server on"), "{l}"),
+        other => panic!("serve exited early: {other:?}"),
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l["message"] == "shutting down" && l["level"] == "INFO"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("t0k3n"), "the token must not be logged");
+}

@@ -5,7 +5,10 @@
 //! Runs are triggered three ways (`qstash trigger`, the Rust client, the SDK's own
 //! `Client.trigger`) and must complete with the right step outputs (a `context.call` included); a run whose step throws is
 //! retried, fails, lands in the workflow DLQ and calls the failure function exactly once; a run
-//! cancelled during its sleep never runs its next step; `qstash logs` shows the runs.
+//! cancelled during its sleep never runs its next step; `qstash logs` shows the runs. The
+//! example's second workflow waits for an event that the SDK's `Client.notify` sends (and for one
+//! that times out), runs steps in parallel, and fails until a flag is set, then is resumed from
+//! the DLQ by the SDK's `Client.dlq.resume` without running its completed step again.
 //!
 //! The example's packages come from `npm ci` (`.ci/run` does it; this test does it too when
 //! `node_modules` is missing). `QSTASH_WORKFLOW_EXAMPLE_DIR` points at another copy.
@@ -517,6 +520,254 @@ async fn real_sdk_endpoint_completes_runs_triggered_three_ways() {
         "{one:#?}"
     );
     assert_completed(&one["runs"][0], &cli_input, 1, "cli");
+
+    drop(endpoint);
+    server.shutdown().await;
+}
+
+impl Api {
+    async fn post_endpoint(&self, endpoint: &Endpoint, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}{path}", endpoint.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The endpoint's step events of runs with `tag`, as step names.
+    async fn steps_of_tag(&self, endpoint: &Endpoint, tag: &str) -> Vec<String> {
+        let all: Vec<Value> = self
+            .http
+            .get(format!("{}/events", endpoint.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all.into_iter()
+            .filter(|e| e["type"] == "step" && e["tag"] == tag)
+            .map(|e| e["step"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn trigger(&self, url: &str, input: &Value, retries: Option<u32>) -> String {
+        let mut args = vec![
+            "trigger".to_owned(),
+            url.to_owned(),
+            "--content-type".into(),
+            "application/json".into(),
+            "--body".into(),
+            input.to_string(),
+            "--json".into(),
+        ];
+        if let Some(r) = retries {
+            args.extend(["--retries".into(), r.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_id_of("qstash trigger", &run(qstash(&self.url, &args)).await)
+    }
+
+    /// The run's return value.
+    async fn result_of(&self, run_id: &str) -> Value {
+        let log = self.wait_state(run_id, "RUN_SUCCESS").await;
+        serde_json::from_str(log["workflowRunResponse"].as_str().unwrap()).unwrap()
+    }
+}
+
+/// `context.waitForEvent` released by the SDK's `Client.notify` and by its timeout, parallel
+/// `context.run`s, and a failed run resumed from the DLQ with the SDK's `Client.dlq.resume`
+/// without running its completed steps again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_sdk_waits_for_events_runs_in_parallel_and_resumes() {
+    let dir = example_dir();
+    ensure_packages(&dir);
+
+    let data = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(data.path().join("qstash.db")).unwrap();
+    let server = Server::builder(Arc::new(store))
+        .token(TOKEN)
+        .unwrap()
+        .signing_keys(CURRENT_KEY, NEXT_KEY)
+        .shutdown_grace(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let api = Api {
+        url: url.clone(),
+        http: http(),
+    };
+    let endpoint = start_endpoint(&dir, &url, &api.http).await;
+    let features = format!("{}/features", endpoint.base);
+
+    // Started together: a run that waits for an event, one whose wait times out, a parallel
+    // one, and one whose step fails until a flag is set (no retries: it fails at once).
+    let waiting = api
+        .trigger(&features, &json!({"tag": "w", "wait": "evt-order-1"}), None)
+        .await;
+    let timing_out = api
+        .trigger(
+            &features,
+            &json!({"tag": "t", "wait": "evt-never", "waitTimeout": "1s"}),
+            None,
+        )
+        .await;
+    let parallel = api
+        .trigger(&features, &json!({"tag": "p", "parallel": 3}), None)
+        .await;
+    let flaky = api
+        .trigger(
+            &features,
+            &json!({"tag": "r", "failUntil": "flag-r"}),
+            Some(0),
+        )
+        .await;
+
+    // The waiter is registered, then released by Client.notify with the event's data.
+    let deadline = Instant::now() + WAIT;
+    let waiter = loop {
+        let waiters = api.get("/v2/waiters/evt-order-1").await;
+        if let Some(w) = waiters.as_array().and_then(|w| w.first()) {
+            break w.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never waited: {waiters:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(waiter["url"], features.as_str(), "{waiter:#?}");
+    let notified = api
+        .post_endpoint(
+            &endpoint,
+            "/notify",
+            json!({"eventId": "evt-order-1", "eventData": {"paid": 42}}),
+        )
+        .await;
+    let notified = notified.as_array().unwrap();
+    assert_eq!(notified.len(), 1, "{notified:#?}");
+    assert!(notified[0]["messageId"].is_string(), "{notified:#?}");
+    assert_eq!(notified[0]["waiter"]["url"], features.as_str());
+    // Nobody waits any more: a second notify reaches nobody.
+    let again = api
+        .post_endpoint(
+            &endpoint,
+            "/notify",
+            json!({"eventId": "evt-order-1", "eventData": "late"}),
+        )
+        .await;
+    assert_eq!(again, json!([]));
+    let result = api.result_of(&waiting).await;
+    assert_eq!(
+        result["waited"],
+        json!({"timeout": false, "eventData": {"paid": 42}}),
+        "{result:#?}"
+    );
+    assert_eq!(result["last"], "last:w");
+    assert_eq!(api.steps_of_tag(&endpoint, "w").await, ["first", "last"]);
+    let log = api.run_log(&waiting).await.unwrap();
+    let wait = log["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["steps"].as_array().unwrap())
+        .find(|s| s["stepType"] == "Wait")
+        .unwrap_or_else(|| panic!("no Wait step: {log:#?}"))
+        .clone();
+    assert_eq!(wait["waitEventId"], "evt-order-1", "{wait:#?}");
+    assert_eq!(wait["waitTimeoutDuration"], "30s", "{wait:#?}");
+    assert_eq!(wait["waitTimeout"], false, "{wait:#?}");
+    assert_eq!(wait["out"], r#"{"paid":42}"#, "{wait:#?}");
+
+    // The wait that nobody notifies times out.
+    let result = api.result_of(&timing_out).await;
+    assert_eq!(result["waited"], json!({"timeout": true}), "{result:#?}");
+    assert_eq!(result["last"], "last:t");
+    assert!(
+        api.get("/v2/waiters/evt-never").await == json!([]),
+        "a timed-out waiter is not listed"
+    );
+
+    // Parallel steps: each ran once, the results in order.
+    let result = api.result_of(&parallel).await;
+    assert_eq!(result["parts"], json!([0, 1, 4]), "{result:#?}");
+    let mut ran = api.steps_of_tag(&endpoint, "p").await;
+    ran.sort();
+    assert_eq!(ran, ["first", "last", "part-0", "part-1", "part-2"]);
+    // The logs show the three as one parallel group, without the SDK's plan steps.
+    let log = api.run_log(&parallel).await.unwrap();
+    let groups: Vec<(String, usize)> = log["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["type"].as_str().unwrap().to_owned(),
+                g["steps"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("sequential".to_owned(), 1),
+            ("sequential".to_owned(), 1),
+            ("parallel".to_owned(), 3),
+            ("sequential".to_owned(), 1)
+        ],
+        "{log:#?}"
+    );
+
+    // The flaky run failed and is in the workflow DLQ with its run's fields.
+    api.wait_state(&flaky, "RUN_FAILED").await;
+    let dlq = api.get("/v2/dlq?source=workflow").await;
+    let entry = dlq["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["workflowRunId"] == flaky.as_str())
+        .unwrap_or_else(|| panic!("no DLQ entry of {flaky}: {dlq:#?}"))
+        .clone();
+    assert_eq!(entry["workflowUrl"], features.as_str(), "{entry:#?}");
+    assert!(
+        entry["workflowCreatedAt"].as_u64().unwrap() > 0,
+        "{entry:#?}"
+    );
+    assert_eq!(entry["responseStatus"], 500, "{entry:#?}");
+    assert_eq!(api.steps_of_tag(&endpoint, "r").await, ["first", "flaky"]);
+
+    // Resumed with the flag set: the new run keeps "first" and runs only what is left.
+    api.post_endpoint(&endpoint, "/flags/flag-r", json!({}))
+        .await;
+    let resumed = api
+        .post_endpoint(&endpoint, "/resume", json!({"dlqId": entry["dlqId"]}))
+        .await;
+    let resumed_run = resumed["workflowRunId"].as_str().unwrap().to_owned();
+    assert_ne!(resumed_run, flaky);
+    assert!(resumed["workflowCreatedAt"].is_number(), "{resumed:#?}");
+    let result = api.result_of(&resumed_run).await;
+    assert_eq!(
+        result,
+        json!({"first": "first:r", "flaky": "flaky:r", "last": "last:r"}),
+        "{result:#?}"
+    );
+    assert_eq!(
+        api.steps_of_tag(&endpoint, "r").await,
+        ["first", "flaky", "flaky", "last"],
+        "the completed step ran once"
+    );
+    let names: Vec<String> = steps(&api.run_log(&resumed_run).await.unwrap())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["init", "first", "flaky", "last"]);
 
     drop(endpoint);
     server.shutdown().await;

@@ -547,6 +547,8 @@ pub(crate) enum Op {
     RetryDlq,
     SigningKeys,
     RotateSigningKeys,
+    FlowControl,
+    FlowControls,
 }
 
 impl Op {
@@ -568,6 +570,8 @@ impl Op {
             Op::RetryDlq => "retry_dlq",
             Op::SigningKeys => "signing_keys",
             Op::RotateSigningKeys => "rotate_signing_keys",
+            Op::FlowControl => "flow_control",
+            Op::FlowControls => "flow_controls",
         }
     }
 }

@@ -4,8 +4,9 @@
 //! [`Client::publish_batch`]), reads and cancels them ([`Client::message`],
 //! [`Client::cancel_message`]), reads their events ([`Client::events`]), manages the
 //! dead-letter queue ([`Client::dlq`], [`Client::dlq_message`], [`Client::retry_dlq`],
-//! [`Client::delete_dlq`]) and the signing keys ([`Client::signing_keys`],
-//! [`Client::rotate_signing_keys`]). A publish is resent only when that cannot enqueue it
+//! [`Client::delete_dlq`]), the signing keys ([`Client::signing_keys`],
+//! [`Client::rotate_signing_keys`]) and reads the flow-control keys' counters
+//! ([`Client::flow_control`], [`Client::flow_controls`]). A publish is resent only when that cannot enqueue it
 //! twice (see [`Client::publish`]).
 //!
 //! - Every request is exactly the one the QStash API defines, encoded by
@@ -91,6 +92,6 @@ pub use qstash_protocol::{
 };
 pub use qstash_protocol::{
     DeduplicationId, DlqListResponse, DlqMessage, DlqQuery, DlqRetryResponse, Event, EventState,
-    EventsQuery, EventsResponse, Message, PublishBatch, PublishRequest, PublishResponse,
-    SigningKeysResponse,
+    EventsQuery, EventsResponse, FlowControlInfo, Message, PublishBatch, PublishRequest,
+    PublishResponse, SigningKeysResponse,
 };

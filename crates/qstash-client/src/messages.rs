@@ -1,13 +1,13 @@
 //! Managing messages (`SERVER.md` §5, §7): a message, its cancel, the message logs
-//! (events), the dead-letter queue and the signing keys.
+//! (events), the dead-letter queue, the signing keys and the flow-control keys (§8).
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
 use http::{Method, Request, Uri};
 use qstash_protocol::{
     DLQ_PATH, DLQ_RETRY_PATH, DlqDelete, DlqDeleteResponse, DlqListResponse, DlqMessage, DlqQuery,
-    DlqRetryResponse, EVENTS_PATH, EventsQuery, EventsResponse, KEYS_PATH, KEYS_ROTATE_PATH,
-    MESSAGES_PATH, Message, SigningKeysResponse,
+    DlqRetryResponse, EVENTS_PATH, EventsQuery, EventsResponse, FLOW_CONTROL_PATH, FlowControlInfo,
+    KEYS_PATH, KEYS_ROTATE_PATH, MESSAGES_PATH, Message, SigningKeysResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -138,6 +138,28 @@ impl Client {
             Replay::OnlyUnsent,
         )
         .await
+    }
+
+    /// The live counters of one flow-control key: `GET {base}/v2/flowControl/{key}`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for a key the tenant never used; [`ErrorKind::InvalidRequest`]
+    /// for an empty key; otherwise see [`ErrorKind`].
+    pub async fn flow_control(&self, key: &str) -> Result<FlowControlInfo, Error> {
+        let path = Target::new(FLOW_CONTROL_PATH).id("flow-control key", key)?;
+        self.call(Op::FlowControl, Method::GET, &path, Replay::Safe)
+            .await
+    }
+
+    /// Every flow-control key the tenant has used, with its live counters:
+    /// `GET {base}/v2/flowControl`.
+    ///
+    /// # Errors
+    /// See [`ErrorKind`].
+    pub async fn flow_controls(&self) -> Result<Vec<FlowControlInfo>, Error> {
+        let path = Target::new(FLOW_CONTROL_PATH);
+        self.call(Op::FlowControls, Method::GET, &path, Replay::Safe)
+            .await
     }
 
     /// Sends a request without body to `target` and parses the JSON answer.

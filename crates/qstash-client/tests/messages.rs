@@ -313,3 +313,34 @@ async fn event_and_dlq_pages_follow_the_cursor() {
     assert!(first.messages.is_empty());
     assert!(pages.next_page().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_control_keys_show_their_counters() {
+    let s = setup().await;
+    let err = s.client.flow_control("fc-key").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(s.client.flow_controls().await.unwrap().is_empty());
+    let sent = s
+        .client
+        .publish_url(format!("{}/ok/fc", s.dest))
+        .body("x")
+        .flow_control("fc-key", "parallelism=3, rate=20, period=1m")
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    s.wait_event(&sent.message_id, EventState::Delivered).await;
+    let info = s.client.flow_control("fc-key").await.unwrap();
+    assert_eq!(info.flow_control_key, "fc-key");
+    assert_eq!(
+        (info.parallelism_max, info.rate_max, info.rate_period),
+        (3, 20, 60)
+    );
+    assert_eq!(info.rate_count, 1, "{info:?}");
+    assert_eq!(info.wait_list_size, 0);
+    let all = s.client.flow_controls().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].flow_control_key, "fc-key");
+    let empty = s.client.flow_control("").await.unwrap_err();
+    assert_eq!(empty.kind(), ErrorKind::InvalidRequest);
+}

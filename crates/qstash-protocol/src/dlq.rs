@@ -94,6 +94,38 @@ pub struct DlqMessage {
     /// The outcome of the failure callback, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_callback_state: Option<CallbackState>,
+    /// The failure callback's outcome as the workflow DLQ shows it (`{"state": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_callback_info: Option<FailureCallbackInfo>,
+    /// For a message of a workflow run: the run's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_id: Option<String>,
+    /// For a message of a workflow run: the workflow's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_url: Option<String>,
+    /// For a message of a workflow run: when the run was created, in milliseconds since the
+    /// unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_created_at: Option<u64>,
+}
+
+/// The failure callback's outcome of a workflow run's dead letter (upstream's
+/// `failureCallbackInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FailureCallbackInfo {
+    /// `CALLBACK_SUCCESS` or `CALLBACK_FAIL` once the failure callback ended; absent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<CallbackState>,
+}
+
+impl FailureCallbackInfo {
+    /// The info of a failure callback in `state`.
+    #[must_use]
+    pub fn new(state: Option<CallbackState>) -> FailureCallbackInfo {
+        FailureCallbackInfo { state }
+    }
 }
 
 impl DlqMessage {

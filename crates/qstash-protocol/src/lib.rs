@@ -55,7 +55,8 @@
 //! (`POST /v2/publish/{destination}`, with a checking builder, `to_http`, `from_http` and
 //! [`from_parts`](PublishRequest::from_parts)), [`PublishBatch`] (`POST /v2/batch`), and the
 //! bodies [`PublishResponse`], [`Message`], [`Event`] with [`EventsQuery`], [`DlqMessage`] with
-//! [`DlqQuery`] and [`DlqDelete`], [`CallbackBody`] and [`SigningKeysResponse`].
+//! [`DlqQuery`] and [`DlqDelete`], [`CallbackBody`], [`SigningKeysResponse`] and
+//! [`FlowControlInfo`].
 //!
 //! # Decoding rules
 //! - Header names are case-insensitive; unknown `Upstash-*` headers and other headers are
@@ -94,6 +95,7 @@ mod dlq;
 mod encode;
 mod error;
 mod events;
+mod flow_control;
 mod forward;
 pub mod header;
 mod message;
@@ -108,13 +110,14 @@ mod values;
 pub use batch::{BATCH_TRIGGER_PATH, BatchRequestEntry, TriggerBatch};
 pub use dlq::{
     DLQ_PATH, DLQ_RETRY_PATH, DlqBulkRetryResponse, DlqDelete, DlqDeleteResponse, DlqListResponse,
-    DlqMessage, DlqQuery, DlqRetryResponse,
+    DlqMessage, DlqQuery, DlqRetryResponse, FailureCallbackInfo,
 };
 pub use error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,
     ValueErrorKind,
 };
 pub use events::{EVENTS_PATH, Event, EventState, EventsQuery, EventsResponse, LOGS_V2_PATH};
+pub use flow_control::{FLOW_CONTROL_PATH, FlowControlInfo};
 pub use forward::{ForwardedHeaders, MAX_FORWARD_NAME_LEN, MAX_FORWARDED_HEADERS};
 pub use message::{
     CallbackBody, CallbackState, HeaderLists, KEYS_PATH, KEYS_ROTATE_PATH, MESSAGES_PATH, Message,

@@ -17,6 +17,10 @@ pub struct Limits {
     pub dedup_window: Duration,
     /// The most entries of one batch request. Default 1 000.
     pub max_batch: usize,
+    /// The most steps one workflow run may record after its initial payload (a workflow that
+    /// never ends): the step beyond it is refused with 400 and the run ends `RUN_FAILED` with
+    /// the reason "the run reached the limit of N steps per run". Default 1 000.
+    pub max_run_steps: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +31,7 @@ impl Default for Limits {
             max_delay: Duration::from_secs(7 * 24 * 3600),
             dedup_window: Duration::from_secs(600),
             max_batch: 1000,
+            max_run_steps: 1000,
         }
     }
 }
@@ -44,6 +49,10 @@ pub struct DeliveryConfig {
     pub lease_grace: Duration,
     /// The most response-body bytes kept from one attempt. Default 64 KiB.
     pub max_response_body: usize,
+    /// How long the engine signs with signing keys read from the store before reading them
+    /// again, so that a rotation made through another process sharing the store reaches this
+    /// one. Default 5 s. (Keys given by configuration are never re-read.)
+    pub keys_refresh: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -53,6 +62,7 @@ impl Default for DeliveryConfig {
             concurrency: 256,
             lease_grace: Duration::from_secs(30),
             max_response_body: 64 * 1024,
+            keys_refresh: Duration::from_secs(5),
         }
     }
 }

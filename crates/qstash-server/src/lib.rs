@@ -39,6 +39,7 @@ mod config;
 mod engine;
 mod error;
 mod ids;
+mod metrics;
 mod workflow;
 
 use std::collections::HashMap;
@@ -200,6 +201,7 @@ impl ServerBuilder {
         let engine = Arc::new(engine::Engine::new(
             self.store.clone(),
             Signer::new(keys.current.clone()),
+            keys_in_store,
             self.delivery,
             http,
         ));

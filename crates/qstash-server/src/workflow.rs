@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use qstash_protocol::{FailureTarget, PublishRequest, TriggerRequest};
-use qstash_store::{Millis, NewMessage, NewRun, RunLink, RunStep};
+use qstash_store::{FlowLimits, Millis, NewMessage, NewRun, RunLink, RunStep};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole, header_pairs};
@@ -23,6 +23,9 @@ pub(crate) struct RunConfig {
     pub retry_delay: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_key: Option<String>,
+    /// The limits sent with the run's flow-control key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_limits: Option<RunFlowLimits>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// Headers forwarded to the workflow on every delivery of the run.
@@ -36,6 +39,46 @@ pub(crate) struct RunConfig {
     pub failure_function: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failure_callback_forward: Vec<(String, String)>,
+}
+
+/// The store's form of an `Upstash-Flow-Control-Value`.
+pub(crate) fn flow_limits(value: qstash_flow_control::FlowControl) -> FlowLimits {
+    FlowLimits {
+        parallelism: value.parallelism().map(|n| n.get()),
+        rate: value.rate().map(|n| n.get()),
+        // The grammar keeps a period above zero; a sub-millisecond one counts as 1 ms.
+        period_ms: value.period().as_millis().max(1),
+    }
+}
+
+/// [`FlowLimits`] as a run's configuration keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RunFlowLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    pub period_ms: u64,
+}
+
+impl From<FlowLimits> for RunFlowLimits {
+    fn from(l: FlowLimits) -> Self {
+        RunFlowLimits {
+            parallelism: l.parallelism,
+            rate: l.rate,
+            period_ms: l.period_ms,
+        }
+    }
+}
+
+impl From<RunFlowLimits> for FlowLimits {
+    fn from(l: RunFlowLimits) -> Self {
+        FlowLimits {
+            parallelism: l.parallelism,
+            rate: l.rate,
+            period_ms: l.period_ms,
+        }
+    }
 }
 
 impl RunConfig {
@@ -53,6 +96,7 @@ impl RunConfig {
             retries: req.retries(),
             retry_delay: req.retry_delay().map(|r| r.as_str().to_owned()),
             flow_key: req.flow_control().map(|(k, _)| k.as_str().to_owned()),
+            flow_limits: req.flow_control().map(|(_, v)| flow_limits(v).into()),
             labels: req.labels().iter().map(|l| l.as_str().to_owned()).collect(),
             forward: header_pairs(req.forwarded().iter()),
             ..RunConfig::default()
@@ -83,6 +127,7 @@ impl RunConfig {
         }
         if self.flow_key.is_some() {
             message.flow_key.clone_from(&self.flow_key);
+            message.flow_limits = self.flow_limits.map(Into::into);
         }
         if !self.labels.is_empty() {
             message.labels.clone_from(&self.labels);
@@ -270,6 +315,7 @@ pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage)
         retries: gave_retries.then_some(message.max_retries),
         retry_delay: envelope.retry_delay.clone(),
         flow_key: message.flow_key.clone(),
+        flow_limits: message.flow_limits.map(Into::into),
         labels: message.labels.clone(),
         failure_callback: envelope.failure_callback.clone(),
         failure_callback_forward: envelope.failure_callback_forward.clone(),

@@ -382,3 +382,188 @@ async fn a_message_can_be_read_back() {
     let r = s.get("/v2/messages/msg_nope").send().await.unwrap();
     assert_eq!(error_of(r).await.0, 404);
 }
+
+/// The value of a sample line `name value` in a Prometheus text exposition.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_accepts_and_outcomes() {
+    let s = start().await;
+    let sink = Sink::start().await;
+    let metrics = || async {
+        let r = s
+            .http
+            .get(format!("{}/metrics", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "/metrics needs no token");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        r.text().await.unwrap()
+    };
+    let before = metrics().await;
+    assert_eq!(sample(&before, "qstash_messages_accepted_total"), 0.0);
+    assert_eq!(sample(&before, "qstash_due_backlog"), 0.0);
+
+    s.publish(&format!("{}/ok/m", sink.url), &[], "a").await;
+    s.publish(&format!("{}/ok/m", sink.url), &[], "b").await;
+    s.publish(
+        &format!("{}/nonretryable/m", sink.url),
+        &[("Upstash-Retries", "0")],
+        "c",
+    )
+    .await;
+    // Delayed: accepted but not due, so not backlog.
+    s.publish(
+        &format!("{}/ok/later", sink.url),
+        &[("Upstash-Delay", "1h")],
+        "d",
+    )
+    .await;
+    sink.wait_for("/ok/m", 2, WAIT).await;
+    sink.wait_for("/nonretryable/m", 1, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let text = loop {
+        let text = metrics().await;
+        if sample(&text, "qstash_messages_dead_lettered_total") == 1.0
+            && sample(&text, "qstash_deliveries_delivered_total") == 2.0
+            && sample(&text, "qstash_deliveries_in_flight") == 0.0
+        {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(sample(&text, "qstash_messages_accepted_total"), 4.0);
+    assert_eq!(sample(&text, "qstash_deliveries_failed_total"), 1.0);
+    assert_eq!(sample(&text, "qstash_deliveries_retried_total"), 0.0);
+    assert_eq!(sample(&text, "qstash_due_backlog"), 0.0);
+    assert_eq!(sample(&text, "qstash_attempt_duration_seconds_count"), 3.0);
+    assert_eq!(sample(&text, "qstash_delivery_latency_seconds_count"), 2.0);
+}
+
+#[tokio::test]
+async fn a_rotation_through_one_server_reaches_another_sharing_the_store() {
+    use std::sync::Arc;
+    let sink = Sink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn qstash_store::Store> =
+        Arc::new(qstash_store::sqlite::SqliteStore::open(dir.path().join("shared.db")).unwrap());
+    let mut delivery = qstash_server::DeliveryConfig::default();
+    delivery.keys_refresh = Duration::from_millis(50);
+    // No signing-key configuration: both sign with the store's keys.
+    let start = || async {
+        qstash_server::Server::builder(store.clone())
+            .token(TOKEN)
+            .unwrap()
+            .delivery(delivery)
+            .start()
+            .await
+            .unwrap()
+    };
+    let a = start().await;
+    let b = start().await;
+    let http = http_client();
+    let keys = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{url}/v2/keys"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = keys(b.url()).await;
+    assert_eq!(before, keys(a.url()).await, "one pair for the whole store");
+    let rotated: Value = http
+        .post(format!("{}/v2/keys/rotate", a.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rotated["current"], before["next"]);
+    assert_eq!(
+        keys(b.url()).await,
+        rotated,
+        "the other server reads the store"
+    );
+
+    // Only B delivers from now on; it must sign with the new current key.
+    a.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dest = format!("{}/ok/after-rotation", sink.url);
+    let r = http
+        .post(format!("{}/v2/publish/{dest}", b.url()))
+        .bearer_auth(TOKEN)
+        .body("y")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let got = sink.wait_for("/ok/after-rotation", 1, WAIT).await;
+    let sig = got[0].header("upstash-signature").unwrap();
+    let current = rotated["current"].as_str().unwrap();
+    Receiver::new(current, current)
+        .verify(sig, b"y", Some(&dest))
+        .expect("signed with the rotated current key");
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_show_each_flow_control_key() {
+    let s = start().await;
+    let sink = Sink::start().await;
+    // Never answers: the key's one place stays taken, so the second message waits.
+    for body in ["1", "2"] {
+        s.publish(
+            &format!("{}/slow/fc", sink.url),
+            &[
+                ("Upstash-Flow-Control-Key", "fc-key"),
+                ("Upstash-Flow-Control-Value", "parallelism=1"),
+            ],
+            body,
+        )
+        .await;
+    }
+    sink.wait_for("/slow/fc", 1, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = s
+            .http
+            .get(format!("{}/metrics", s.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = |family: &str| {
+            text.lines()
+                .find(|l| l.starts_with(family) && l.contains(r#"key="fc-key""#))
+                .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+        };
+        if line("qstash_flow_control_in_flight").as_deref() == Some("1")
+            && line("qstash_flow_control_waiting").as_deref() == Some("1")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

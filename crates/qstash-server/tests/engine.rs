@@ -17,6 +17,8 @@ struct Counting {
     inner: SqliteStore,
     claims: AtomicU64,
     next_due: AtomicU64,
+    /// Wake-ups as a store shared with other processes gives them.
+    wakeups: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[async_trait]
@@ -31,9 +33,12 @@ impl Store for Counting {
         self.claims.fetch_add(1, Ordering::SeqCst);
         self.inner.claim_due(now, limit).await
     }
-    async fn next_due(&self) -> Result<Option<Millis>> {
+    async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
         self.next_due.fetch_add(1, Ordering::SeqCst);
-        self.inner.next_due().await
+        self.inner.next_due(now).await
+    }
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.inner.due_count(now).await
     }
     async fn finish(&self, f: Vec<Finish>) -> Result<Vec<FinishOutcome>> {
         self.inner.finish(f).await
@@ -95,6 +100,15 @@ impl Store for Counting {
     ) -> Result<Page<StoredRun>> {
         self.inner.list_runs(t, f, c, n).await
     }
+    async fn flow_control(&self, t: &str, k: &str, now: Millis) -> Result<Option<FlowControlInfo>> {
+        self.inner.flow_control(t, k, now).await
+    }
+    async fn list_flow_control(&self, t: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
+        self.inner.list_flow_control(t, now).await
+    }
+    fn due_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.wakeups.clone()
+    }
 }
 
 #[tokio::test]
@@ -104,6 +118,7 @@ async fn an_idle_server_asks_the_store_for_nothing() {
         inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
         claims: AtomicU64::new(0),
         next_due: AtomicU64::new(0),
+        wakeups: None,
     });
     let server = Server::builder(store.clone())
         .token(TOKEN)
@@ -143,6 +158,134 @@ async fn an_idle_server_asks_the_store_for_nothing() {
     );
     // and the wake-up for the first message was not a poll loop either
     assert!(c1 < 20, "{c1} claims for three wake-ups");
+    server.shutdown().await;
+}
+
+/// Messages held back by flow control are not due: while a key is at its parallelism or its
+/// rate window is full, the scheduler sleeps (until a finish or the window's end) instead of
+/// asking the store again and again.
+#[tokio::test]
+async fn held_back_messages_do_not_make_the_scheduler_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
+        claims: AtomicU64::new(0),
+        next_due: AtomicU64::new(0),
+        wakeups: None,
+    });
+    let server = Server::builder(store.clone())
+        .token(TOKEN)
+        .unwrap()
+        .shutdown_grace(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let sink = Sink::start().await;
+    let http = http_client();
+    let publish = |path: &'static str, value: &'static str| {
+        let (http, url, sink_url) = (http.clone(), server.url(), sink.url.clone());
+        async move {
+            let r = http
+                .post(format!("{url}/v2/publish/{sink_url}{path}"))
+                .bearer_auth(TOKEN)
+                .header("Upstash-Flow-Control-Key", path)
+                .header("Upstash-Flow-Control-Value", value)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    // Parallelism: /second holds the one place for a second; two more wait.
+    for _ in 0..3 {
+        publish("/second/p", "parallelism=1").await;
+    }
+    // Rate: one start per 2 s; two more wait for the window's end.
+    for _ in 0..3 {
+        publish("/ok/r", "rate=1, period=2s").await;
+    }
+    sink.wait_for("/second/p", 1, Duration::from_secs(5)).await;
+    sink.wait_for("/ok/r", 1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (c0, n0) = (
+        store.claims.load(Ordering::SeqCst),
+        store.next_due.load(Ordering::SeqCst),
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (c1, n1) = (
+        store.claims.load(Ordering::SeqCst),
+        store.next_due.load(Ordering::SeqCst),
+    );
+    assert!(
+        c1 - c0 <= 2 && n1 - n0 <= 2,
+        "the scheduler polled while every due message was held back: {} claims, {} next_due",
+        c1 - c0,
+        n1 - n0
+    );
+    assert_eq!(sink.to("/second/p").len(), 1);
+    assert_eq!(sink.to("/ok/r").len(), 1);
+    // And the held-back messages go once their key allows.
+    sink.wait_for("/second/p", 3, Duration::from_secs(10)).await;
+    sink.wait_for("/ok/r", 2, Duration::from_secs(10)).await;
+    server.shutdown().await;
+}
+
+/// A message stored behind the engine's back (as by another process sharing the store) is
+/// delivered as soon as the store's wake-up signal fires, not when the idle scheduler's hour of
+/// sleep ends.
+#[tokio::test]
+async fn a_store_wakeup_makes_the_idle_scheduler_look_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wakeups = Arc::new(tokio::sync::Notify::new());
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(dir.path().join("q.db")).unwrap(),
+        claims: AtomicU64::new(0),
+        next_due: AtomicU64::new(0),
+        wakeups: Some(wakeups.clone()),
+    });
+    let server = Server::builder(store.clone())
+        .token(TOKEN)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let sink = Sink::start().await;
+    // Wait until the scheduler has found nothing due and gone to sleep.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.next_due.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the scheduler never looked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let message = NewMessage {
+        id: "msg_from_elsewhere".to_string(),
+        tenant: "other-process".to_string(),
+        destination: format!("{}/elsewhere", sink.url),
+        method: "POST".to_string(),
+        headers: Vec::new(),
+        body: b"hi".to_vec(),
+        created_at: now,
+        due_at: now,
+        max_retries: 0,
+        lease_ms: 60_000,
+        labels: Vec::new(),
+        dedup: None,
+        flow_key: None,
+        flow_limits: None,
+        extra: Vec::new(),
+        run: None,
+    };
+    store
+        .inner
+        .insert_messages(vec![message], now)
+        .await
+        .unwrap();
+    wakeups.notify_one();
+    sink.wait_for("/elsewhere", 1, Duration::from_secs(5)).await;
     server.shutdown().await;
 }
 

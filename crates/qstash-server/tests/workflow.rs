@@ -521,3 +521,452 @@ async fn a_call_callback_carries_the_run_headers() {
         .unwrap();
     assert_eq!(steps, json!([]));
 }
+
+/// A run of `wf` triggered and continued by its Init message (as the SDK answers the trigger
+/// delivery): `(run id, init message id)`.
+async fn started_run(s: &TestServer, sink: &Sink, wf: &str, path: &str) -> (String, String) {
+    let run_id = trigger(s, TOKEN, wf, &[], r#"{"n":1}"#).await;
+    sink.wait_for(path, 1, WAIT).await;
+    let (status, answer) = batch(
+        s,
+        TOKEN,
+        run_message(
+            wf,
+            &run_id,
+            true,
+            &[("upstash-workflow-trigger-by-sdk", "true")],
+            r#"{"n":1}"#,
+        ),
+    )
+    .await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    sink.wait_for(path, 2, WAIT).await;
+    (run_id, answer[0]["messageId"].as_str().unwrap().to_owned())
+}
+
+/// `POST /v2/wait/{event}` as the SDK's `context.waitForEvent` sends it.
+fn wait_request(
+    s: &TestServer,
+    token: &str,
+    wf: &str,
+    run_id: &str,
+    event: &str,
+    timeout: &str,
+) -> reqwest::RequestBuilder {
+    let body = json!({
+        "url": wf,
+        "timeout": timeout,
+        "timeoutUrl": wf,
+        "timeoutHeaders": {"Upstash-Workflow-Runid": [run_id]},
+        "step": {"stepId": 1, "stepType": "Wait", "stepName": "wait", "concurrent": 1},
+    });
+    s.http
+        .post(format!("{}/v2/wait/{event}", s.url))
+        .bearer_auth(token)
+        .header("upstash-workflow-runid", run_id)
+        .header("upstash-workflow-init", "false")
+        .header("upstash-workflow-url", wf)
+        .header("upstash-feature-set", FEATURES)
+        .header("upstash-forward-upstash-workflow-sdk-version", "1")
+        .header("upstash-workflow-calltype", "step")
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+/// The last step of a delivery, as JSON.
+fn last_step(r: &Received) -> Value {
+    let steps = steps_of(r);
+    serde_json::from_str(&steps.last().unwrap().1).unwrap()
+}
+
+#[tokio::test]
+async fn a_wait_is_released_by_notify_once_and_its_timeout_never_follows() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/wait", sink.url);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/wait").await;
+
+    let resp = wait_request(&s, TOKEN, &wf, &run_id, "evt-1", "2s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let wait_id = resp.json::<Value>().await.unwrap()["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiters: Value = s
+        .get("/v2/waiters/evt-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiters.as_array().unwrap().len(), 1, "{waiters:#?}");
+    assert_eq!(waiters[0]["url"], wf.as_str());
+    assert!(waiters[0]["deadline"].as_u64().unwrap() > 0);
+
+    // Another tenant neither sees nor releases it.
+    let other = |path: &str| {
+        s.http
+            .request(
+                if path.starts_with("/v2/waiters") {
+                    reqwest::Method::GET
+                } else {
+                    reqwest::Method::POST
+                },
+                format!("{}{path}", s.url),
+            )
+            .bearer_auth(OTHER_TOKEN)
+    };
+    let seen: Value = other("/v2/waiters/evt-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen, json!([]));
+    let released: Value = other("/v2/notify/evt-1")
+        .body("x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released, json!([]));
+    // Nor does a notify of another run.
+    let released: Value = s
+        .post("/v2/notify/wfr_other/evt-1")
+        .body("x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released, json!([]));
+
+    let released: Value = s
+        .post("/v2/notify/evt-1")
+        .body(r#"{"paid":true}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released.as_array().unwrap().len(), 1, "{released:#?}");
+    assert_eq!(released[0]["messageId"], wait_id.as_str());
+    assert_eq!(released[0]["waiter"]["url"], wf.as_str());
+    let got = sink.wait_for("/wf/wait", 3, WAIT).await;
+    let d = &got[2];
+    assert_eq!(d.header("upstash-message-id"), Some(wait_id.as_str()));
+    assert_eq!(d.header("upstash-workflow-sdk-version"), Some("1"));
+    let step = last_step(d);
+    assert_eq!(step["stepType"], "Wait", "{step}");
+    assert_eq!(step["waitEventId"], "evt-1");
+    assert_eq!(step["waitTimeout"], false);
+    assert_eq!(
+        STANDARD.decode(step["out"].as_str().unwrap()).unwrap(),
+        br#"{"paid":true}"#
+    );
+
+    // Released once: a second notify reaches nobody, and the timeout never comes.
+    let again: Value = s
+        .post("/v2/notify/evt-1")
+        .body("late")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, json!([]));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(sink.to("/wf/wait").len(), 3, "one delivery of the wait");
+    let _ = run_id;
+}
+
+#[tokio::test]
+async fn a_wait_nobody_notifies_times_out() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/timeout", sink.url);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/timeout").await;
+    let resp = wait_request(&s, TOKEN, &wf, &run_id, "evt-never", "1s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let started = Instant::now();
+    let got = sink.wait_for("/wf/timeout", 3, WAIT).await;
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let step = last_step(&got[2]);
+    assert_eq!(step["waitTimeout"], true, "{step}");
+    assert_eq!(step["timeout"], "1s");
+    assert!(step.get("out").is_none(), "{step}");
+    // Timed out: no longer waiting, a notify reaches nobody.
+    let released: Value = s
+        .post("/v2/notify/evt-never")
+        .body("late")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released, json!([]));
+}
+
+#[tokio::test]
+async fn bad_waits_are_refused() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/badwait", sink.url);
+    // A run that does not exist, or that belongs to another tenant.
+    let status = status_of(wait_request(&s, TOKEN, &wf, "wfr_nobody", "e", "10s")).await;
+    assert_eq!(status, 400);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/badwait").await;
+    let status = status_of(wait_request(&s, OTHER_TOKEN, &wf, &run_id, "e", "10s")).await;
+    assert_eq!(status, 400);
+    // Not JSON, no step, a timeout that is not a duration, no run id.
+    for body in [
+        "not json".to_owned(),
+        json!({"url": wf, "timeout": "10s"}).to_string(),
+        json!({"url": wf, "timeout": "10s", "step": {"stepName": "w"}}).to_string(),
+        json!({"url": wf, "timeout": "soon", "step": {"stepId": 1, "stepName": "w"}}).to_string(),
+        json!({"url": wf, "timeout": "99999d", "step": {"stepId": 1, "stepName": "w"}}).to_string(),
+    ] {
+        let status =
+            status_of(wait_request(&s, TOKEN, &wf, &run_id, "e", "10s").body(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    let status = status_of(
+        s.post("/v2/wait/e")
+            .header("content-type", "application/json")
+            .body(json!({"url": wf, "step": {"stepId": 1, "stepName": "w"}}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 400, "a wait without a run");
+    let waiters: Value = s
+        .get("/v2/waiters/e")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiters, json!([]));
+}
+
+#[tokio::test]
+async fn a_run_that_never_ends_fails_at_the_step_cap() {
+    let sink = Sink::start().await;
+    let mut limits = qstash_server::Limits::default();
+    limits.max_run_steps = 3;
+    let s = start_with(limits, qstash_server::DeliveryConfig::default()).await;
+    let wf = format!("{}/wf/forever", sink.url);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/forever").await;
+    for i in 1..=3 {
+        let step = json!({"stepId": i, "stepName": format!("s{i}"), "stepType": "Run", "out": "1", "concurrent": 1});
+        let (status, answer) = batch(
+            &s,
+            TOKEN,
+            run_message(&wf, &run_id, false, &[], &step.to_string()),
+        )
+        .await;
+        assert!((200..300).contains(&status), "step {i}: {status} {answer}");
+    }
+    let step = r#"{"stepId":4,"stepName":"s4","stepType":"Run","out":"1","concurrent":1}"#;
+    let (status, answer) = batch(&s, TOKEN, run_message(&wf, &run_id, false, &[], step)).await;
+    assert_eq!(status, 400, "{answer}");
+    let log = wait_state(&s, TOKEN, &run_id, "RUN_FAILED").await;
+    let reason = log["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("limit of 3 steps"), "{log:#?}");
+}
+
+#[tokio::test]
+async fn parallel_steps_are_each_delivered_with_the_steps_so_far() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/parallel", sink.url);
+    let (run_id, init_id) = started_run(&s, &sink, &wf, "/wf/parallel").await;
+    // The SDK's plan steps of a Promise.all of two context.run, in one batch.
+    let plan = |target: u32| {
+        json!({"stepId": 0, "stepName": format!("p{target}"), "stepType": "Run", "concurrent": 2, "targetStep": target})
+            .to_string()
+    };
+    let resp = s
+        .post("/v2/batch")
+        .json(&json!([
+            run_message(&wf, &run_id, false, &[], &plan(1)),
+            run_message(&wf, &run_id, false, &[], &plan(2)),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let ids: Vec<String> = resp
+        .json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let got = sink.wait_for("/wf/parallel", 4, WAIT).await;
+    // Each plan step is delivered with the steps up to and including itself.
+    for d in &got[2..] {
+        let id = d.header("upstash-message-id").unwrap().to_owned();
+        let steps = steps_of(d);
+        let at = ids.iter().position(|i| *i == id).unwrap();
+        assert_eq!(steps.len(), 2 + at, "{steps:?}");
+        assert_eq!(steps[0].0, init_id);
+        assert_eq!(steps.last().unwrap().0, id);
+    }
+}
+
+#[tokio::test]
+async fn resume_from_the_dlq_keeps_the_completed_steps() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/resume", sink.url);
+    let (run_id, init_id) = started_run(&s, &sink, &wf, "/wf/resume").await;
+    // A step message whose delivery fails for good (its destination answers 500, no retries).
+    let step = r#"{"stepId":1,"stepName":"a","stepType":"Run","out":"2","concurrent":1}"#;
+    let mut entry = run_message(&wf, &run_id, false, &[("upstash-retries", "0")], step);
+    entry["destination"] = json!(format!("{}/fail/resume", sink.url));
+    let (status, answer) = batch(&s, TOKEN, entry).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let step_id = answer[0]["messageId"].as_str().unwrap().to_owned();
+    wait_state(&s, TOKEN, &run_id, "RUN_FAILED").await;
+
+    let deadline = Instant::now() + WAIT;
+    let dead = loop {
+        let dlq: Value = s
+            .get("/v2/workflows/dlq")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(m) = dlq["messages"].as_array().unwrap().first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < deadline, "no dead letter: {dlq:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(dead["workflowRunId"], run_id.as_str(), "{dead:#?}");
+    assert_eq!(dead["workflowUrl"], wf.as_str());
+    assert!(dead["workflowCreatedAt"].as_u64().unwrap() > 0);
+    let dlq_id = dead["dlqId"].as_str().unwrap().to_owned();
+
+    // Another tenant cannot resume it.
+    let status = status_of(
+        s.http
+            .post(format!("{}/v2/workflows/dlq/resume/{dlq_id}", s.url))
+            .bearer_auth(OTHER_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let resumed: Value = s
+        .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_run = resumed["workflowRunId"].as_str().unwrap().to_owned();
+    assert_ne!(new_run, run_id);
+    assert!(resumed["workflowCreatedAt"].as_u64().unwrap() > 0);
+    // The new run's first delivery carries the completed steps, as a step delivery.
+    let got = sink.wait_for("/wf/resume", 3, WAIT).await;
+    let d = &got[2];
+    assert_eq!(d.header("upstash-workflow-runid"), Some(new_run.as_str()));
+    assert_eq!(d.header("upstash-workflow-sdk-version"), Some("1"));
+    assert_eq!(
+        steps_of(d),
+        [
+            (init_id, r#"{"n":1}"#.to_owned()),
+            (step_id, step.to_owned())
+        ]
+    );
+    let log = run_log(&s, TOKEN, &new_run).await.unwrap();
+    assert_eq!(log["workflowState"], "RUN_STARTED");
+
+    // The SDK's query form: {"workflowRuns": [...]}.
+    let again: Value = s
+        .post(&format!("/v2/workflows/dlq/restart?dlqIds={dlq_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["workflowRuns"].as_array().unwrap().len(),
+        1,
+        "{again:#?}"
+    );
+    assert_eq!(
+        status_of(s.post("/v2/workflows/dlq/resume")).await,
+        400,
+        "no dlqIds"
+    );
+    // Overrides: the new run's id, and retries within the limits.
+    let chosen: Value = s
+        .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))
+        .header("Upstash-Workflow-RunId", "wfr_chosen")
+        .header("Upstash-Retries", "2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chosen["workflowRunId"], "wfr_chosen", "{chosen:#?}");
+    let status = status_of(
+        s.post(&format!("/v2/workflows/dlq/restart/{dlq_id}"))
+            .header("Upstash-Retries", "99"),
+    )
+    .await;
+    assert_eq!(status, 400, "more retries than the limit");
+}
+
+#[tokio::test]
+async fn a_malformed_step_is_refused_and_the_run_goes_on() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/malformed", sink.url);
+    let (run_id, _) = started_run(&s, &sink, &wf, "/wf/malformed").await;
+    for body in [
+        "not json",
+        "[1,2]",
+        r#"{"stepName":"a"}"#,
+        r#"{"stepId":"one"}"#,
+    ] {
+        let (status, answer) = batch(&s, TOKEN, run_message(&wf, &run_id, false, &[], body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("stepId"),
+            "{answer}"
+        );
+    }
+    // Nothing was recorded; a good step still goes through.
+    let step = r#"{"stepId":1,"stepName":"a","stepType":"Run","out":"2","concurrent":1}"#;
+    let (status, answer) = batch(&s, TOKEN, run_message(&wf, &run_id, false, &[], step)).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let got = sink.wait_for("/wf/malformed", 3, WAIT).await;
+    assert_eq!(steps_of(&got[2]).len(), 2);
+}

@@ -46,6 +46,7 @@ fn message(n: usize) -> NewMessage {
         labels: vec!["bench".to_string()],
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: Vec::new(),
         run: None,
     }
@@ -94,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.commands as f64 / stats.commits.max(1) as f64,
     );
     let claim_start = Instant::now();
-    let due = store.next_due().await?;
+    let due = store.next_due(T0).await?;
     let claimed = store.claim_due(T0, 100).await?;
     println!(
         "next_due {:?}, claim of nothing due: {} claimed in {:?}",

@@ -30,9 +30,10 @@ use std::sync::Arc;
 
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqFilter, EndRun,
-    EndRunOutcome, Event, EventDetail, EventFilter, Finish, FinishOutcome, InsertOutcome,
-    MessageState, Millis, NewDlq, NewMessage, NewRun, RunFilter, RunLink, RunState, RunStep,
-    SigningKeys, Store, StoredMessage, StoredRun, Transition,
+    EndRunOutcome, Event, EventDetail, EventFilter, Finish, FinishOutcome, FlowControlInfo,
+    FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, RunFilter,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
+    Transition,
 };
 
 /// The time the checks start at (2026-01-01T00:00:00Z).
@@ -61,6 +62,7 @@ pub fn message(tenant: &str, id: &str, due_at: Millis) -> NewMessage {
         labels: Vec::new(),
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: vec![0, 1, 2, 255],
         run: None,
     }
@@ -136,6 +138,7 @@ where
         dlq_list_get_delete,
         signing_keys,
         next_due_semantics,
+        due_count_semantics,
         tenant_isolation,
         run_create_and_get,
         run_create_is_all_or_none,
@@ -145,8 +148,26 @@ where
         finish_ends_run,
         dlq_workflow_filter,
         list_runs_pages_and_filters,
+        run_with_copied_steps,
+        waiters_register_list_release,
+        waiter_timeout_excludes_release,
+        flow_parallelism_caps_claims,
+        flow_in_flight_heals_after_lease,
+        flow_rate_windows,
+        flow_parallelism_and_rate_together,
+        flow_most_recent_value_applies,
+        flow_waiting_consumes_no_retry,
+        flow_tenants_separate,
+        flow_info_counters,
+        flow_claim_passes_a_long_backlog,
     );
-    each_shared!(concurrent_inserts, concurrent_claims, concurrent_steps);
+    each_shared!(
+        concurrent_inserts,
+        concurrent_claims,
+        concurrent_steps,
+        concurrent_release_and_timeout,
+        concurrent_claims_respect_flow_control,
+    );
 }
 
 async fn insert<S: Store>(store: &S, messages: Vec<NewMessage>, now: Millis) {
@@ -627,7 +648,7 @@ pub async fn finish_transitions<S: Store>(store: &S) {
     assert_eq!(stored.state, MessageState::Delivered);
     assert_eq!(stored.retried, 1);
     assert_eq!(stored.last_response, f.response);
-    assert_eq!(store.next_due().await.expect("next_due"), None);
+    assert_eq!(store.next_due(T0).await.expect("next_due"), None);
 }
 
 /// Spawned messages are inserted only when the finish applies.
@@ -1138,7 +1159,7 @@ pub async fn signing_keys<S: Store>(store: &S) {
 /// `next_due`: none when nothing is pending; the earliest pending due time; a claimed message
 /// counts at its lease end; ended messages do not count.
 pub async fn next_due_semantics<S: Store>(store: &S) {
-    assert_eq!(store.next_due().await.expect("next_due"), None);
+    assert_eq!(store.next_due(T0).await.expect("next_due"), None);
     insert(
         store,
         vec![
@@ -1148,10 +1169,13 @@ pub async fn next_due_semantics<S: Store>(store: &S) {
         T0,
     )
     .await;
-    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 20));
+    assert_eq!(store.next_due(T0).await.expect("next_due"), Some(T0 + 20));
     let c = claim_one(store, T0 + 30).await;
     assert_eq!(c.message.message.id, "msg_b");
-    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 50));
+    assert_eq!(
+        store.next_due(T0 + 30).await.expect("next_due"),
+        Some(T0 + 50)
+    );
     assert_eq!(
         store
             .cancel_message("t1", "msg_a", T0 + 31)
@@ -1160,7 +1184,7 @@ pub async fn next_due_semantics<S: Store>(store: &S) {
         CancelOutcome::Cancelled
     );
     assert_eq!(
-        store.next_due().await.expect("next_due"),
+        store.next_due(T0 + 31).await.expect("next_due"),
         Some(T0 + 30 + LEASE),
         "a claimed message counts at its lease end"
     );
@@ -1173,7 +1197,52 @@ pub async fn next_due_semantics<S: Store>(store: &S) {
         )])
         .await
         .expect("finish");
-    assert_eq!(store.next_due().await.expect("next_due"), None);
+    assert_eq!(store.next_due(T0).await.expect("next_due"), None);
+}
+
+/// The due backlog counts pending messages due now and not under a live claim, over every
+/// tenant.
+pub async fn due_count_semantics<S: Store>(store: &S) {
+    let count = |now| async move { store.due_count(now).await.expect("due_count") };
+    assert_eq!(count(T0).await, 0);
+    insert(
+        store,
+        vec![
+            message("t1", "msg_a", T0 + 10),
+            message("t2", "msg_b", T0 + 20),
+            message("t1", "msg_c", T0 + 1_000_000),
+        ],
+        T0,
+    )
+    .await;
+    assert_eq!(count(T0).await, 0, "nothing is due yet");
+    assert_eq!(
+        count(T0 + 20).await,
+        2,
+        "due messages of every tenant count"
+    );
+    let c = claim_one(store, T0 + 20).await;
+    assert_eq!(c.message.message.id, "msg_a");
+    assert_eq!(count(T0 + 21).await, 1, "a claimed message is not backlog");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        2,
+        "a claim whose lease ended is backlog again"
+    );
+    store
+        .finish(vec![finish_of(
+            &c,
+            T0 + 22,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(
+        count(T0 + 20 + LEASE).await,
+        1,
+        "a delivered message is not"
+    );
 }
 
 /// Another tenant's message is absent everywhere, and its finish is stale.
@@ -1960,7 +2029,7 @@ pub async fn finish_ends_run<S: Store>(store: &S) {
         states_of(store, "t1", "msg_fcb").await,
         ["CREATED", "ACTIVE", "FAILED"]
     );
-    assert_eq!(store.next_due().await.expect("next_due"), None);
+    assert_eq!(store.next_due(T0).await.expect("next_due"), None);
 
     // The finishing message itself is not cancelled by the run it ends, even while it stays
     // pending; the run's other pending messages are.
@@ -2231,4 +2300,1235 @@ pub async fn concurrent_steps<S: Store>(store: Arc<S>) {
     }
     let ids: HashSet<_> = steps.iter().map(|s| s.message_id.as_str()).collect();
     assert_eq!(ids.len(), steps.len(), "each step once");
+}
+
+/// `create_run_with_steps` records the given steps as the run's steps 0, 1, … (keeping their
+/// message ids, bodies and creation times, storing no message and no event for them) and then
+/// stores the first message as `create_run` does: as the next step when it is one. A run id the
+/// tenant has is `Exists` and stores nothing; with no steps it is `create_run`.
+pub async fn run_with_copied_steps<S: Store>(store: &S) {
+    let copied = |seq: u64, id: &str| RunStep {
+        seq: seq + 40,
+        message_id: id.to_string(),
+        body: format!("copied {id}").into_bytes(),
+        created_at: T0 - 100 + seq,
+    };
+    let out = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_r"),
+            vec![copied(0, "msg_old0"), copied(1, "msg_old1")],
+            linked(message("t1", "msg_next", T0), "wfr_r", true),
+            T0 + 1,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert_eq!(out, CreateRunOutcome::Created);
+    let steps = store
+        .run_steps("t1", "wfr_r", None)
+        .await
+        .expect("run_steps");
+    let got: Vec<_> = steps
+        .iter()
+        .map(|s| (s.seq, s.message_id.as_str(), s.body.clone(), s.created_at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, "msg_old0", b"copied msg_old0".to_vec(), T0 - 100),
+            (1, "msg_old1", b"copied msg_old1".to_vec(), T0 - 99),
+            (2, "msg_next", b"body of msg_next".to_vec(), T0 + 1),
+        ],
+        "copied steps first, renumbered from 0, then the first message"
+    );
+    assert_eq!(
+        steps_of(store, "t1", "wfr_r", Some("msg_old1")).await.len(),
+        2,
+        "a copied step is a step of the run for up_to"
+    );
+    for id in ["msg_old0", "msg_old1"] {
+        assert_eq!(
+            store.get_message("t1", id).await.expect("get"),
+            None,
+            "no message is stored for a copied step"
+        );
+        assert_eq!(states_of(store, "t1", id).await, Vec::<String>::new());
+    }
+    assert_eq!(run_of(store, "t1", "wfr_r").await.state, RunState::Started);
+    assert_eq!(states_of(store, "t1", "msg_next").await, ["CREATED"]);
+    let claimed = store.claim_due(T0 + 1, 10).await.expect("claim_due");
+    let ids: Vec<_> = claimed
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect();
+    assert_eq!(ids, ["msg_next"], "only the first message is delivered");
+
+    // The same run id again stores nothing.
+    let again = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_r"),
+            vec![copied(0, "msg_x")],
+            linked(message("t1", "msg_again", T0), "wfr_r", true),
+            T0 + 2,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert!(matches!(again, CreateRunOutcome::Exists(_)), "{again:?}");
+    assert_eq!(
+        store.get_message("t1", "msg_again").await.expect("get"),
+        None
+    );
+    assert_eq!(steps_of(store, "t1", "wfr_r", None).await.len(), 3);
+
+    // A first message that is not a step: only the copied steps are the run's steps; another
+    // tenant's run with the same id is a different run.
+    let out = store
+        .create_run_with_steps(
+            new_run("t2", "wfr_r"),
+            vec![copied(0, "msg_t2old")],
+            linked(message("t2", "msg_t2first", T0), "wfr_r", false),
+            T0 + 3,
+        )
+        .await
+        .expect("create_run_with_steps");
+    assert_eq!(out, CreateRunOutcome::Created);
+    let ids: Vec<_> = steps_of(store, "t2", "wfr_r", None)
+        .await
+        .into_iter()
+        .map(|s| s.1)
+        .collect();
+    assert_eq!(ids, ["msg_t2old"]);
+    assert_eq!(steps_of(store, "t1", "wfr_r", None).await.len(), 3);
+
+    // All or nothing: a first message of another tenant stores neither the run nor its steps.
+    let err = store
+        .create_run_with_steps(
+            new_run("t1", "wfr_bad"),
+            vec![copied(0, "msg_bad0")],
+            linked(message("t2", "msg_bad", T0), "wfr_bad", true),
+            T0 + 4,
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
+    assert_eq!(store.get_run("t1", "wfr_bad").await.expect("get_run"), None);
+    assert!(steps_of(store, "t1", "wfr_bad", None).await.is_empty());
+}
+
+/// A waiter for an event, of run `run_id` of `tenant`, due (timing out) at `deadline`.
+fn waiter_message(tenant: &str, id: &str, run_id: &str, deadline: Millis) -> NewMessage {
+    linked(message(tenant, id, deadline), run_id, true)
+}
+
+/// `register_waiter` stores a step message as a waiter (a `CREATED` event, the run's next step);
+/// `list_waiters` lists the tenant's releasable waiters of an event, oldest first, optionally
+/// of one run; `release_waiter` replaces the body (message and step), makes it due now, and
+/// applies once, to the tenant's own waiters only. A message that is not a step is refused,
+/// and a waiter of a run that has ended is not stored.
+pub async fn waiters_register_list_release<S: Store>(store: &S) {
+    for (tenant, run) in [("t1", "wfr_a"), ("t1", "wfr_b"), ("t2", "wfr_a")] {
+        create(
+            store,
+            new_run(tenant, run),
+            linked(
+                message(tenant, &format!("msg_init_{tenant}_{run}"), T0 + 1_000_000),
+                run,
+                true,
+            ),
+            T0,
+        )
+        .await;
+    }
+    let deadline = T0 + 60_000;
+    let register = |m: NewMessage, event: &'static str| async move {
+        store
+            .register_waiter(event, m, T0 + 1)
+            .await
+            .expect("register_waiter")
+    };
+    assert_eq!(
+        register(waiter_message("t1", "msg_w1", "wfr_a", deadline), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(waiter_message("t1", "msg_w2", "wfr_b", deadline + 1), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(
+            waiter_message("t1", "msg_other", "wfr_a", deadline),
+            "other"
+        )
+        .await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(waiter_message("t2", "msg_t2w", "wfr_a", deadline), "evt").await,
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        register(
+            waiter_message("t1", "msg_lost", "wfr_none", deadline),
+            "evt"
+        )
+        .await,
+        InsertOutcome::RunNotActive(None)
+    );
+    assert_eq!(
+        store.get_message("t1", "msg_lost").await.expect("get"),
+        None
+    );
+    let not_step = store
+        .register_waiter(
+            "evt",
+            linked(message("t1", "msg_ns", deadline), "wfr_a", false),
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(not_step, Err(StoreError::Invalid(_))),
+        "{not_step:?}"
+    );
+    assert_eq!(store.get_message("t1", "msg_ns").await.expect("get"), None);
+
+    let w1 = get(store, "t1", "msg_w1").await;
+    assert_eq!(w1.state, MessageState::Pending);
+    assert_eq!(w1.due_at, deadline);
+    assert_eq!(states_of(store, "t1", "msg_w1").await, ["CREATED"]);
+    let steps = steps_of(store, "t1", "wfr_a", None).await;
+    assert_eq!(
+        steps.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(),
+        ["msg_init_t1_wfr_a", "msg_w1", "msg_other"],
+        "a waiter is a step of its run"
+    );
+
+    let ids = |ws: Vec<crate::Waiter>| -> Vec<(String, String)> {
+        ws.into_iter()
+            .map(|w| (w.event_id, w.message.message.id))
+            .collect()
+    };
+    let list = store
+        .list_waiters("t1", "evt", None)
+        .await
+        .expect("list_waiters");
+    assert_eq!(
+        list[0].message.message,
+        waiter_message("t1", "msg_w1", "wfr_a", deadline)
+    );
+    assert_eq!(
+        ids(list),
+        [
+            ("evt".to_string(), "msg_w1".to_string()),
+            ("evt".to_string(), "msg_w2".to_string())
+        ],
+        "the tenant's waiters of the event, oldest first"
+    );
+    let of_b = store
+        .list_waiters("t1", "evt", Some("wfr_b"))
+        .await
+        .expect("list_waiters");
+    assert_eq!(ids(of_b), [("evt".to_string(), "msg_w2".to_string())]);
+    let of_t2 = store
+        .list_waiters("t2", "evt", None)
+        .await
+        .expect("list_waiters");
+    assert_eq!(ids(of_t2), [("evt".to_string(), "msg_t2w".to_string())]);
+    assert!(
+        store
+            .list_waiters("t3", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty()
+    );
+
+    // Another tenant cannot release it.
+    assert!(
+        !store
+            .release_waiter("t2", "msg_w1", b"stolen".to_vec(), T0 + 5)
+            .await
+            .expect("release_waiter")
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_init_t1_wfr_a", b"not a waiter".to_vec(), T0 + 5)
+            .await
+            .expect("release_waiter"),
+        "a message that is not a waiter is not released"
+    );
+    assert!(
+        store
+            .release_waiter("t1", "msg_w1", b"event data".to_vec(), T0 + 10)
+            .await
+            .expect("release_waiter")
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w1", b"again".to_vec(), T0 + 11)
+            .await
+            .expect("release_waiter"),
+        "a waiter is released once"
+    );
+    let w1 = get(store, "t1", "msg_w1").await;
+    assert_eq!(w1.message.body, b"event data");
+    assert_eq!(
+        (w1.state, w1.due_at, w1.claim),
+        (MessageState::Pending, T0 + 10, 0)
+    );
+    assert_eq!(states_of(store, "t1", "msg_w1").await, ["CREATED"]);
+    let steps = steps_of(store, "t1", "wfr_a", Some("msg_w1")).await;
+    assert_eq!(
+        steps.last().map(|s| s.2.clone()),
+        Some(b"event data".to_vec())
+    );
+    assert_eq!(
+        ids(store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")),
+        [("evt".to_string(), "msg_w2".to_string())],
+        "a released waiter is not listed"
+    );
+    assert_eq!(
+        get(store, "t2", "msg_t2w").await.message.body,
+        b"body of msg_t2w"
+    );
+
+    // Due now: delivered with the event's body.
+    let claimed = claim_one(store, T0 + 10).await;
+    assert_eq!(claimed.message.message.id, "msg_w1");
+    assert_eq!(claimed.message.message.body, b"event data");
+
+    // A waiter of a run that ended is cancelled with it: not listed, not released.
+    store
+        .end_run("t1", "wfr_b", ended(RunState::Canceled), T0 + 20)
+        .await
+        .expect("end_run");
+    assert!(
+        store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty()
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w2", b"late".to_vec(), T0 + 21)
+            .await
+            .expect("release_waiter")
+    );
+    assert_eq!(
+        get(store, "t1", "msg_w2").await.state,
+        MessageState::Cancelled
+    );
+    let ended_run = store
+        .register_waiter(
+            "evt",
+            waiter_message("t1", "msg_w3", "wfr_b", deadline),
+            T0 + 22,
+        )
+        .await
+        .expect("register_waiter");
+    assert_eq!(
+        ended_run,
+        InsertOutcome::RunNotActive(Some(RunState::Canceled))
+    );
+}
+
+/// A waiter whose deadline came and that was claimed (its timeout is being delivered) is no
+/// longer listed and cannot be released: its body stays the timeout's.
+pub async fn waiter_timeout_excludes_release<S: Store>(store: &S) {
+    create(
+        store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0), "wfr_a", true),
+        T0,
+    )
+    .await;
+    let init = claim_one(store, T0).await;
+    let out = store
+        .finish(vec![finish_of(
+            &init,
+            T0,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    let out = store
+        .register_waiter("evt", waiter_message("t1", "msg_w", "wfr_a", T0 + 100), T0)
+        .await
+        .expect("register_waiter");
+    assert_eq!(out, InsertOutcome::Inserted);
+    assert!(
+        store
+            .claim_due(T0 + 99, 10)
+            .await
+            .expect("claim_due")
+            .is_empty()
+    );
+    let claimed = claim_one(store, T0 + 100).await;
+    assert_eq!(claimed.message.message.id, "msg_w");
+    assert!(
+        store
+            .list_waiters("t1", "evt", None)
+            .await
+            .expect("list_waiters")
+            .is_empty(),
+        "a timed-out waiter is not listed"
+    );
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w", b"too late".to_vec(), T0 + 101)
+            .await
+            .expect("release_waiter"),
+        "a timed-out waiter is not released"
+    );
+    let stored = get(store, "t1", "msg_w").await;
+    assert_eq!(stored.message.body, b"body of msg_w");
+    assert_eq!(stored.claim, claimed.claim);
+    // Still not releasable after its timeout attempt failed and is to be retried.
+    let out = store
+        .finish(vec![finish_of(
+            &claimed,
+            T0 + 102,
+            Transition::Retry { at: T0 + 200 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert!(
+        !store
+            .release_waiter("t1", "msg_w", b"too late".to_vec(), T0 + 103)
+            .await
+            .expect("release_waiter")
+    );
+    let steps = steps_of(store, "t1", "wfr_a", None).await;
+    assert_eq!(
+        steps.last().map(|s| s.2.clone()),
+        Some(b"body of msg_w".to_vec())
+    );
+}
+
+/// Releases racing the claims of the same waiters' timeouts: each waiter ends with exactly one
+/// delivery, with the event's body exactly when its release applied.
+pub async fn concurrent_release_and_timeout<S: Store>(store: Arc<S>) {
+    const N: usize = 64;
+    create(
+        &*store,
+        new_run("t1", "wfr_a"),
+        linked(message("t1", "msg_init", T0 + 1_000_000), "wfr_a", true),
+        T0,
+    )
+    .await;
+    for i in 0..N {
+        let out = store
+            .register_waiter(
+                "evt",
+                waiter_message("t1", &format!("msg_w{i}"), "wfr_a", T0),
+                T0,
+            )
+            .await
+            .expect("register_waiter");
+        assert_eq!(out, InsertOutcome::Inserted);
+    }
+    let claimer = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            for _ in 0..N {
+                claimed.extend(store.claim_due(T0, 1).await.expect("claim_due"));
+                tokio::task::yield_now().await;
+            }
+            claimed
+        })
+    };
+    let releaser = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut released = HashSet::new();
+            for i in (0..N).rev() {
+                let id = format!("msg_w{i}");
+                if store
+                    .release_waiter("t1", &id, b"event".to_vec(), T0)
+                    .await
+                    .expect("release_waiter")
+                {
+                    released.insert(id);
+                }
+            }
+            released
+        })
+    };
+    let mut claimed = claimer.await.expect("the claiming task panicked");
+    let released = releaser.await.expect("the releasing task panicked");
+    // Whatever is left is due at T0 (released ones were made due at T0 as well).
+    loop {
+        let more = store.claim_due(T0, 100).await.expect("claim_due");
+        if more.is_empty() {
+            break;
+        }
+        claimed.extend(more);
+    }
+    let mut seen = HashSet::new();
+    for c in &claimed {
+        let id = c.message.message.id.clone();
+        let with_event = c.message.message.body == b"event";
+        assert_eq!(
+            with_event,
+            released.contains(&id),
+            "{id} is delivered with the event's body exactly when its release applied"
+        );
+        assert!(
+            seen.insert(id),
+            "each waiter is claimed once (leases are long)"
+        );
+    }
+    assert_eq!(seen.len(), N, "every waiter is delivered");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flow control.
+
+/// `m` with flow-control key `key` and these limits (`period_ms` for the rate).
+pub fn keyed(
+    mut m: NewMessage,
+    key: &str,
+    parallelism: Option<u32>,
+    rate: Option<u32>,
+    period_ms: u64,
+) -> NewMessage {
+    m.flow_key = Some(key.to_string());
+    m.flow_limits = Some(FlowLimits {
+        parallelism,
+        rate,
+        period_ms,
+    });
+    m
+}
+
+fn ids_of(claimed: &[Claimed]) -> Vec<&str> {
+    claimed
+        .iter()
+        .map(|c| c.message.message.id.as_str())
+        .collect()
+}
+
+async fn info<S: Store>(store: &S, tenant: &str, key: &str, now: Millis) -> FlowControlInfo {
+    store
+        .flow_control(tenant, key, now)
+        .await
+        .expect("flow_control")
+        .unwrap_or_else(|| panic!("flow-control key {key} of {tenant} exists"))
+}
+
+/// Parallelism: a key never has more attempts in flight than its limit, over several claim
+/// calls; held-back messages are skipped and later due messages of other keys (or of none)
+/// are still claimed; a finish frees a place; `next_due` does not report a held-back message.
+pub async fn flow_parallelism_caps_claims<S: Store>(store: &S) {
+    let mut batch: Vec<_> = (0..5)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_k{i}"), T0 + i),
+                "k",
+                Some(2),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    batch.push(message("t1", "msg_plain", T0 + 10));
+    batch.push(keyed(
+        message("t1", "msg_other", T0 + 11),
+        "other",
+        Some(1),
+        None,
+        1000,
+    ));
+    insert(store, batch, T0).await;
+    let now = T0 + 100;
+    let first = store.claim_due(now, 2).await.expect("claim");
+    assert_eq!(ids_of(&first), ["msg_k0", "msg_k1"]);
+    let second = store.claim_due(now, 10).await.expect("claim");
+    assert_eq!(
+        ids_of(&second),
+        ["msg_plain", "msg_other"],
+        "the key's third message waits; later due messages go past it"
+    );
+    assert!(
+        store
+            .claim_due(now + 1, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the key is at its parallelism"
+    );
+    assert_eq!(
+        store.next_due(now + 1).await.expect("next_due"),
+        Some(now + LEASE),
+        "held-back messages are not due; the attempts in flight count at their lease end"
+    );
+    let out = store
+        .finish(vec![finish_of(
+            &first[0],
+            now + 2,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert_eq!(
+        store.next_due(now + 2).await.expect("next_due"),
+        Some(T0 + 2),
+        "a finish frees a place: the next message of the key is due again"
+    );
+    let third = store.claim_due(now + 3, 10).await.expect("claim");
+    assert_eq!(ids_of(&third), ["msg_k2"], "one place, one claim");
+    // A retry also ends the attempt.
+    let out = store
+        .finish(vec![finish_of(
+            &first[1],
+            now + 4,
+            Transition::Retry { at: now + 5_000 },
+            "RETRY",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    let fourth = store.claim_due(now + 5, 10).await.expect("claim");
+    assert_eq!(ids_of(&fourth), ["msg_k3"]);
+    assert_eq!(info(store, "t1", "k", now + 5).await.parallelism_count, 2);
+}
+
+/// The attempts in flight are counted from the claims whose lease has not ended: a claim that
+/// is never finished (its process died) stops counting when its lease ends.
+pub async fn flow_in_flight_heals_after_lease<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![
+            keyed(message("t1", "msg_a", T0), "k", Some(1), None, 1000),
+            keyed(message("t1", "msg_b", T0 + 1), "k", Some(1), None, 1000),
+        ],
+        T0,
+    )
+    .await;
+    let a = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(ids_of(&a), ["msg_a"]);
+    assert_eq!(info(store, "t1", "k", T0 + 11).await.parallelism_count, 1);
+    assert!(
+        store
+            .claim_due(T0 + 9 + LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "msg_b waits while msg_a's lease lasts"
+    );
+    let at_end = T0 + 10 + LEASE;
+    let healed = info(store, "t1", "k", at_end).await;
+    assert_eq!(healed.parallelism_count, 0, "the lease ended");
+    assert_eq!(healed.wait_list_size, 2, "both wait now");
+    let b = store.claim_due(at_end, 10).await.expect("claim");
+    assert_eq!(
+        ids_of(&b),
+        ["msg_b"],
+        "the earliest due goes first; msg_a waits for the place msg_b took"
+    );
+    assert_eq!(info(store, "t1", "k", at_end).await.parallelism_count, 1);
+    // msg_a's late finish (no other claim took it) still applies; it frees no place, as it
+    // counted for none.
+    let out = store
+        .finish(vec![finish_of(
+            &a[0],
+            at_end + 1,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert_eq!(
+        info(store, "t1", "k", at_end + 1).await.parallelism_count,
+        1
+    );
+    assert!(
+        store
+            .claim_due(at_end + 2, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+/// Rate: at most `rate` claims per fixed window; a window opens with the first claim made
+/// while none is open and lasts `period_ms`; `next_due` reports the window's end.
+pub async fn flow_rate_windows<S: Store>(store: &S) {
+    let batch: Vec<_> = (0..5)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_{i}"), T0),
+                "k",
+                None,
+                Some(2),
+                1000,
+            )
+        })
+        .collect();
+    insert(store, batch, T0).await;
+    let first = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(ids_of(&first), ["msg_0", "msg_1"], "two per window");
+    let open = info(store, "t1", "k", T0 + 10).await;
+    assert_eq!(
+        (open.rate_count, open.rate_period_start, open.rate_period_ms),
+        (2, Some(T0 + 10), 1000)
+    );
+    assert!(
+        store
+            .claim_due(T0 + 500, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_due(T0 + 500).await.expect("next_due"),
+        Some(T0 + 1010),
+        "held back until the window ends"
+    );
+    assert!(
+        store
+            .claim_due(T0 + 1009, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the window lasts its period"
+    );
+    let second = store.claim_due(T0 + 1010, 1).await.expect("claim");
+    assert_eq!(ids_of(&second), ["msg_2"]);
+    let third = store.claim_due(T0 + 1500, 10).await.expect("claim");
+    assert_eq!(ids_of(&third), ["msg_3"], "the same window as msg_2");
+    let window = info(store, "t1", "k", T0 + 1500).await;
+    assert_eq!(
+        (window.rate_count, window.rate_period_start),
+        (2, Some(T0 + 1010))
+    );
+    // Idle past the window: no window is open until the next claim opens one.
+    let idle = info(store, "t1", "k", T0 + 2600).await;
+    assert_eq!((idle.rate_count, idle.rate_period_start), (0, None));
+    let last = store.claim_due(T0 + 2700, 10).await.expect("claim");
+    assert_eq!(ids_of(&last), ["msg_4"]);
+    let fresh = info(store, "t1", "k", T0 + 2700).await;
+    assert_eq!(
+        (fresh.rate_count, fresh.rate_period_start),
+        (1, Some(T0 + 2700)),
+        "a window opens with the first claim, not on a grid"
+    );
+    // Finishing does not give a rate place back.
+    insert(
+        store,
+        vec![keyed(
+            message("t1", "msg_5", T0 + 2700),
+            "k",
+            None,
+            Some(1),
+            1000,
+        )],
+        T0 + 2700,
+    )
+    .await;
+    let out = store
+        .finish(vec![finish_of(
+            &last[0],
+            T0 + 2701,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert_eq!(out, [FinishOutcome::Applied]);
+    assert!(
+        store
+            .claim_due(T0 + 2702, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "rate 1 now: the window holds one claim already"
+    );
+    assert_eq!(
+        ids_of(&store.claim_due(T0 + 3700, 10).await.expect("claim")),
+        ["msg_5"]
+    );
+}
+
+/// Both limits hold when both are set.
+pub async fn flow_parallelism_and_rate_together<S: Store>(store: &S) {
+    let batch: Vec<_> = (0..4)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_{i}"), T0),
+                "k",
+                Some(1),
+                Some(2),
+                1000,
+            )
+        })
+        .collect();
+    insert(store, batch, T0).await;
+    let a = store.claim_due(T0, 10).await.expect("claim");
+    assert_eq!(ids_of(&a), ["msg_0"], "parallelism 1");
+    store
+        .finish(vec![finish_of(
+            &a[0],
+            T0 + 1,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    let b = store.claim_due(T0 + 2, 10).await.expect("claim");
+    assert_eq!(ids_of(&b), ["msg_1"]);
+    store
+        .finish(vec![finish_of(
+            &b[0],
+            T0 + 3,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    assert!(
+        store.claim_due(T0 + 4, 10).await.expect("claim").is_empty(),
+        "rate 2 per window"
+    );
+    assert_eq!(
+        store.next_due(T0 + 4).await.expect("next_due"),
+        Some(T0 + 1000)
+    );
+    let c = store.claim_due(T0 + 1000, 10).await.expect("claim");
+    assert_eq!(ids_of(&c), ["msg_2"]);
+}
+
+/// The limits of the key's most recently stored message apply to all its messages; a message
+/// that is not stored changes nothing, and one without limits keeps the key's.
+pub async fn flow_most_recent_value_applies<S: Store>(store: &S) {
+    let batch: Vec<_> = (0..6)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_{i}"), T0),
+                "k",
+                Some(1),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    insert(store, batch, T0).await;
+    assert_eq!(info(store, "t1", "k", T0).await.parallelism_max, Some(1));
+    insert(
+        store,
+        vec![keyed(
+            message("t1", "msg_new", T0 + 1),
+            "k",
+            Some(3),
+            Some(50),
+            2000,
+        )],
+        T0,
+    )
+    .await;
+    let now_info = info(store, "t1", "k", T0).await;
+    assert_eq!(
+        (
+            now_info.parallelism_max,
+            now_info.rate_max,
+            now_info.rate_period_ms
+        ),
+        (Some(3), Some(50), 2000)
+    );
+    let claimed = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(
+        ids_of(&claimed),
+        ["msg_0", "msg_1", "msg_2"],
+        "the new limit applies to the older messages too"
+    );
+    // A deduplicated message does not change the limits.
+    let mut first = keyed(
+        message("t1", "msg_d1", T0 + 1),
+        "k",
+        Some(3),
+        Some(50),
+        2000,
+    );
+    first.dedup = Some(Dedup {
+        id: "same".to_string(),
+        until: T0 + 600_000,
+    });
+    insert(store, vec![first], T0 + 11).await;
+    let mut dup = keyed(message("t1", "msg_d2", T0 + 1), "k", Some(9), None, 1000);
+    dup.dedup = Some(Dedup {
+        id: "same".to_string(),
+        until: T0 + 600_000,
+    });
+    let out = store
+        .insert_messages(vec![dup], T0 + 12)
+        .await
+        .expect("insert");
+    assert!(
+        matches!(out[0], InsertOutcome::Deduplicated { .. }),
+        "{out:?}"
+    );
+    assert_eq!(
+        info(store, "t1", "k", T0 + 12).await.parallelism_max,
+        Some(3)
+    );
+    // A message with the key and no limits keeps the key's limits.
+    let mut bare = message("t1", "msg_bare", T0 + 1);
+    bare.flow_key = Some("k".to_string());
+    insert(store, vec![bare], T0 + 13).await;
+    assert_eq!(
+        info(store, "t1", "k", T0 + 13).await.parallelism_max,
+        Some(3)
+    );
+    // Lowering the limit holds everything back while too many are in flight.
+    insert(
+        store,
+        vec![keyed(
+            message("t1", "msg_low", T0 + 1),
+            "k",
+            Some(1),
+            None,
+            1000,
+        )],
+        T0 + 14,
+    )
+    .await;
+    assert!(
+        store
+            .claim_due(T0 + 15, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "three in flight, parallelism 1 now"
+    );
+    let stored = get(store, "t1", "msg_low").await;
+    assert_eq!(
+        stored.message.flow_limits,
+        Some(FlowLimits {
+            parallelism: Some(1),
+            rate: None,
+            period_ms: 1000
+        }),
+        "a message keeps the limits it was stored with"
+    );
+}
+
+/// A message that waits for its key stays pending and due, with no claim, no event and no
+/// retry; when its turn comes its first attempt is an attempt like any other.
+pub async fn flow_waiting_consumes_no_retry<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![
+            keyed(message("t1", "msg_a", T0), "k", Some(1), None, 1000),
+            keyed(message("t1", "msg_b", T0 + 1), "k", Some(1), None, 1000),
+        ],
+        T0,
+    )
+    .await;
+    let a = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(ids_of(&a), ["msg_a"]);
+    for now in [T0 + 20, T0 + 30, T0 + 40] {
+        assert!(store.claim_due(now, 10).await.expect("claim").is_empty());
+    }
+    let waiting = get(store, "t1", "msg_b").await;
+    assert_eq!(waiting.state, MessageState::Pending);
+    assert_eq!(
+        (waiting.retried, waiting.claim, waiting.due_at),
+        (0, 0, T0 + 1),
+        "no retry, no claim, still due"
+    );
+    assert_eq!(states_of(store, "t1", "msg_b").await, ["CREATED"]);
+    store
+        .finish(vec![finish_of(
+            &a[0],
+            T0 + 50,
+            Transition::Delivered,
+            "DELIVERED",
+        )])
+        .await
+        .expect("finish");
+    let b = claim_one(store, T0 + 60).await;
+    assert_eq!(b.message.message.id, "msg_b");
+    assert_eq!((b.claim, b.message.retried), (1, 0), "its first attempt");
+    assert_eq!(states_of(store, "t1", "msg_b").await, ["CREATED", "ACTIVE"]);
+}
+
+/// Keys are per tenant: the same name in two tenants is two keys, each with its own limits and
+/// counts, and a tenant sees only its own keys.
+pub async fn flow_tenants_separate<S: Store>(store: &S) {
+    insert(
+        store,
+        vec![
+            keyed(message("t1", "msg_a1", T0), "k", Some(1), None, 1000),
+            keyed(message("t1", "msg_a2", T0), "k", Some(1), None, 1000),
+            keyed(message("t2", "msg_b1", T0), "k", Some(1), Some(7), 3000),
+            keyed(message("t2", "msg_b2", T0), "k", Some(1), Some(7), 3000),
+            keyed(message("t1", "msg_c", T0), "z-only-t1", Some(5), None, 1000),
+        ],
+        T0,
+    )
+    .await;
+    let claimed = store.claim_due(T0, 10).await.expect("claim");
+    let mut ids = ids_of(&claimed);
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        ["msg_a1", "msg_b1", "msg_c"],
+        "one of each tenant's key"
+    );
+    let t1 = info(store, "t1", "k", T0).await;
+    let t2 = info(store, "t2", "k", T0).await;
+    assert_eq!((t1.parallelism_count, t1.rate_max), (1, None));
+    assert_eq!(
+        (t2.parallelism_count, t2.rate_max, t2.rate_count),
+        (1, Some(7), 1)
+    );
+    assert_eq!(
+        store
+            .flow_control("t3", "k", T0)
+            .await
+            .expect("flow_control"),
+        None,
+        "a tenant that never used the key"
+    );
+    assert_eq!(
+        store
+            .flow_control("t2", "z-only-t1", T0)
+            .await
+            .expect("flow_control"),
+        None
+    );
+    let listed: Vec<_> = store
+        .list_flow_control("t1", T0)
+        .await
+        .expect("list_flow_control")
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(listed, ["k", "z-only-t1"]);
+    let listed: Vec<_> = store
+        .list_flow_control("t2", T0)
+        .await
+        .expect("list_flow_control")
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(listed, ["k"]);
+    assert!(
+        store
+            .list_flow_control("t3", T0)
+            .await
+            .expect("list_flow_control")
+            .is_empty()
+    );
+}
+
+/// The reported counters: waiting, in flight, the open window, the limits; an idle key stays
+/// known with zero counts; an unknown key is `None`.
+pub async fn flow_info_counters<S: Store>(store: &S) {
+    assert_eq!(
+        store
+            .flow_control("t1", "k", T0)
+            .await
+            .expect("flow_control"),
+        None
+    );
+    let mut batch: Vec<_> = (0..4)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_{i}"), T0),
+                "k",
+                Some(2),
+                Some(10),
+                60_000,
+            )
+        })
+        .collect();
+    batch.push(keyed(
+        message("t1", "msg_later", T0 + 100_000),
+        "k",
+        Some(2),
+        Some(10),
+        60_000,
+    ));
+    insert(store, batch, T0).await;
+    let before = info(store, "t1", "k", T0).await;
+    assert_eq!(
+        before,
+        FlowControlInfo {
+            key: "k".to_string(),
+            wait_list_size: 4,
+            parallelism_max: Some(2),
+            parallelism_count: 0,
+            rate_max: Some(10),
+            rate_count: 0,
+            rate_period_ms: 60_000,
+            rate_period_start: None,
+        }
+    );
+    let claimed = store.claim_due(T0 + 5, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let during = info(store, "t1", "k", T0 + 6).await;
+    assert_eq!(
+        (
+            during.wait_list_size,
+            during.parallelism_count,
+            during.rate_count,
+            during.rate_period_start
+        ),
+        (2, 2, 2, Some(T0 + 5))
+    );
+    let listed = store.list_flow_control("t1", T0 + 6).await.expect("list");
+    assert_eq!(listed, [during]);
+    let finishes: Vec<_> = claimed
+        .iter()
+        .map(|c| finish_of(c, T0 + 7, Transition::Delivered, "DELIVERED"))
+        .collect();
+    store.finish(finishes).await.expect("finish");
+    let rest = store.claim_due(T0 + 8, 10).await.expect("claim");
+    assert_eq!(rest.len(), 2);
+    let rest_finishes: Vec<_> = rest
+        .iter()
+        .map(|c| finish_of(c, T0 + 9, Transition::Failed, "FAILED"))
+        .collect();
+    store.finish(rest_finishes).await.expect("finish");
+    // Idle after the window: still listed, zero counts (msg_later is not due yet).
+    let idle = info(store, "t1", "k", T0 + 60_010).await;
+    assert_eq!(
+        (
+            idle.wait_list_size,
+            idle.parallelism_count,
+            idle.rate_count,
+            idle.rate_period_start
+        ),
+        (0, 0, 0, None)
+    );
+    assert_eq!(
+        store
+            .list_flow_control("t1", T0 + 60_010)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    // A cancelled in-flight message stops counting at once.
+    let later = store.claim_due(T0 + 100_000, 10).await.expect("claim");
+    assert_eq!(ids_of(&later), ["msg_later"]);
+    assert_eq!(
+        info(store, "t1", "k", T0 + 100_001).await.parallelism_count,
+        1
+    );
+    store
+        .cancel_message("t1", "msg_later", T0 + 100_002)
+        .await
+        .expect("cancel");
+    assert_eq!(
+        info(store, "t1", "k", T0 + 100_003).await.parallelism_count,
+        0
+    );
+}
+
+/// A claim goes past a long held-back backlog (longer than any page a backend reads at once)
+/// to the due messages behind it, in due order.
+pub async fn flow_claim_passes_a_long_backlog<S: Store>(store: &S) {
+    const HELD: usize = 2_500;
+    let mut batch: Vec<_> = (0..HELD)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_k{i}"), T0),
+                "k",
+                Some(1),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    batch.push(message("t1", "msg_plain_a", T0));
+    batch.push(keyed(
+        message("t1", "msg_free", T0 + 1),
+        "free",
+        Some(1),
+        None,
+        1000,
+    ));
+    batch.push(message("t1", "msg_plain_b", T0 + 2));
+    insert(store, batch, T0).await;
+    let first = store.claim_due(T0 + 10, 1).await.expect("claim");
+    assert_eq!(ids_of(&first), ["msg_k0"]);
+    let rest = store.claim_due(T0 + 10, 2).await.expect("claim");
+    assert_eq!(ids_of(&rest), ["msg_plain_a", "msg_free"]);
+    let last = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(ids_of(&last), ["msg_plain_b"]);
+    assert_eq!(
+        store.next_due(T0 + 10).await.expect("next_due"),
+        Some(T0 + 10 + LEASE),
+        "the whole backlog is held back"
+    );
+    let waiting = info(store, "t1", "k", T0 + 10).await;
+    assert_eq!(
+        (waiting.wait_list_size, waiting.parallelism_count),
+        (HELD as u64 - 1, 1)
+    );
+}
+
+/// Concurrent claimers together never exceed a key's parallelism, and claim each message once.
+pub async fn concurrent_claims_respect_flow_control<S: Store>(store: Arc<S>) {
+    const MESSAGES: usize = 60;
+    let batch: Vec<_> = (0..MESSAGES)
+        .map(|i| {
+            let m = message("t1", &format!("msg_{i}"), T0 + (i % 5) as u64);
+            if i % 3 == 0 {
+                m
+            } else {
+                keyed(m, "k", Some(3), None, 1000)
+            }
+        })
+        .collect();
+    insert(&*store, batch, T0).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for round in 0..40u64 {
+                let claimed = store.claim_due(T0 + 100 + round, 4).await.expect("claim");
+                if claimed.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+                for c in claimed {
+                    let keyed = c.message.message.flow_key.is_some();
+                    mine.push(c.message.message.id.clone());
+                    if keyed {
+                        let now = T0 + 100 + round;
+                        let in_flight = store
+                            .flow_control("t1", "k", now)
+                            .await
+                            .expect("flow_control")
+                            .expect("key")
+                            .parallelism_count;
+                        assert!(in_flight <= 3, "{in_flight} in flight");
+                        store
+                            .finish(vec![finish_of(&c, now, Transition::Delivered, "DELIVERED")])
+                            .await
+                            .expect("finish");
+                    }
+                }
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        for id in task.await.expect("a claiming task panicked") {
+            assert!(seen.insert(id.clone()), "{id} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), MESSAGES, "every message claimed once");
 }

@@ -18,6 +18,10 @@
 //!   no-op that says so ([`FinishOutcome::Stale`]). A finish commits, in one transaction, the
 //!   message's new state, its event, the messages it spawns (callbacks), and an optional dead
 //!   letter.
+//! - **Waiters** ([`Store::register_waiter`], [`Store::list_waiters`], [`Store::release_waiter`])
+//!   are a workflow run's waits for an event: a step message due when the wait times out, that a
+//!   release (a notify) makes due at once with a new body. A release applies only while the
+//!   message was never claimed, so a wait is delivered once, with the event or with its timeout.
 //! - **Events** are an append-only log per tenant with increasing ids; a cursor is an id, and a
 //!   walk from newest to oldest sees every event once even while new ones arrive.
 //! - **A 2xx means committed.** Every write method returns only after its transaction is
@@ -31,6 +35,10 @@
 //! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): one file in a data directory,
 //!   WAL journal, `synchronous=FULL`, one writer thread that groups concurrent writes into one
 //!   commit, and schema migrations applied when it opens.
+//! - [`postgres::PgStore`] (feature `postgres`): a PostgreSQL database shared by any number of
+//!   server processes: a connection pool, group commit of accepts, claims with
+//!   `FOR UPDATE SKIP LOCKED`, versioned migrations under an advisory lock, and wake-ups across
+//!   processes with `LISTEN`/`NOTIFY` ([`Store::due_wakeups`]).
 //!
 //! Any backend must pass the [`conformance`] suite (feature `conformance`).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -41,6 +49,8 @@ pub use async_trait::async_trait;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -150,13 +160,55 @@ pub struct NewMessage {
     pub labels: Vec<String>,
     /// Its deduplication id and until when that id is remembered.
     pub dedup: Option<Dedup>,
-    /// Its flow-control key, if any.
+    /// Its flow-control key, if any: the key (per tenant) whose limits its attempts obey.
     pub flow_key: Option<String>,
+    /// The limits sent with the key (with `flow_key` only): when the message is stored they
+    /// become the key's limits, replacing earlier ones (see [Flow control](Store#flow-control)).
+    /// `None` leaves the key's limits as they are.
+    pub flow_limits: Option<FlowLimits>,
     /// The engine's own bookkeeping (what kind of message this is, what it answers to), kept as
     /// given.
     pub extra: Vec<u8>,
     /// The workflow run this message belongs to, if any.
     pub run: Option<RunLink>,
+}
+
+/// The limits of a flow-control key (`Upstash-Flow-Control-Value`).
+///
+/// `parallelism` caps the key's attempts in flight at once, `rate` caps the attempts started
+/// per window of `period_ms`. Limits that are set are at least 1 (a store treats 0 as 1), and
+/// `period_ms` is at least 1 when `rate` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowLimits {
+    /// At most this many attempts in flight at once.
+    pub parallelism: Option<u32>,
+    /// At most this many attempts started per window.
+    pub rate: Option<u32>,
+    /// The length of a rate window, in milliseconds.
+    pub period_ms: u64,
+}
+
+/// The live state of one flow-control key, as `GET /v2/flowControl/{key}` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowControlInfo {
+    /// The key.
+    pub key: String,
+    /// How many of the key's pending messages are due and not in flight (waiting for a claim,
+    /// most of them because a limit holds them back).
+    pub wait_list_size: u64,
+    /// The key's parallelism limit, if it has one.
+    pub parallelism_max: Option<u32>,
+    /// How many of the key's attempts are in flight now (claimed, lease not ended, not
+    /// finished).
+    pub parallelism_count: u64,
+    /// The key's rate limit, if it has one.
+    pub rate_max: Option<u32>,
+    /// How many attempts started in the open rate window (0 when none is open).
+    pub rate_count: u64,
+    /// The key's rate window length, in milliseconds.
+    pub rate_period_ms: u64,
+    /// When the open rate window started, or `None` when none is open.
+    pub rate_period_start: Option<Millis>,
 }
 
 /// How a message belongs to a workflow run.
@@ -184,6 +236,7 @@ impl fmt::Debug for NewMessage {
             .field("max_retries", &self.max_retries)
             .field("labels", &self.labels)
             .field("flow_key", &self.flow_key)
+            .field("flow_limits", &self.flow_limits)
             .field("run", &self.run)
             .finish_non_exhaustive()
     }
@@ -594,6 +647,20 @@ pub struct RunFilter {
     pub label: Option<String>,
 }
 
+/// A workflow run's wait for an event (`context.waitForEvent`), as [`Store::list_waiters`]
+/// shows it.
+///
+/// A waiter is a step message of its run (its [`RunLink`] says `step: true`) that is due when
+/// the wait times out; [`Store::release_waiter`] makes it due at once with a new body (the
+/// event's data). Its run is `message.message.run`, its deadline `message.due_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    /// The event id it waits for (unique only together with the tenant).
+    pub event_id: String,
+    /// Its step message, as stored: pending and never claimed.
+    pub message: StoredMessage,
+}
+
 /// The signing keys the server signs deliveries with.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeys {
@@ -613,6 +680,38 @@ impl fmt::Debug for SigningKeys {
 ///
 /// Implementations are shared by many tasks (`Send + Sync`) and, for a database server, by
 /// several processes. The [`conformance`] suite states the contract as tests.
+///
+/// # Flow control
+/// Messages that share a flow-control key ([`NewMessage::flow_key`], per tenant) obey the
+/// key's limits ([`FlowLimits`]) across every process sharing the store. The store, not the
+/// engine, keeps the state, so that it holds across processes:
+///
+/// - **The key and its limits.** Storing a message with a key registers the key for the tenant
+///   (it is then listed by [`list_flow_control`](Store::list_flow_control) for good). When the
+///   message carries limits, they replace the key's limits in the same transaction: the most
+///   recently stored message's limits apply, to every pending message of the key (a SQL
+///   backend keeps one row per `(tenant, key)`: `parallelism, rate, period_ms, window_start,
+///   window_count`, upserted on insert, read and updated under a row lock inside
+///   [`claim_due`](Store::claim_due)). A message that is not stored (deduplicated, a step of an
+///   ended run) changes nothing. A key without limits limits nothing.
+/// - **In flight** means claimed and neither finished nor past its lease: `state = PENDING`,
+///   the claim open, and `due_at > now`. It is counted from the messages, never kept as a
+///   counter, so a process that dies frees its share when its leases end. A finish (any
+///   transition), a cancel or a run's end closes the attempt at once.
+/// - **Parallelism.** A claim leaves a key's due messages alone while the key has
+///   `parallelism` attempts in flight.
+/// - **Rate.** Windows are fixed: a claim of one of the key's messages when no window is open
+///   (`window_start + period_ms <= now`) opens one at `now` with a count of 0; each claim of
+///   the key's messages adds 1; while the open window's count has reached `rate`, the key's
+///   messages are left alone until the window ends.
+/// - **Waiting is free.** A message held back stays pending and due, keeps its place (earliest
+///   due first, once its key allows), gets no claim number, no event and no retry. A claim
+///   call skips the held-back messages and goes on with the later due ones, so a blocked key
+///   never starves other messages.
+/// - [`next_due`](Store::next_due) does not report a held-back message as due: a message held
+///   by a rate window counts at the window's end, one held by parallelism not at all (the
+///   key's attempts in flight count at their lease ends, and the engine wakes itself when it
+///   finishes one).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether the store answers now (for `GET /health`).
@@ -641,11 +740,27 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` pending messages due at or before `now`, earliest due first, for one
     /// attempt each: each gets a new claim number and its due time becomes `now + lease_ms`
     /// (the message's own lease). An `ACTIVE` event is appended for each.
+    ///
+    /// Messages whose flow-control key is at its parallelism or has a full rate window are
+    /// skipped (they stay due, untouched), and the claims made in this call count against
+    /// their keys' limits as they are made (see [Flow control](Store#flow-control)); the call
+    /// still claims up to `limit` of the other due messages.
     async fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<Claimed>>;
 
-    /// The earliest due time of any pending message (claimed ones count at their lease end), or
+    /// When [`claim_due`](Self::claim_due) may next find something to claim, seen at `now`: the
+    /// earliest due time of any pending message (claimed ones count at their lease end), or
     /// `None` when nothing is pending.
-    async fn next_due(&self) -> Result<Option<Millis>>;
+    ///
+    /// A due message held back by flow control counts at the end of its key's rate window when
+    /// the rate holds it back (and its parallelism does not), and not at all when the key's
+    /// parallelism does (the key's attempts in flight count at their lease ends). So when every
+    /// due message is held back, the answer is later than `now`, and a scheduler that sleeps
+    /// until then does not spin.
+    async fn next_due(&self, now: Millis) -> Result<Option<Millis>>;
+
+    /// How many pending messages are due at or before `now` and not claimed (or whose claim's
+    /// lease has ended): the backlog the engines have yet to start, for metrics.
+    async fn due_count(&self, now: Millis) -> Result<u64>;
 
     /// Applies the outcomes of finished attempts, each only if its claim is still current (see
     /// [`Finish`]); the results are in the order of `finishes`. Several finishes may share one
@@ -742,4 +857,129 @@ pub trait Store: Send + Sync + 'static {
         cursor: Option<u64>,
         count: usize,
     ) -> Result<Page<StoredRun>>;
+
+    /// A signal that messages may have become due because of another process sharing the
+    /// store (it stored or retried a message), or `None` (the default) when the store has no
+    /// such signal: a store used by one process only, like the embedded one.
+    ///
+    /// The scheduler waits on it beside its timer and, when notified, looks at
+    /// [`next_due`](Self::next_due) again. Notifications are hints: several may be merged into
+    /// one, and one may come with nothing due. A backend also notifies after it reconnects to
+    /// its source of notifications, when some may have been missed.
+    fn due_wakeups(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
+    /// The live state of a tenant's flow-control key at `now`, or `None` when the tenant never
+    /// stored a message with this key (another tenant's key of the same name is another key).
+    ///
+    /// The counts are computed at `now`: `parallelism_count` the key's attempts in flight,
+    /// `wait_list_size` its pending messages due at `now` and not in flight, `rate_count` and
+    /// `rate_period_start` those of the window open at `now` (0 and `None` when none is open).
+    /// A key stays known with zero counts once idle.
+    async fn flow_control(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<FlowControlInfo>>;
+
+    /// Every flow-control key the tenant has used, ordered by key, each as
+    /// [`flow_control`](Self::flow_control) reports it.
+    async fn list_flow_control(&self, tenant: &str, now: Millis) -> Result<Vec<FlowControlInfo>>;
+    /// Creates a run as [`create_run`](Self::create_run) does, with `steps` recorded as its
+    /// first steps before `first` is stored, all or nothing.
+    ///
+    /// The steps take the sequence numbers 0, 1, … in the order given (their own `seq` is
+    /// ignored) and keep their `message_id`, `body` and `created_at`; no message is stored for
+    /// them (nothing is delivered for them, no event is appended). `first` is then stored as
+    /// `create_run` stores it: when it is a step of the run it takes the next number
+    /// (`steps.len()`). With no `steps` this is exactly `create_run`. This is how a run resumes
+    /// from a failed one: the completed steps are copied, and the first delivery goes on from
+    /// there.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn create_run_with_steps(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        let _ = (run, steps, first, now);
+        Err(StoreError::Invalid(
+            "this store does not implement create_run_with_steps".into(),
+        ))
+    }
+
+    /// Stores `message` as a waiter for the tenant's event `event_id`, in one transaction.
+    ///
+    /// `message` must be a step of a run (`run: Some(RunLink { step: true, .. })`), else the call
+    /// fails with [`StoreError::Invalid`] and nothing is stored. It is stored exactly as
+    /// [`insert_messages`](Self::insert_messages) stores one message (a `CREATED` event, the
+    /// run's next step with its body, or [`InsertOutcome::RunNotActive`] /
+    /// [`InsertOutcome::Deduplicated`] with nothing stored), and when it is stored it is also
+    /// recorded as a waiter for `(message.tenant, event_id)`. Its `due_at` is the wait's
+    /// deadline: when nobody releases it, it is claimed and delivered then like any message (the
+    /// timeout). Several waiters may wait for the same event id, also in one run.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> Result<InsertOutcome> {
+        let _ = (event_id, message, now);
+        Err(StoreError::Invalid(
+            "this store does not implement register_waiter".into(),
+        ))
+    }
+
+    /// The tenant's waiters for `event_id` that can still be released, oldest registration
+    /// first; with `run_id`, only those of that run.
+    ///
+    /// A waiter can be released while its message is [`MessageState::Pending`] and has never
+    /// been claimed (claim number 0). A waiter that was released, whose message was claimed
+    /// (its wait timed out), cancelled (its run ended) or otherwise ended is not listed. Another
+    /// tenant's waiters are never listed.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn list_waiters(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Waiter>> {
+        let _ = (tenant, event_id, run_id);
+        Err(StoreError::Invalid(
+            "this store does not implement list_waiters".into(),
+        ))
+    }
+
+    /// Releases the tenant's waiter whose message is `message_id` (a notify): in one
+    /// transaction, only if that message is a waiter of the tenant that can still be released
+    /// (see [`list_waiters`](Self::list_waiters)), its body becomes `body` (in the message and in
+    /// its run's step list), its due time becomes `now`, and it stops being a waiter. Returns
+    /// whether it was released; otherwise nothing changed.
+    ///
+    /// A waiter is released at most once, and never after its timeout: the claim that delivers
+    /// the timeout and the release exclude each other (whichever commits first wins), so a
+    /// wait ends with exactly one delivery of its message, either the event's or the timeout's.
+    /// The message keeps its id, claim number 0 and retry count; no event is appended.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn release_waiter(
+        &self,
+        tenant: &str,
+        message_id: &str,
+        body: Vec<u8>,
+        now: Millis,
+    ) -> Result<bool> {
+        let _ = (tenant, message_id, body, now);
+        Err(StoreError::Invalid(
+            "this store does not implement release_waiter".into(),
+        ))
+    }
 }

@@ -34,6 +34,7 @@
 //! migrate), and refuses a file whose version is newer than this code with
 //! [`StoreError::Corrupt`].
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -48,9 +49,10 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
-    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, InsertOutcome, MessageState, Millis,
-    NewDlq, NewMessage, NewRun, Page, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys,
-    Store, StoreError, StoredMessage, StoredRun, Transition, async_trait,
+    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
+    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
+    Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -67,6 +69,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// orders the list of runs. A run's steps are keyed by `(tenant, run_id, seq)`, step `seq`
 /// counting from 0. The index on the messages' run is partial (`run_id IS NOT NULL`), so that
 /// messages outside runs do not pay for it.
+///
+/// Flow control (version 3) keeps one row per `(tenant, key)` in `flow_keys`: the limits of the
+/// key's most recently stored message and the open rate window (`window_start`,
+/// `window_count`). Attempts in flight are counted from the messages (claimed, lease not
+/// ended), through a partial index that holds only pending messages with a key.
 const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
@@ -173,6 +180,39 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN run_id TEXT;
     ALTER TABLE messages ADD COLUMN run_step INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX messages_run ON messages(tenant, run_id, state) WHERE run_id IS NOT NULL;
+    ",
+    // Version 3: flow control.
+    "
+    ALTER TABLE messages ADD COLUMN flow_parallelism INTEGER;
+    ALTER TABLE messages ADD COLUMN flow_rate INTEGER;
+    ALTER TABLE messages ADD COLUMN flow_period_ms INTEGER;
+
+    CREATE TABLE flow_keys (
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        parallelism INTEGER,
+        rate INTEGER,
+        period_ms INTEGER NOT NULL DEFAULT 1000,
+        window_start INTEGER NOT NULL DEFAULT 0,
+        window_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, key)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO flow_keys (tenant, key)
+        SELECT DISTINCT tenant, flow_key FROM messages WHERE flow_key IS NOT NULL;
+
+    CREATE INDEX messages_flow ON messages(tenant, flow_key, claim_open, due_at)
+        WHERE state = 'PENDING' AND flow_key IS NOT NULL;
+    ",
+    // Version 4: waiters (a run's wait for an event). A row lives until its waiter is released;
+    // one whose message was claimed (timed out) or ended is ignored by the queries.
+    "
+    CREATE TABLE waiters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX waiters_event ON waiters(tenant, event_id, seq);
     ",
 ];
 
@@ -866,6 +906,11 @@ fn opt_uint(v: Option<i64>) -> Result<Option<u64>> {
     v.map(uint).transpose()
 }
 
+fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>> {
+    v.map(|n| u32::try_from(n).map_err(|_| corrupt(what)))
+        .transpose()
+}
+
 fn status(v: Option<i64>) -> Result<Option<u16>> {
     v.map(|s| u16::try_from(s).map_err(|_| corrupt("status")))
         .transpose()
@@ -874,11 +919,11 @@ fn status(v: Option<i64>) -> Result<Option<u16>> {
 // ---------------------------------------------------------------------------------------------
 // Rows.
 
-/// The columns of a message, as `decode_message` reads them (24 columns).
+/// The columns of a message, as `decode_message` reads them (27 columns).
 const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
      m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
      m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body, \
-     m.run_id, m.run_step";
+     m.run_id, m.run_step, m.flow_parallelism, m.flow_rate, m.flow_period_ms";
 
 fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
     let get_u64 = |i: usize| -> Result<u64> { uint(row.get::<_, i64>(at + i).db()?) };
@@ -916,6 +961,14 @@ fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
         }),
         None => None,
     };
+    let flow_limits = match row.get::<_, Option<i64>>(at + 26).db()? {
+        Some(period_ms) => Some(FlowLimits {
+            parallelism: opt_u32(row.get(at + 24).db()?, "flow parallelism")?,
+            rate: opt_u32(row.get(at + 25).db()?, "flow rate")?,
+            period_ms: uint(period_ms)?,
+        }),
+        None => None,
+    };
     let max_retries = u32::try_from(get_u64(9)?).map_err(|_| corrupt("max retries"))?;
     let retried = u32::try_from(get_u64(10)?).map_err(|_| corrupt("retried"))?;
     Ok(StoredMessage {
@@ -933,6 +986,7 @@ fn decode_message(row: &Row<'_>, at: usize) -> Result<StoredMessage> {
             labels: decode_labels(&labels)?,
             dedup,
             flow_key: row.get(at + 17).db()?,
+            flow_limits,
             extra: row.get(at + 18).db()?,
             run,
         },
@@ -1107,8 +1161,9 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
         .prepare_cached(
             "INSERT INTO messages (tenant, id, destination, method, headers, body, created_at, \
              first_due_at, due_at, max_retries, retried, state, claim, lease_ms, labels, dedup_id, \
-             dedup_until, flow_key, extra, run_id, run_step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-             ?8, ?8, ?9, 0, 'PENDING', 0, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             dedup_until, flow_key, extra, run_id, run_step, flow_parallelism, flow_rate, \
+             flow_period_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 0, 'PENDING', 0, \
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )
         .db()?
         .execute(rusqlite::params![
@@ -1129,6 +1184,9 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
             m.extra,
             m.run.as_ref().map(|r| r.run_id.as_str()),
             m.run.as_ref().is_some_and(|r| r.step),
+            m.flow_limits.and_then(|l| l.parallelism),
+            m.flow_limits.and_then(|l| l.rate),
+            m.flow_limits.map(|l| int(l.period_ms)).transpose()?,
         ]);
     match inserted {
         Ok(_) => {}
@@ -1139,6 +1197,9 @@ fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Result<InsertOu
             )));
         }
         Err(e) => return Err(map_error(e)),
+    }
+    if let Some(key) = &m.flow_key {
+        register_flow_key(conn, &m.tenant, key, m.flow_limits)?;
     }
     if let (Some(seq), Some(link)) = (step_seq, &m.run) {
         conn.prepare_cached(
@@ -1212,6 +1273,37 @@ fn create_run(
     first: &NewMessage,
     now: Millis,
 ) -> Result<CreateRunOutcome> {
+    create_run_with_steps(conn, run, &[], first, now)
+}
+
+/// Stores the first message of a run just created.
+fn first_of_run(
+    conn: &Connection,
+    run: &NewRun,
+    first: &NewMessage,
+    now: Millis,
+) -> Result<CreateRunOutcome> {
+    match insert_one(conn, first, now)? {
+        InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
+        // Both or neither: the caller's savepoint rolls the run back with this error.
+        InsertOutcome::Deduplicated { existing_id } => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a duplicate of {existing_id}",
+            run.run_id
+        ))),
+        InsertOutcome::RunNotActive(_) => Err(StoreError::Invalid(format!(
+            "the first message of run {} is a step of a run that is not started",
+            run.run_id
+        ))),
+    }
+}
+
+fn create_run_with_steps(
+    conn: &Connection,
+    run: &NewRun,
+    steps: &[RunStep],
+    first: &NewMessage,
+    now: Millis,
+) -> Result<CreateRunOutcome> {
     if first.tenant != run.tenant {
         return Err(StoreError::Invalid(format!(
             "the first message of run {} belongs to another tenant",
@@ -1236,18 +1328,112 @@ fn create_run(
         run.config,
     ])
     .db()?;
-    match insert_one(conn, first, now)? {
-        InsertOutcome::Inserted => Ok(CreateRunOutcome::Created),
-        // Both or neither: the caller's savepoint rolls the run back with this error.
-        InsertOutcome::Deduplicated { existing_id } => Err(StoreError::Invalid(format!(
-            "the first message of run {} is a duplicate of {existing_id}",
-            run.run_id
-        ))),
-        InsertOutcome::RunNotActive(_) => Err(StoreError::Invalid(format!(
-            "the first message of run {} is a step of a run that is not started",
-            run.run_id
-        ))),
+    for (seq, step) in steps.iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO run_steps (tenant, run_id, seq, message_id, body, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .db()?
+        .execute(rusqlite::params![
+            run.tenant,
+            run.run_id,
+            i64::try_from(seq).map_err(|_| StoreError::Invalid("too many steps".into()))?,
+            step.message_id,
+            step.body,
+            int(step.created_at)?
+        ])
+        .db()?;
     }
+    first_of_run(conn, run, first, now)
+}
+
+fn register_waiter(
+    conn: &Connection,
+    event_id: &str,
+    m: &NewMessage,
+    now: Millis,
+) -> Result<InsertOutcome> {
+    if !m.run.as_ref().is_some_and(|r| r.step) {
+        return Err(StoreError::Invalid(format!(
+            "waiter message {} is not a step of a run",
+            m.id
+        )));
+    }
+    let outcome = insert_one(conn, m, now)?;
+    if outcome == InsertOutcome::Inserted {
+        conn.prepare_cached(
+            "INSERT INTO waiters (tenant, event_id, message_id) VALUES (?1, ?2, ?3)",
+        )
+        .db()?
+        .execute([m.tenant.as_str(), event_id, m.id.as_str()])
+        .db()?;
+    }
+    Ok(outcome)
+}
+
+fn list_waiters(
+    conn: &Connection,
+    tenant: &str,
+    event_id: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<Waiter>> {
+    let sql = format!(
+        "SELECT {MSG_COLS} FROM waiters w JOIN messages m ON m.id = w.message_id \
+         WHERE w.tenant = ?1 AND w.event_id = ?2 AND m.tenant = w.tenant \
+         AND m.state = 'PENDING' AND m.claim = 0 AND (?3 IS NULL OR m.run_id = ?3) \
+         ORDER BY w.seq"
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt
+        .query(rusqlite::params![tenant, event_id, run_id])
+        .db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        out.push(Waiter {
+            event_id: event_id.to_string(),
+            message: decode_message(row, 0)?,
+        });
+    }
+    Ok(out)
+}
+
+fn release_waiter(
+    conn: &Connection,
+    tenant: &str,
+    message_id: &str,
+    body: &[u8],
+    now: Millis,
+) -> Result<bool> {
+    let found: Option<(i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT m.rowid, m.run_id FROM waiters w JOIN messages m ON m.id = w.message_id \
+             WHERE w.tenant = ?1 AND w.message_id = ?2 AND m.tenant = w.tenant \
+             AND m.state = 'PENDING' AND m.claim = 0",
+        )
+        .db()?
+        .query_row([tenant, message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((rowid, run_id)) = found else {
+        return Ok(false);
+    };
+    conn.prepare_cached("UPDATE messages SET body = ?2, due_at = ?3 WHERE rowid = ?1")
+        .db()?
+        .execute(rusqlite::params![rowid, body, int(now)?])
+        .db()?;
+    if let Some(run_id) = run_id {
+        conn.prepare_cached(
+            "UPDATE run_steps SET body = ?4 WHERE tenant = ?1 AND run_id = ?2 AND message_id = ?3",
+        )
+        .db()?
+        .execute(rusqlite::params![tenant, run_id, message_id, body])
+        .db()?;
+    }
+    conn.prepare_cached("DELETE FROM waiters WHERE message_id = ?1")
+        .db()?
+        .execute([message_id])
+        .db()?;
+    Ok(true)
 }
 
 /// Ends a started run and cancels its pending messages, except `except` (the message whose
@@ -1333,24 +1519,331 @@ fn end_run(
     Ok(EndRunOutcome::Ended)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Flow control.
+
+/// Registers a tenant's flow-control key; with limits, they replace the key's limits (the most
+/// recently stored message's limits apply). The open rate window is kept.
+fn register_flow_key(
+    conn: &Connection,
+    tenant: &str,
+    key: &str,
+    limits: Option<FlowLimits>,
+) -> Result<()> {
+    match limits {
+        Some(l) => conn
+            .prepare_cached(
+                "INSERT INTO flow_keys (tenant, key, parallelism, rate, period_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, key) DO UPDATE SET \
+                 parallelism = excluded.parallelism, rate = excluded.rate, \
+                 period_ms = excluded.period_ms",
+            )
+            .db()?
+            .execute(rusqlite::params![
+                tenant,
+                key,
+                l.parallelism,
+                l.rate,
+                int(l.period_ms)?
+            ])
+            .db()?,
+        None => conn
+            .prepare_cached("INSERT OR IGNORE INTO flow_keys (tenant, key) VALUES (?1, ?2)")
+            .db()?
+            .execute([tenant, key])
+            .db()?,
+    };
+    Ok(())
+}
+
+/// What holds a key's due messages back at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Nothing: a claim may take one.
+    Free,
+    /// The key has `parallelism` attempts in flight.
+    Parallelism,
+    /// The rate window is full until this time (and parallelism does not hold).
+    RateUntil(Millis),
+}
+
+/// A key's limits and counts, as one transaction sees and changes them.
+#[derive(Debug, Clone)]
+struct KeyState {
+    parallelism: Option<u64>,
+    rate: Option<u64>,
+    period_ms: u64,
+    window_start: Millis,
+    window_count: u64,
+    in_flight: u64,
+    /// The window changed and must be written back.
+    dirty: bool,
+}
+
+impl KeyState {
+    fn window_open(&self, now: Millis) -> bool {
+        self.window_count > 0 && self.window_start.saturating_add(self.period_ms) > now
+    }
+
+    fn hold(&self, now: Millis) -> Hold {
+        if let Some(p) = self.parallelism
+            && self.in_flight >= p.max(1)
+        {
+            return Hold::Parallelism;
+        }
+        match self.rate {
+            Some(r) if self.window_open(now) && self.window_count >= r.max(1) => {
+                Hold::RateUntil(self.window_start.saturating_add(self.period_ms))
+            }
+            _ => Hold::Free,
+        }
+    }
+
+    /// Counts one attempt started at `now`.
+    fn start(&mut self, now: Millis) {
+        self.in_flight += 1;
+        if self.rate.is_some() {
+            if !self.window_open(now) {
+                self.window_start = now;
+                self.window_count = 0;
+            }
+            self.window_count += 1;
+            self.dirty = true;
+        }
+    }
+}
+
+/// Reads a key's limits, window and attempts in flight at `now` (`None`: an unknown key).
+fn load_key(conn: &Connection, tenant: &str, key: &str, now: Millis) -> Result<Option<KeyState>> {
+    type KeyRow = (Option<i64>, Option<i64>, i64, i64, i64);
+    let row: Option<KeyRow> = conn
+        .prepare_cached(
+            "SELECT parallelism, rate, period_ms, window_start, window_count FROM flow_keys \
+             WHERE tenant = ?1 AND key = ?2",
+        )
+        .db()?
+        .query_row([tenant, key], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
+        .optional()
+        .db()?;
+    let Some((parallelism, rate, period_ms, window_start, window_count)) = row else {
+        return Ok(None);
+    };
+    let in_flight: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE tenant = ?1 AND flow_key = ?2 \
+             AND state = 'PENDING' AND claim_open = 1 AND due_at > ?3",
+        )
+        .db()?
+        .query_row(rusqlite::params![tenant, key, int(now)?], |row| row.get(0))
+        .db()?;
+    Ok(Some(KeyState {
+        parallelism: opt_uint(parallelism)?,
+        rate: opt_uint(rate)?,
+        period_ms: uint(period_ms)?.max(1),
+        window_start: uint(window_start)?,
+        window_count: uint(window_count)?,
+        in_flight: uint(in_flight)?,
+        dirty: false,
+    }))
+}
+
+/// The keys one transaction has looked at, by tenant and key (`None`: an unknown key).
+#[derive(Default)]
+struct Keys(HashMap<String, HashMap<String, Option<KeyState>>>);
+
+impl Keys {
+    fn get(
+        &mut self,
+        conn: &Connection,
+        tenant: &str,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<&mut KeyState>> {
+        if !self
+            .0
+            .get(tenant)
+            .is_some_and(|keys| keys.contains_key(key))
+        {
+            let state = load_key(conn, tenant, key, now)?;
+            self.0
+                .entry(tenant.to_string())
+                .or_default()
+                .insert(key.to_string(), state);
+        }
+        Ok(self
+            .0
+            .get_mut(tenant)
+            .and_then(|keys| keys.get_mut(key))
+            .and_then(Option::as_mut))
+    }
+
+    /// Writes the changed windows back.
+    fn save(self, conn: &Connection) -> Result<()> {
+        let all = self
+            .0
+            .into_iter()
+            .flat_map(|(tenant, keys)| keys.into_iter().map(move |(k, s)| (tenant.clone(), k, s)));
+        for (tenant, key, state) in all {
+            let Some(state) = state.filter(|s| s.dirty) else {
+                continue;
+            };
+            conn.prepare_cached(
+                "UPDATE flow_keys SET window_start = ?3, window_count = ?4 \
+                 WHERE tenant = ?1 AND key = ?2",
+            )
+            .db()?
+            .execute(rusqlite::params![
+                tenant,
+                key,
+                int(state.window_start)?,
+                int(state.window_count)?
+            ])
+            .db()?;
+        }
+        Ok(())
+    }
+}
+
+fn flow_info(
+    conn: &Connection,
+    tenant: &str,
+    key: &str,
+    now: Millis,
+) -> Result<Option<FlowControlInfo>> {
+    let Some(state) = load_key(conn, tenant, key, now)? else {
+        return Ok(None);
+    };
+    let waiting: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE tenant = ?1 AND flow_key = ?2 \
+             AND state = 'PENDING' AND claim_open IN (0, 1) AND due_at <= ?3",
+        )
+        .db()?
+        .query_row(rusqlite::params![tenant, key, int(now)?], |row| row.get(0))
+        .db()?;
+    let open = state.window_open(now);
+    Ok(Some(FlowControlInfo {
+        key: key.to_string(),
+        wait_list_size: uint(waiting)?,
+        parallelism_max: state
+            .parallelism
+            .map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
+        parallelism_count: state.in_flight,
+        rate_max: state.rate.map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
+        rate_count: if open { state.window_count } else { 0 },
+        rate_period_ms: state.period_ms,
+        rate_period_start: open.then_some(state.window_start),
+    }))
+}
+
+fn list_flow_info(conn: &Connection, tenant: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
+    let keys: Vec<String> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT key FROM flow_keys WHERE tenant = ?1 ORDER BY key")
+            .db()?;
+        let rows = stmt.query_map([tenant], |row| row.get(0)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(info) = flow_info(conn, tenant, &key, now)? {
+            out.push(info);
+        }
+    }
+    Ok(out)
+}
+
+/// A due message as the claim scan sees it.
+struct DueRow {
+    rowid: i64,
+    due_at: i64,
+    tenant: String,
+    flow_key: Option<String>,
+}
+
+/// A page of due messages, earliest due first, after `(due_at, rowid)` when given.
+fn due_page(
+    conn: &Connection,
+    now: Millis,
+    after: Option<(i64, i64)>,
+    limit: usize,
+) -> Result<Vec<DueRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let map = |row: &Row<'_>| {
+        Ok(DueRow {
+            rowid: row.get(0)?,
+            due_at: row.get(1)?,
+            tenant: row.get(2)?,
+            flow_key: row.get(3)?,
+        })
+    };
+    match after {
+        None => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT rowid, due_at, tenant, flow_key FROM messages \
+                     WHERE state = 'PENDING' AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?2",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map(rusqlite::params![int(now)?, limit], map)
+                .db()?;
+            rows.collect::<rusqlite::Result<_>>().db()
+        }
+        // In two steps, each an index seek (a row-value comparison would scan the rows due
+        // at `due` from the first one on every page): the rest of the rows due at `due`, then
+        // the rows due later.
+        Some((due, rowid)) => {
+            let mut page: Vec<DueRow> = {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT rowid, due_at, tenant, flow_key FROM messages \
+                         WHERE state = 'PENDING' AND due_at = ?1 AND rowid > ?2 \
+                         ORDER BY rowid LIMIT ?3",
+                    )
+                    .db()?;
+                let rows = stmt
+                    .query_map(rusqlite::params![due, rowid, limit], map)
+                    .db()?;
+                rows.collect::<rusqlite::Result<_>>().db()?
+            };
+            let rest = limit - i64::try_from(page.len()).unwrap_or(limit);
+            if rest > 0 {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT rowid, due_at, tenant, flow_key FROM messages \
+                         WHERE state = 'PENDING' AND due_at > ?2 AND due_at <= ?1 \
+                         ORDER BY due_at, rowid LIMIT ?3",
+                    )
+                    .db()?;
+                let rows = stmt
+                    .query_map(rusqlite::params![int(now)?, due, rest], map)
+                    .db()?;
+                for row in rows {
+                    page.push(row.db()?);
+                }
+            }
+            Ok(page)
+        }
+    }
+}
+
+/// The smallest page the claim scan reads after the first one (which is `limit` long, so that
+/// a store without held-back messages reads exactly what it claims).
+const MIN_SCAN_PAGE: usize = 1024;
+
 fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let rowids: Vec<i64> = {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT rowid FROM messages WHERE state = 'PENDING' AND due_at <= ?1 \
-                 ORDER BY due_at, rowid LIMIT ?2",
-            )
-            .db()?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(rusqlite::params![int(now)?, limit], |row| row.get(0))
-            .db()?;
-        rows.collect::<rusqlite::Result<_>>().db()?
-    };
-    let mut claimed = Vec::with_capacity(rowids.len());
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE messages SET claim = claim + 1, claim_open = 1, due_at = ?1 + lease_ms \
@@ -1360,33 +1853,133 @@ fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed
         )
     });
     let sql: &str = &SQL;
-    for rowid in rowids {
-        let message = {
-            let mut stmt = conn.prepare_cached(sql).db()?;
-            let mut rows = stmt.query(rusqlite::params![int(now)?, rowid]).db()?;
-            let row = rows.next().db()?.ok_or_else(|| corrupt("message"))?;
-            decode_message(row, 0)?
-        };
-        let labels = encode_labels(&message.message.labels)?;
-        append_event(
-            conn,
-            &message.message.tenant,
-            now,
-            &message.message.id,
-            "ACTIVE",
-            &message.message.destination,
-            &labels,
-            None,
-            None,
-            None,
-        )?;
-        claimed.push(Claimed {
-            claim: message.claim,
-            lease_until: message.due_at,
-            message,
-        });
+    let mut claimed = Vec::with_capacity(limit.min(1024));
+    let mut keys = Keys::default();
+    let mut after = None;
+    let mut page_len = limit;
+    'scan: loop {
+        let page = due_page(conn, now, after, page_len)?;
+        let full = page.len() == page_len;
+        for row in &page {
+            if let Some(key) = &row.flow_key
+                && let Some(state) = keys.get(conn, &row.tenant, key, now)?
+            {
+                if state.hold(now) != Hold::Free {
+                    continue;
+                }
+                state.start(now);
+            }
+            let message = {
+                let mut stmt = conn.prepare_cached(sql).db()?;
+                let mut rows = stmt.query(rusqlite::params![int(now)?, row.rowid]).db()?;
+                let row = rows.next().db()?.ok_or_else(|| corrupt("message"))?;
+                decode_message(row, 0)?
+            };
+            let labels = encode_labels(&message.message.labels)?;
+            append_event(
+                conn,
+                &message.message.tenant,
+                now,
+                &message.message.id,
+                "ACTIVE",
+                &message.message.destination,
+                &labels,
+                None,
+                None,
+                None,
+            )?;
+            claimed.push(Claimed {
+                claim: message.claim,
+                lease_until: message.due_at,
+                message,
+            });
+            if claimed.len() == limit {
+                break 'scan;
+            }
+        }
+        // Held-back messages stay in the range: look further, past the last one seen.
+        match page.last() {
+            Some(last) if full => after = Some((last.due_at, last.rowid)),
+            _ => break,
+        }
+        page_len = limit.max(MIN_SCAN_PAGE);
     }
+    keys.save(conn)?;
     Ok(claimed)
+}
+
+/// [`Store::next_due`]: the earliest time a claim may find something, held-back messages
+/// counted at the end of their rate window or not at all.
+fn next_due(conn: &Connection, now: Millis) -> Result<Option<Millis>> {
+    let first: Option<(i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' \
+             ORDER BY due_at LIMIT 1",
+        )
+        .db()?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((due, key)) = first else {
+        return Ok(None);
+    };
+    let due = uint(due)?;
+    if due > now || key.is_none() {
+        return Ok(Some(due));
+    }
+    // Something with a key is due: look for the first due message that is not held back.
+    let mut best: Option<Millis> = conn
+        .prepare_cached(
+            "SELECT due_at FROM messages WHERE state = 'PENDING' AND due_at > ?1 \
+             ORDER BY due_at LIMIT 1",
+        )
+        .db()?
+        .query_row([int(now)?], |row| row.get(0))
+        .optional()
+        .db()?
+        .map(uint)
+        .transpose()?;
+    let mut keys = Keys::default();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT due_at, tenant, flow_key FROM messages WHERE state = 'PENDING' \
+             AND due_at <= ?1 ORDER BY due_at",
+        )
+        .db()?;
+    let mut rows = stmt.query([int(now)?]).db()?;
+    // A held-back backlog is read row by row: the text is borrowed, and a row of the same key
+    // as the one before reuses its answer.
+    let mut last: Option<(String, String, Hold)> = None;
+    while let Some(row) = rows.next().db()? {
+        let due = uint(row.get(0).db()?)?;
+        let key = row.get_ref(2).db()?;
+        let hold = if key == rusqlite::types::ValueRef::Null {
+            Hold::Free
+        } else {
+            let key = key.as_str().map_err(|_| corrupt("flow key"))?;
+            let tenant = row
+                .get_ref(1)
+                .db()?
+                .as_str()
+                .map_err(|_| corrupt("tenant"))?;
+            match &last {
+                Some((t, k, hold)) if t == tenant && k == key => *hold,
+                _ => {
+                    let hold = keys
+                        .get(conn, tenant, key, now)?
+                        .map_or(Hold::Free, |state| state.hold(now));
+                    last = Some((tenant.to_string(), key.to_string(), hold));
+                    hold
+                }
+            }
+        };
+        match hold {
+            Hold::Free => return Ok(Some(due)),
+            Hold::Parallelism => {}
+            Hold::RateUntil(end) => best = Some(best.map_or(end, |b| b.min(end))),
+        }
+    }
+    Ok(best)
 }
 
 fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
@@ -1817,17 +2410,20 @@ impl Store for SqliteStore {
         self.write(move |conn| claim_due(conn, now, limit)).await
     }
 
-    async fn next_due(&self) -> Result<Option<Millis>> {
-        self.read(|conn| {
-            let due: Option<i64> = conn
+    async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
+        self.read(move |conn| next_due(conn, now)).await
+    }
+
+    async fn due_count(&self, now: Millis) -> Result<u64> {
+        self.read(move |conn| {
+            let n: i64 = conn
                 .prepare_cached(
-                    "SELECT due_at FROM messages WHERE state = 'PENDING' ORDER BY due_at LIMIT 1",
+                    "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= ?1",
                 )
                 .db()?
-                .query_row([], |row| row.get(0))
-                .optional()
+                .query_row([int(now)?], |row| row.get(0))
                 .db()?;
-            opt_uint(due)
+            Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
     }
@@ -1997,6 +2593,69 @@ impl Store for SqliteStore {
         self.read(move |conn| list_runs(conn, &tenant, &filter, cursor, count))
             .await
     }
+
+    async fn flow_control(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<FlowControlInfo>> {
+        let (tenant, key) = (tenant.to_string(), key.to_string());
+        self.read(move |conn| flow_info(conn, &tenant, &key, now))
+            .await
+    }
+
+    async fn list_flow_control(&self, tenant: &str, now: Millis) -> Result<Vec<FlowControlInfo>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| list_flow_info(conn, &tenant, now))
+            .await
+    }
+
+    async fn create_run_with_steps(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> Result<CreateRunOutcome> {
+        self.write(move |conn| create_run_with_steps(conn, &run, &steps, &first, now))
+            .await
+    }
+
+    async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> Result<InsertOutcome> {
+        let event_id = event_id.to_string();
+        self.write(move |conn| register_waiter(conn, &event_id, &message, now))
+            .await
+    }
+
+    async fn list_waiters(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Waiter>> {
+        let (tenant, event_id) = (tenant.to_string(), event_id.to_string());
+        let run_id = run_id.map(str::to_string);
+        self.read(move |conn| list_waiters(conn, &tenant, &event_id, run_id.as_deref()))
+            .await
+    }
+
+    async fn release_waiter(
+        &self,
+        tenant: &str,
+        message_id: &str,
+        body: Vec<u8>,
+        now: Millis,
+    ) -> Result<bool> {
+        let (tenant, message_id) = (tenant.to_string(), message_id.to_string());
+        self.write(move |conn| release_waiter(conn, &tenant, &message_id, &body, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -2129,6 +2788,57 @@ mod tests {
             "{next_step}"
         );
         assert!(!next_step.contains("SCAN"), "{next_step}");
+        let in_flight = plan(
+            &conn,
+            "SELECT COUNT(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
+             AND state = 'PENDING' AND claim_open = 1 AND due_at > 5",
+        );
+        assert!(in_flight.contains("messages_flow"), "{in_flight}");
+        let waiting = plan(
+            &conn,
+            "SELECT COUNT(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
+             AND state = 'PENDING' AND claim_open IN (0, 1) AND due_at <= 5",
+        );
+        assert!(waiting.contains("messages_flow"), "{waiting}");
+        let same_due = plan(
+            &conn,
+            "SELECT rowid, due_at, tenant, flow_key FROM messages \
+             WHERE state = 'PENDING' AND due_at = 3 AND rowid > 9 ORDER BY rowid LIMIT 10",
+        );
+        assert!(same_due.contains("due_at=? AND rowid>?"), "{same_due}");
+        assert!(!same_due.contains("TEMP B-TREE"), "{same_due}");
+        let later = plan(
+            &conn,
+            "SELECT rowid, due_at, tenant, flow_key FROM messages \
+             WHERE state = 'PENDING' AND due_at > 3 AND due_at <= 5 \
+             ORDER BY due_at, rowid LIMIT 10",
+        );
+        assert!(later.contains("messages_due"), "{later}");
+        assert!(!later.contains("TEMP B-TREE"), "{later}");
+        let key = plan(
+            &conn,
+            "SELECT parallelism, rate, period_ms, window_start, window_count FROM flow_keys \
+             WHERE tenant = 't' AND key = 'k'",
+        );
+        assert!(key.contains("PRIMARY KEY"), "{key}");
+        let waiters = plan(
+            &conn,
+            &format!(
+                "SELECT {MSG_COLS} FROM waiters w JOIN messages m ON m.id = w.message_id \
+                 WHERE w.tenant = 't' AND w.event_id = 'e' AND m.tenant = w.tenant \
+                 AND m.state = 'PENDING' AND m.claim = 0 AND (NULL IS NULL OR m.run_id = NULL) \
+                 ORDER BY w.seq"
+            ),
+        );
+        assert!(waiters.contains("waiters_event"), "{waiters}");
+        assert!(!waiters.contains("SCAN"), "{waiters}");
+        let release = plan(
+            &conn,
+            "SELECT m.rowid, m.run_id FROM waiters w JOIN messages m ON m.id = w.message_id \
+             WHERE w.tenant = 't' AND w.message_id = 'm' AND m.tenant = w.tenant \
+             AND m.state = 'PENDING' AND m.claim = 0",
+        );
+        assert!(!release.contains("SCAN"), "{release}");
     }
 
     /// A file written by the previous version (schema 1, before workflow runs) opens, migrates
@@ -2152,6 +2862,10 @@ mod tests {
                  created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra) \
                  VALUES ('t1', 'msg_dead', 'https://example.com/dead', 'POST', x'00', x'', \
                  5, 7, 7, 3, 'FAILED', 60000, '', x''); \
+                 INSERT INTO messages (tenant, id, destination, method, headers, body, \
+                 created_at, first_due_at, due_at, max_retries, state, lease_ms, labels, extra, \
+                 flow_key) VALUES ('t1', 'msg_keyed', 'https://example.com/k', 'POST', x'00', \
+                 x'', 5, 7, 7, 3, 'PENDING', 60000, '', x'', 'old-key'); \
                  INSERT INTO dlq (dlq_id, tenant, message_id, created_at, response_status, \
                  response_headers, response_body) VALUES ('dlq_old', 't1', 'msg_dead', 8, 500, \
                  x'00', x''); \
@@ -2167,6 +2881,20 @@ mod tests {
         assert_eq!(old.message.body, b"hi");
         assert_eq!(old.message.labels, ["red"]);
         assert_eq!(old.state, MessageState::Pending);
+        // A key used before flow control was kept is known, with no limits.
+        let keyed = store.get_message("t1", "msg_keyed").await.unwrap().unwrap();
+        assert_eq!(keyed.message.flow_limits, None);
+        let keys = store.list_flow_control("t1", 10).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            (
+                keys[0].key.as_str(),
+                keys[0].parallelism_max,
+                keys[0].rate_max
+            ),
+            ("old-key", None, None)
+        );
+        assert_eq!(keys[0].wait_list_size, 1);
         let not_workflow = DlqFilter {
             workflow: Some(false),
             ..DlqFilter::default()
@@ -2214,6 +2942,6 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 }

@@ -117,7 +117,7 @@ async fn everything_survives_reopen() {
         .expect("msg_run");
     assert_eq!(run_message.message, first);
     assert_eq!(run_message.state, MessageState::Cancelled);
-    assert_eq!(store.next_due().await.expect("next_due"), Some(T0 + 5));
+    assert_eq!(store.next_due(T0).await.expect("next_due"), Some(T0 + 5));
     // Event ids keep increasing after a reopen.
     store
         .insert_messages(vec![message("t1", "msg_c", T0)], T0)

@@ -6,7 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use qstash_protocol::{
     CallbackState, DlqDelete, DlqDeleteResponse, DlqListResponse, DlqMessage, DlqQuery,
-    DlqRetryResponse,
+    DlqRetryResponse, FailureCallbackInfo,
 };
 use qstash_store::{DlqEntry, DlqFilter};
 
@@ -116,12 +116,7 @@ pub(crate) async fn retry(
     message.due_at = now;
     message.dedup = None;
     let new_id = message.id.clone();
-    state
-        .engine()
-        .store
-        .insert_messages(vec![message], now)
-        .await?;
-    state.engine().wake();
+    state.engine().accept(vec![message], now).await?;
     Ok(Json(DlqRetryResponse::new(new_id)))
 }
 
@@ -161,5 +156,16 @@ fn view(entry: &DlqEntry) -> DlqMessage {
         Some("CALLBACK_FAIL") => Some(CallbackState::Fail),
         _ => None,
     };
+    if let Some(wf) = &envelope.workflow {
+        // A message of a workflow run: the run's fields, as upstream's workflow DLQ lists them.
+        out.workflow_run_id = Some(wf.run_id.clone());
+        out.workflow_url = Some(wf.url.clone());
+        out.workflow_created_at = Some(wf.created_at);
+        if out.failure_callback.is_some() {
+            out.failure_callback_info = Some(FailureCallbackInfo::new(out.failure_callback_state));
+        }
+    } else if let Some(run) = &m.run {
+        out.workflow_run_id = Some(run.run_id.clone());
+    }
     out
 }

@@ -13,12 +13,27 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     _tenant: Tenant,
 ) -> ApiResult<Json<SigningKeysResponse>> {
-    let keys = state
+    let mut keys = state
         .inner
         .keys
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    if state.inner.keys_in_store {
+        // Another process sharing the store may have rotated them.
+        let stored = state
+            .engine()
+            .store
+            .signing_keys_or_init(keys.clone())
+            .await?;
+        if stored.current != keys.current {
+            state
+                .engine()
+                .set_signer(Signer::new(stored.current.clone()));
+        }
+        keys = stored;
+        *state.inner.keys.lock().unwrap_or_else(|p| p.into_inner()) = keys.clone();
+    }
     Ok(Json(SigningKeysResponse::new(keys.current, keys.next)))
 }
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use qstash_protocol::{Message, PublishBatch, PublishRequest, PublishResponse};
 use qstash_store::{
-    CancelOutcome, CreateRunOutcome, Dedup, InsertOutcome, Millis, NewMessage, RunState,
+    CancelOutcome, CreateRunOutcome, Dedup, EndRun, InsertOutcome, Millis, NewMessage, RunState,
     StoredMessage,
 };
 use sha2::{Digest, Sha256};
@@ -43,21 +43,31 @@ pub(crate) async fn publish(
     let decoded =
         PublishRequest::from_http(&request).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = now_ms();
-    let (status, answer) = accept(&state, &tenant, &decoded, now).await?;
+    let (status, answer) = accept(&state, &tenant, &decoded, now, None).await?;
     Ok((status, Json(answer)).into_response())
 }
 
-/// Accepts one published message: a plain message, or a message of a workflow run.
-async fn accept(
+/// Accepts one published message: a plain message, or a message of a workflow run. With
+/// `waiter` (an event id), the message is a run's wait for that event (`POST /v2/wait`): it must
+/// be a step of a started run, and it is stored as a waiter.
+pub(crate) async fn accept(
     state: &AppState,
     tenant: &str,
     req: &PublishRequest,
     now: Millis,
+    waiter: Option<&str>,
 ) -> ApiResult<(StatusCode, PublishResponse)> {
     let mut message = new_message(state, tenant, req, now)?;
     let store = &state.engine().store;
     let id = message.id.clone();
-    if let Some(h) = RunHeaders::of(req) {
+    let run_headers = RunHeaders::of(req);
+    if waiter.is_some() && !run_headers.as_ref().is_some_and(|h| !h.init && h.is_step()) {
+        return Err(ApiError::bad_request(
+            "a wait must carry Upstash-Workflow-RunId of a started run, as a step \
+             (Upstash-Workflow-Init: false)",
+        ));
+    }
+    if let Some(h) = run_headers {
         let mut envelope = Envelope::decode(&message.extra);
         let run = store.get_run(tenant, &h.run_id).await?;
         match run {
@@ -66,8 +76,10 @@ async fn accept(
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
                 let new_run = workflow::init_run(tenant, &h, &message);
-                let outcome = store.create_run(new_run, message, now).await?;
-                state.engine().wake();
+                let outcome = state
+                    .engine()
+                    .create_run(new_run, Vec::new(), message, now)
+                    .await?;
                 return Ok(match outcome {
                     CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
                     CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
@@ -96,6 +108,12 @@ async fn accept(
                         return Ok((StatusCode::ACCEPTED, deduplicated(first)));
                     }
                 }
+                if h.is_step() && !h.init {
+                    check_step_body(&message.body)?;
+                }
+                if h.is_step() {
+                    check_step_cap(state, tenant, &run.run.run_id, now).await?;
+                }
                 RunConfig::decode(&run.run.config).apply(
                     &mut message,
                     &mut envelope,
@@ -113,8 +131,15 @@ async fn accept(
             }
         }
     }
-    let outcome = store.insert_messages(vec![message], now).await?;
-    state.engine().wake();
+    let outcome = match waiter {
+        Some(event_id) => vec![
+            state
+                .engine()
+                .register_waiter(event_id, message, now)
+                .await?,
+        ],
+        None => state.engine().accept(vec![message], now).await?,
+    };
     match outcome.into_iter().next() {
         Some(InsertOutcome::Deduplicated { existing_id }) => {
             Ok((StatusCode::ACCEPTED, deduplicated(existing_id)))
@@ -149,7 +174,7 @@ pub(crate) async fn batch(
         // Messages of workflow runs each follow their run's rules: one at a time.
         let mut answers = Vec::with_capacity(batch.entries().len());
         for (i, entry) in batch.entries().iter().enumerate() {
-            let (_, answer) = accept(&state, &tenant, entry, now)
+            let (_, answer) = accept(&state, &tenant, entry, now, None)
                 .await
                 .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
             answers.push(answer);
@@ -172,8 +197,7 @@ pub(crate) async fn batch(
         messages.push(m);
     }
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-    let outcomes = state.engine().store.insert_messages(messages, now).await?;
-    state.engine().wake();
+    let outcomes = state.engine().accept(messages, now).await?;
     let answers: Vec<PublishResponse> = outcomes
         .into_iter()
         .zip(ids)
@@ -183,6 +207,55 @@ pub(crate) async fn batch(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(answers)).into_response())
+}
+
+/// A step message's body must be a step: a JSON object with a numeric `stepId` (the SDK reads
+/// every step of the run on each delivery, so one malformed step would break all of them).
+fn check_step_body(body: &[u8]) -> ApiResult<()> {
+    let ok = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("stepId").is_some_and(serde_json::Value::is_u64));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "a workflow step message's body must be a JSON object with a numeric stepId",
+        ))
+    }
+}
+
+/// Fails a run that has as many steps as [`Limits::max_run_steps`](crate::Limits) allows (a
+/// workflow that never ends): the step message is refused with 400, which the SDK reads as
+/// "the run has ended", and the run ends `RUN_FAILED` with the reason.
+async fn check_step_cap(
+    state: &AppState,
+    tenant: &str,
+    run_id: &str,
+    now: Millis,
+) -> ApiResult<()> {
+    let cap = state.limits().max_run_steps;
+    let store = &state.engine().store;
+    // Step 0 is the initial payload; the cap counts the steps after it.
+    let steps = store.run_steps(tenant, run_id, None).await?.len();
+    if steps.saturating_sub(1) < cap {
+        return Ok(());
+    }
+    let reason = format!("the run reached the limit of {cap} steps per run");
+    store
+        .end_run(
+            tenant,
+            run_id,
+            EndRun {
+                state: RunState::Failed,
+                response: None,
+                reason: Some(reason.clone()),
+            },
+            now,
+        )
+        .await?;
+    Err(ApiError::bad_request(format!(
+        "workflow run {run_id} failed: {reason}"
+    )))
 }
 
 fn deduplicated(existing_id: String) -> PublishResponse {
@@ -271,6 +344,7 @@ pub(crate) fn base_message(
         labels: Vec::new(),
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: Vec::new(),
         run: None,
     };
@@ -351,7 +425,10 @@ pub(crate) fn new_message(
         (None, false) => None,
     };
     message.labels = req.labels().iter().map(|l| l.as_str().to_owned()).collect();
-    message.flow_key = req.flow_control().map(|(k, _)| k.as_str().to_owned());
+    if let Some((key, value)) = req.flow_control() {
+        message.flow_key = Some(key.as_str().to_owned());
+        message.flow_limits = Some(workflow::flow_limits(value));
+    }
     message.extra = envelope.encode();
     Ok(message)
 }

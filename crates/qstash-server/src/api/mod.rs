@@ -2,8 +2,10 @@
 
 mod dlq;
 mod events;
+mod flow_control;
 mod keys;
 mod messages;
+mod wait;
 mod workflows;
 
 pub(crate) use crate::engine::outcome::header_lists;
@@ -99,6 +101,7 @@ impl FromRequestParts<AppState> for Tenant {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v2/publish/{*destination}", post(messages::publish))
         .route("/v2/batch", post(messages::batch))
         .route(
@@ -122,7 +125,15 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v2/workflows/logs", get(workflows::logs))
         .route("/v2/workflows/events", get(workflows::logs))
-        .route("/v2/workflows/dlq", get(dlq::list_workflow))
+        .route(
+            "/v2/workflows/dlq",
+            get(dlq::list_workflow).delete(dlq::delete_many),
+        )
+        .route(
+            "/v2/workflows/dlq/restart",
+            post(workflows::dlq_restart_many),
+        )
+        .route("/v2/workflows/dlq/resume", post(workflows::dlq_resume_many))
         .route(
             "/v2/workflows/dlq/{id}",
             get(dlq::get_one).delete(dlq::delete_one),
@@ -131,6 +142,14 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v2/workflows/dlq/restart/{id}",
             post(workflows::dlq_restart),
         )
+        .route("/v2/flowControl", get(flow_control::list))
+        .route("/v2/flowControl/", get(flow_control::list))
+        .route("/v2/flowControl/{key}", get(flow_control::get_one))
+        .route("/v2/workflows/dlq/resume/{id}", post(workflows::dlq_resume))
+        .route("/v2/wait/{event_id}", post(wait::wait))
+        .route("/v2/notify/{event_id}", post(wait::notify))
+        .route("/v2/notify/{run_id}/{event_id}", post(wait::notify_run))
+        .route("/v2/waiters/{event_id}", get(wait::waiters))
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)
@@ -148,6 +167,45 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             axum::Json(serde_json::json!({"status": "store unavailable"})),
         ),
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (no token: it holds only counts summed over
+/// every tenant, never a tenant's data).
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let engine = state.engine();
+    let now = crate::ids::now_ms();
+    let due = match engine.store.due_count(now).await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the due backlog for /metrics failed");
+            None
+        }
+    };
+    let mut tenants: Vec<&String> = state.inner.tenants.values().collect();
+    tenants.sort();
+    tenants.dedup();
+    let mut flow = Vec::new();
+    let mut flow_ok = true;
+    for tenant in tenants {
+        match engine.store.list_flow_control(tenant, now).await {
+            Ok(keys) => flow.extend(keys.into_iter().map(|k| (tenant.clone(), k))),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading flow-control keys for /metrics failed");
+                flow_ok = false;
+                break;
+            }
+        }
+    }
+    let body = engine
+        .metrics
+        .render(engine.in_flight(), due, flow_ok.then_some(flow.as_slice()));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 async fn not_found() -> ApiError {

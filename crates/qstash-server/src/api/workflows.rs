@@ -4,19 +4,23 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use qstash_protocol::{
     BatchResponseEntry, BulkCancel, BulkCancelResponse, LogsQuery, LogsResponse, RunId, RunLog,
     TriggerBatch, TriggerRequest, TriggerResponse,
 };
 use qstash_store::{
-    CreateRunOutcome, EndRun, EndRunOutcome, Millis, RunFilter, RunState, StoredRun,
+    CreateRunOutcome, EndRun, EndRunOutcome, Millis, NewRun, RunFilter, RunLink, RunState,
+    StoredRun,
 };
 use serde_json::{Value, json};
 
 use super::messages::{Basics, base_message, read_body};
 use super::{AppState, Tenant, page_size, parse_cursor};
+use crate::engine::envelope::{Envelope, WorkflowInfo, WorkflowRole};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 use crate::workflow::{self, RunConfig};
@@ -61,11 +65,12 @@ async fn create(
         first,
         now,
     );
-    match state.engine().store.create_run(run, first, now).await? {
-        CreateRunOutcome::Created => {
-            state.engine().wake();
-            Ok((run_id, now, true))
-        }
+    match state
+        .engine()
+        .create_run(run, Vec::new(), first, now)
+        .await?
+    {
+        CreateRunOutcome::Created => Ok((run_id, now, true)),
         // The same run id again (a client's retry): the run it already started.
         CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at, false)),
     }
@@ -272,8 +277,15 @@ pub(crate) async fn logs(
 }
 
 /// A run as the logs show it, with its steps (`stepName`, `stepType`, `out`, `state`).
+///
+/// The plan steps of parallel steps (`stepId` 0 after the initial payload) are the SDK's
+/// bookkeeping and are not shown; results of steps that ran in parallel (`concurrent` > 1) are
+/// grouped as `{"type": "parallel", "steps": [...]}`. A `Wait` step shows its event's data as
+/// `out` (decoded) and its timeout as `waitTimeoutDuration`.
 fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog> {
-    let mut groups = Vec::with_capacity(steps.len());
+    let mut groups: Vec<Value> = Vec::with_capacity(steps.len());
+    // How many more results the open parallel group takes.
+    let mut parallel_left = 0u64;
     for step in steps {
         let mut entry = if step.seq == 0 {
             json!({
@@ -286,12 +298,40 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog
             serde_json::from_slice::<Value>(&step.body)
                 .unwrap_or_else(|_| json!({"out": String::from_utf8_lossy(&step.body)}))
         };
+        if step.seq > 0 && entry["stepId"] == 0 && entry.get("targetStep").is_some() {
+            continue;
+        }
         if let Value::Object(map) = &mut entry {
+            if map.get("stepType").and_then(Value::as_str) == Some("Wait") {
+                if let Some(t) = map.remove("timeout") {
+                    map.insert("waitTimeoutDuration".into(), t);
+                }
+                let decoded = map
+                    .get("out")
+                    .and_then(Value::as_str)
+                    .and_then(|o| STANDARD.decode(o).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                if let Some(d) = decoded {
+                    map.insert("out".into(), Value::String(d));
+                }
+            }
             map.insert("messageId".into(), Value::String(step.message_id.clone()));
             map.insert("state".into(), Value::String("STEP_SUCCESS".into()));
             map.insert("createdAt".into(), Value::from(step.created_at));
         }
-        groups.push(json!({"type": "sequential", "steps": [entry]}));
+        let concurrent = entry["concurrent"].as_u64().unwrap_or(1);
+        if concurrent > 1 && parallel_left > 0 {
+            if let Some(Value::Array(group)) = groups.last_mut().and_then(|g| g.get_mut("steps")) {
+                group.push(entry);
+            }
+            parallel_left -= 1;
+        } else if concurrent > 1 {
+            groups.push(json!({"type": "parallel", "steps": [entry]}));
+            parallel_left = concurrent - 1;
+        } else {
+            parallel_left = 0;
+            groups.push(json!({"type": "sequential", "steps": [entry]}));
+        }
     }
     let mut other = serde_json::Map::new();
     other.insert("steps".into(), Value::Array(groups));
@@ -318,27 +358,105 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> ApiResult<RunLog
     Ok(log)
 }
 
-/// `POST /v2/workflows/dlq/restart/{dlqId}`: a new run of the same workflow from the start,
-/// with the same initial payload and configuration.
-pub(crate) async fn dlq_restart(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path(dlq_id): Path<String>,
-) -> ApiResult<Json<TriggerResponse>> {
+/// How a dead letter of a run runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// A new run from the start, with the same initial payload and configuration.
+    Restart,
+    /// A new run that keeps the failed run's completed steps and goes on from the failed one.
+    Resume,
+}
+
+/// The run id a restart or resume asks for (`Upstash-Workflow-RunId`), else a new one.
+fn new_run_id(headers: &HeaderMap) -> ApiResult<RunId> {
+    match headers.get("upstash-workflow-runid") {
+        None => Ok(RunId::generate()),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .and_then(|s| RunId::new(s).ok())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Workflow-RunId is not a valid run id")),
+    }
+}
+
+/// What a restart or resume may change: `Upstash-Retries`, `Upstash-Retry-Delay`,
+/// `Upstash-Flow-Control-Key` and `Upstash-Label` (the SDK's `retries` and `flowControl`
+/// options, and upstream's other overrides).
+fn overrides(headers: &HeaderMap, config: &mut RunConfig) -> ApiResult<()> {
+    if let Some(v) = headers.get("upstash-retry-delay") {
+        let expr = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|e| qstash_retry_delay::RetryDelay::compile(e).is_ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("Upstash-Retry-Delay is not a valid expression")
+            })?;
+        config.retry_delay = Some(expr.to_owned());
+    }
+    if let Some(v) = headers.get("upstash-label") {
+        let label = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Label must not be empty"))?;
+        config.labels = vec![label.to_owned()];
+    }
+    if let Some(v) = headers.get("upstash-retries") {
+        let retries = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Retries must be a number"))?;
+        config.retries = Some(retries);
+    }
+    if let Some(v) = headers.get("upstash-flow-control-key") {
+        let key = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::bad_request("Upstash-Flow-Control-Key must not be empty"))?;
+        config.flow_key = Some(key.to_owned());
+    }
+    Ok(())
+}
+
+/// Runs a dead letter's workflow again: `(new run id, created at)`.
+async fn run_again(
+    state: &AppState,
+    tenant: &str,
+    dlq_id: &str,
+    how: Again,
+    headers: &HeaderMap,
+) -> ApiResult<(RunId, Millis)> {
     let store = &state.engine().store;
-    let entry = super::dlq::find(&state, &tenant, &dlq_id).await?;
-    let run_id = entry
-        .message
-        .message
+    let entry = super::dlq::find(state, tenant, dlq_id).await?;
+    let failed = entry.message.message;
+    let link = failed
         .run
-        .as_ref()
-        .map(|r| r.run_id.clone())
+        .clone()
         .ok_or_else(|| ApiError::bad_request("this dead letter is not of a workflow run"))?;
     let run = store
-        .get_run(&tenant, &run_id)
+        .get_run(tenant, &link.run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("workflow run"))?;
-    let config = RunConfig::decode(&run.run.config);
+    let mut config = RunConfig::decode(&run.run.config);
+    overrides(headers, &mut config)?;
+    let now = now_ms();
+    // The completed steps: up to the failed step message, or all of them when the failed
+    // message is not a step (a call, the trigger's delivery).
+    let copied = match how {
+        Again::Restart => Vec::new(),
+        Again::Resume if link.step => {
+            store
+                .run_steps(tenant, &link.run_id, Some(&failed.id))
+                .await?
+        }
+        Again::Resume => store.run_steps(tenant, &link.run_id, None).await?,
+    };
     let basics = Basics {
         destination: &run.run.workflow_url,
         method: "POST",
@@ -348,14 +466,184 @@ pub(crate) async fn dlq_restart(
         not_before: None,
         timeout: None,
     };
-    let (run_id, created_at, _) = create(
-        &state,
-        &tenant,
-        RunId::generate(),
-        &basics,
-        &config,
-        now_ms(),
-    )
-    .await?;
+    let run_id = new_run_id(headers)?;
+    if copied.is_empty() {
+        // Nothing completed: a resume is a restart.
+        let (run_id, created_at, _) = create(state, tenant, run_id, &basics, &config, now).await?;
+        return Ok((run_id, created_at));
+    }
+    let (mut first, mut envelope) = base_message(state, tenant, &basics, now)?;
+    let old = Envelope::decode(&failed.extra);
+    envelope.forward = old.forward.clone();
+    envelope.content_type = old.content_type.clone();
+    config.apply(
+        &mut first,
+        &mut envelope,
+        run_id.as_str(),
+        &run.run.workflow_url,
+    );
+    envelope.workflow = Some(WorkflowInfo {
+        run_id: run_id.as_str().to_owned(),
+        url: run.run.workflow_url.clone(),
+        created_at: now,
+        feature_set: old.workflow.as_ref().and_then(|w| w.feature_set.clone()),
+        role: WorkflowRole::Step,
+    });
+    // Not a step itself: its delivery carries the copied steps as they are.
+    first.body = workflow::steps_body(&copied);
+    first.extra = envelope.encode();
+    first.run = Some(RunLink {
+        run_id: run_id.as_str().to_owned(),
+        step: false,
+    });
+    let new_run = NewRun {
+        tenant: tenant.to_owned(),
+        run_id: run_id.as_str().to_owned(),
+        workflow_url: run.run.workflow_url.clone(),
+        created_at: now,
+        initial_body: run.run.initial_body.clone(),
+        labels: config.labels.clone(),
+        config: config.encode(),
+    };
+    match state
+        .engine()
+        .create_run(new_run, copied, first, now)
+        .await?
+    {
+        CreateRunOutcome::Created => Ok((run_id, now)),
+        CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at)),
+    }
+}
+
+/// `POST /v2/workflows/dlq/restart/{dlqId}`: a new run of the same workflow from the start,
+/// with the same initial payload and configuration → `{"workflowRunId", "workflowCreatedAt"}`.
+pub(crate) async fn dlq_restart(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(dlq_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<TriggerResponse>> {
+    let (run_id, created_at) =
+        run_again(&state, &tenant, &dlq_id, Again::Restart, &headers).await?;
     Ok(Json(TriggerResponse::new(run_id, created_at)))
+}
+
+/// `POST /v2/workflows/dlq/resume/{dlqId}`: a new run that keeps the failed run's completed
+/// steps (copied, not run again) and goes on from the failed step →
+/// `{"workflowRunId", "workflowCreatedAt"}`.
+pub(crate) async fn dlq_resume(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(dlq_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<TriggerResponse>> {
+    let (run_id, created_at) = run_again(&state, &tenant, &dlq_id, Again::Resume, &headers).await?;
+    Ok(Json(TriggerResponse::new(run_id, created_at)))
+}
+
+/// The `dlqIds` of a query (`dlqIds=a&dlqIds=b`, or comma-separated).
+fn dlq_ids(query: Option<&str>) -> ApiResult<Vec<String>> {
+    let mut ids = Vec::new();
+    for pair in query.unwrap_or("").split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name == "dlqIds" || name == "dlqIds%5B%5D" || name == "dlqIds[]" {
+            let value = percent_decode(value);
+            ids.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::bad_request(
+            "give the dead letters as dlqIds=<id>&dlqIds=<id> (filters are not supported here)",
+        ));
+    }
+    Ok(ids)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn run_again_many(
+    state: &AppState,
+    tenant: &str,
+    query: Option<&str>,
+    how: Again,
+    headers: &HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let ids = dlq_ids(query)?;
+    if ids.len() > 1 && headers.contains_key("upstash-workflow-runid") {
+        return Err(ApiError::bad_request(
+            "Upstash-Workflow-RunId names one run: give it with one dead letter only",
+        ));
+    }
+    let mut runs = Vec::new();
+    for id in ids {
+        let (run_id, created_at) = run_again(state, tenant, &id, how, headers).await?;
+        runs.push(json!({"workflowRunId": run_id.as_str(), "workflowCreatedAt": created_at}));
+    }
+    Ok(Json(json!({ "workflowRuns": runs })))
+}
+
+/// `POST /v2/workflows/dlq/restart?dlqIds=…` (the SDK's `client.dlq.restart`) →
+/// `{"workflowRuns": [{"workflowRunId", "workflowCreatedAt"}, …]}`.
+pub(crate) async fn dlq_restart_many(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    run_again_many(&state, &tenant, query.as_deref(), Again::Restart, &headers).await
+}
+
+/// `POST /v2/workflows/dlq/resume?dlqIds=…` (the SDK's `client.dlq.resume`) →
+/// `{"workflowRuns": [{"workflowRunId", "workflowCreatedAt"}, …]}`.
+pub(crate) async fn dlq_resume_many(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    run_again_many(&state, &tenant, query.as_deref(), Again::Resume, &headers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlq_ids_of_a_query() {
+        assert_eq!(
+            dlq_ids(Some("dlqIds=a&count=3&dlqIds=b%2Cc&dlqIds%5B%5D=d")).unwrap(),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(dlq_ids(Some("dlqIds=dlq_%41+x")).unwrap(), ["dlq_A x"]);
+        assert!(dlq_ids(Some("label=x")).is_err());
+        assert!(dlq_ids(None).is_err());
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
 }

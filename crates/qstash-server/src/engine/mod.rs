@@ -6,16 +6,21 @@ pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use qstash_signature::Signer;
-use qstash_store::{Claimed, Millis, Store, Transition};
+use qstash_signature::{Signer, generate_signing_key};
+use qstash_store::{
+    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, RunStep,
+    Store, Transition,
+};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::DeliveryConfig;
 use crate::ids::now_ms;
+use crate::metrics::Metrics;
 use envelope::{Envelope, WorkflowRole};
 
 /// The most attempts claimed in one store round trip.
@@ -24,28 +29,47 @@ const CLAIM_BATCH: usize = 512;
 /// What the engine shares with the API: the store, the signer and the wake-up signal.
 pub(crate) struct Engine {
     pub store: Arc<dyn Store>,
-    signer: RwLock<Arc<Signer>>,
+    signer: RwLock<(Arc<Signer>, Instant)>,
+    /// Whether the signing keys are the store's (re-read every [`DeliveryConfig::keys_refresh`]) rather than
+    /// configuration's.
+    keys_in_store: bool,
+    /// Whether a delivery is re-reading the keys now (one at a time).
+    refreshing: AtomicBool,
     wake: Notify,
     config: DeliveryConfig,
     http: reqwest::Client,
     permits: Arc<Semaphore>,
+    /// What this process counts for `GET /metrics`.
+    pub metrics: Metrics,
+    /// Attempts in flight (their tasks started and not ended).
+    in_flight: AtomicUsize,
 }
 
 impl Engine {
     pub(crate) fn new(
         store: Arc<dyn Store>,
         signer: Signer,
+        keys_in_store: bool,
         config: DeliveryConfig,
         http: reqwest::Client,
     ) -> Engine {
         Engine {
             store,
-            signer: RwLock::new(Arc::new(signer)),
+            signer: RwLock::new((Arc::new(signer), Instant::now())),
+            keys_in_store,
+            refreshing: AtomicBool::new(false),
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             http,
+            metrics: Metrics::new(),
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// How many attempts are in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// The delivery settings.
@@ -58,17 +82,105 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// Stores accepted messages (see [`Store::insert_messages`]), counts the ones stored and
+    /// wakes the scheduler.
+    pub(crate) async fn accept(
+        &self,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> qstash_store::Result<Vec<InsertOutcome>> {
+        let outcomes = self.store.insert_messages(messages, now).await?;
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted))
+            .count();
+        self.metrics.accepted.inc_by(stored as u64);
+        self.wake();
+        Ok(outcomes)
+    }
+
+    /// Stores a run's wait for an event (see [`Store::register_waiter`]), counts it when stored
+    /// and wakes the scheduler (the wait's timeout is a due time).
+    pub(crate) async fn register_waiter(
+        &self,
+        event_id: &str,
+        message: NewMessage,
+        now: Millis,
+    ) -> qstash_store::Result<InsertOutcome> {
+        let outcome = self.store.register_waiter(event_id, message, now).await?;
+        if matches!(outcome, InsertOutcome::Inserted) {
+            self.metrics.accepted.inc();
+        }
+        self.wake();
+        Ok(outcome)
+    }
+
+    /// Creates a workflow run with its first message (see [`Store::create_run`]; with `steps`,
+    /// a resumed run that starts with those completed steps, see
+    /// [`Store::create_run_with_steps`]), counts it and wakes the scheduler.
+    pub(crate) async fn create_run(
+        &self,
+        run: NewRun,
+        steps: Vec<RunStep>,
+        first: NewMessage,
+        now: Millis,
+    ) -> qstash_store::Result<CreateRunOutcome> {
+        let outcome = if steps.is_empty() {
+            self.store.create_run(run, first, now).await?
+        } else {
+            self.store
+                .create_run_with_steps(run, steps, first, now)
+                .await?
+        };
+        if matches!(outcome, CreateRunOutcome::Created) {
+            self.metrics.runs_created.inc();
+            self.metrics.accepted.inc();
+            self.wake();
+        }
+        Ok(outcome)
+    }
+
     /// Signs with a new current key (after a rotation).
     pub(crate) fn set_signer(&self, signer: Signer) {
         let mut guard = self.signer.write().unwrap_or_else(|p| p.into_inner());
-        *guard = Arc::new(signer);
+        *guard = (Arc::new(signer), Instant::now());
     }
 
-    fn signer(&self) -> Arc<Signer> {
-        self.signer
+    /// The signer for the next attempt. Keys kept in the store are re-read when the ones in
+    /// hand are older than [`DeliveryConfig::keys_refresh`] (by one attempt at a time; the others sign with the
+    /// keys in hand meanwhile), so a rotation by another process reaches this one within
+    /// seconds. A store that cannot be read leaves the keys in hand.
+    async fn signer(&self) -> Arc<Signer> {
+        let (signer, read_at) = self
+            .signer
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        if !self.keys_in_store
+            || read_at.elapsed() < self.config.keys_refresh
+            || self.refreshing.swap(true, Ordering::AcqRel)
+        {
+            return signer;
+        }
+        // The store has keys since the server started, so this proposal is never stored.
+        let proposal = qstash_store::SigningKeys {
+            current: generate_signing_key(),
+            next: generate_signing_key(),
+        };
+        let fresh = match self.store.signing_keys_or_init(proposal).await {
+            Ok(keys) => {
+                let fresh = Arc::new(Signer::new(keys.current));
+                *self.signer.write().unwrap_or_else(|p| p.into_inner()) =
+                    (fresh.clone(), Instant::now());
+                fresh
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading the signing keys failed; signing with the keys in hand");
+                signer
+            }
+        };
+        self.refreshing.store(false, Ordering::Release);
+        fresh
     }
 
     /// The scheduler loop: runs until `stop` turns true, then waits up to `grace` for the
@@ -76,6 +188,8 @@ impl Engine {
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
         let mut tasks = JoinSet::new();
         let mut store_backoff = Duration::from_millis(50);
+        // Another process sharing the store stored a message that may be due (PostgreSQL).
+        let shared_wakeups = self.store.due_wakeups();
         loop {
             if *stop.borrow() {
                 break;
@@ -116,8 +230,10 @@ impl Engine {
                     ),
                 };
                 let engine = self.clone();
+                engine.in_flight.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(async move {
                     engine.deliver(c).await;
+                    engine.in_flight.fetch_sub(1, Ordering::Relaxed);
                     drop(p);
                 });
             }
@@ -125,7 +241,9 @@ impl Engine {
             if full {
                 continue; // more may be due right now
             }
-            let next = match self.store.next_due().await {
+            // Messages held back by flow control are not due: a full rate window counts at its
+            // end, a full parallelism not at all (a finish of the key's attempt wakes us).
+            let next = match self.store.next_due(now_ms()).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the next due time failed");
@@ -135,6 +253,7 @@ impl Engine {
             let sleep = sleep_for(next, now_ms());
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = notified(shared_wakeups.as_deref()) => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => {}
             }
@@ -160,7 +279,8 @@ impl Engine {
             // attempt is made later.
             return;
         };
-        let signature = self.signer().sign(&msg.destination, &body);
+        let signature = self.signer().await.sign(&msg.destination, &body);
+        let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,
             &self.config,
@@ -170,6 +290,9 @@ impl Engine {
             body,
         )
         .await;
+        self.metrics
+            .attempt_seconds
+            .observe(started.elapsed().as_secs_f64());
         // A run's failure callback carries the run's initial payload.
         let initial_body = match &envelope.workflow {
             Some(wf) if !attempt.delivered() => self
@@ -189,14 +312,19 @@ impl Engine {
             &self.config,
             initial_body.as_deref(),
         );
-        let wake =
-            !finish.spawn.is_empty() || matches!(finish.transition, Transition::Retry { .. });
+        // A finish of a flow-controlled attempt frees a place that a waiting message may take.
+        let wake = !finish.spawn.is_empty()
+            || matches!(finish.transition, Transition::Retry { .. })
+            || msg.flow_key.is_some();
         // A finish that cannot be committed is not lost: the lease ends and the attempt is
         // made again (at least once).
         let mut wait = Duration::from_millis(20);
         for _ in 0..5 {
             match self.store.finish(vec![finish.clone()]).await {
-                Ok(_) => {
+                Ok(outcomes) => {
+                    if outcomes.first() == Some(&FinishOutcome::Applied) {
+                        self.count(&finish, msg.created_at);
+                    }
                     if wake {
                         self.wake();
                     }
@@ -208,6 +336,28 @@ impl Engine {
                     wait *= 4;
                 }
             }
+        }
+    }
+
+    /// Counts an applied finish in the metrics.
+    fn count(&self, finish: &qstash_store::Finish, created_at: Millis) {
+        let m = &self.metrics;
+        match finish.transition {
+            Transition::Delivered => {
+                m.delivered.inc();
+                let latency = finish.now.saturating_sub(created_at);
+                m.delivery_latency_seconds
+                    .observe(Duration::from_millis(latency).as_secs_f64());
+            }
+            Transition::Retry { .. } => {
+                m.retried.inc();
+            }
+            Transition::Failed => {
+                m.failed.inc();
+            }
+        }
+        if finish.dlq.is_some() {
+            m.dead_lettered.inc();
         }
     }
 
@@ -236,6 +386,14 @@ impl Engine {
 }
 
 /// How long the scheduler sleeps when the next due time is `next` (none: until woken).
+/// Waits for `wakeups` when there is one, forever otherwise.
+async fn notified(wakeups: Option<&Notify>) {
+    match wakeups {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn sleep_for(next: Option<Millis>, now: Millis) -> Duration {
     match next {
         // Due already (for example claimed by another process an instant ago): look again

@@ -281,6 +281,7 @@ fn callback_message(
         labels: source.labels.clone(),
         dedup: None,
         flow_key: None,
+        flow_limits: None,
         extra: cb_envelope.encode(),
         // Not linked to the run: ending the run (which a failure does) must not cancel it.
         run: None,
@@ -310,6 +311,7 @@ mod tests {
             labels: vec![],
             dedup: None,
             flow_key: None,
+            flow_limits: None,
             extra: Vec::new(),
             run: None,
         };

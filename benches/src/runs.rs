@@ -244,10 +244,10 @@ fn run() -> Result<()> {
     }
     if !errors.is_empty() {
         eprintln!(
-            "endpoint: {} requests answered 500, first ones:",
+            "endpoint: {} requests answered 500 (at most the last 100 kept), the last ones:",
             errors.len()
         );
-        for e in errors.iter().take(5) {
+        for e in errors.iter().rev().take(5) {
             eprintln!("  {e}");
         }
     }

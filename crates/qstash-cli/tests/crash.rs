@@ -265,40 +265,69 @@ async fn sigkill_mid_run_every_workflow_run_still_completes() {
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
     {
+        // Under a heavy load the first runs may have got through; what matters is that runs
+        // of both kinds were cut off mid-way.
         let log = ep.log();
-        let ended_early: Vec<&String> = sleeping
-            .iter()
-            .chain(holding.iter())
-            .filter(|r| log.ended.contains_key(*r))
-            .collect();
+        let going = |runs: &[String]| runs.iter().filter(|r| !log.ended.contains_key(*r)).count();
         assert!(
-            ended_early.is_empty(),
-            "runs ended before the kill; the test proves nothing: {ended_early:?}"
+            going(&sleeping) > 0 && going(&holding) > 0,
+            "every sleeping or every holding run ended before the kill; the test proves nothing"
         );
     }
 
     let mut child = spawn_server_with(port, &db, "5s");
     wait_healthy(&http, &base).await;
-    let ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
-    if let Err(missing) = ep.wait_ended(&ids, Duration::from_secs(60)).await {
-        child.kill().unwrap();
-        panic!(
-            "{} runs never ended after the restart, e.g. {:?}; endpoint errors: {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)],
-            &ep.log().errors[..ep.log().errors.len().min(5)]
-        );
+    // Every run ends: the server's logs are the judge (the endpoint may not have heard the
+    // answer to a DELETE the kill cut off).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: serde_json::Value = http
+            .get(format!("{base}/v2/workflows/logs?count=1000"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let going: Vec<serde_json::Value> = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["workflowState"] != "RUN_SUCCESS")
+            .cloned()
+            .collect();
+        if going.is_empty() && v["runs"].as_array().unwrap().len() == runs.len() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let errors: Vec<String> = ep.log().errors.iter().rev().take(5).cloned().collect();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "{} runs not RUN_SUCCESS 60 s after the restart, e.g. {:#}; the endpoint's last \
+                 errors: {errors:?}",
+                going.len(),
+                going[0]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     {
         let log = ep.log();
         for (id, n, _) in &runs {
-            assert_eq!(log.ended[id].0, expected_result(*n), "run {id}");
+            if let Some((result, _)) = log.ended.get(id) {
+                assert_eq!(*result, expected_result(*n), "run {id}");
+            }
         }
         eprintln!(
-            "after the restart: {} deliveries retried, {} steps run twice, {} duplicate-step answers",
+            "after the restart: {} deliveries retried, {} steps run twice, {} duplicate-step \
+             answers, {} of {} ends heard by the endpoint",
             log.retried,
             log.executed.values().filter(|c| **c > 1).count(),
-            log.duplicate_steps
+            log.duplicate_steps,
+            log.ended.len(),
+            runs.len()
         );
     }
 
@@ -306,31 +335,21 @@ async fn sigkill_mid_run_every_workflow_run_still_completes() {
     // (a step the kill cut off may have been recorded twice, with the same output), are the
     // workflow's, with the right outputs.
     for (id, n, input) in &runs {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let run = loop {
-            let v: serde_json::Value = http
-                .get(format!("{base}/v2/workflows/logs?workflowRunId={id}"))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let run = v["runs"][0].clone();
-            if run["workflowState"] == "RUN_SUCCESS" {
-                break run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {id} is not RUN_SUCCESS: {run:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let v: serde_json::Value = http
+            .get(format!("{base}/v2/workflows/logs?workflowRunId={id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let run = &v["runs"][0];
+        assert_eq!(run["workflowState"], "RUN_SUCCESS", "{run:#}");
         let response: serde_json::Value =
             serde_json::from_str(run["workflowRunResponse"].as_str().unwrap()).unwrap();
         assert_eq!(response, expected_result(*n), "run {id}");
-        let mut steps = logged_steps(&run);
+        let mut steps = logged_steps(run);
         assert_eq!(steps[0].0, "init");
         assert_eq!(steps[0].1, *input);
         // A step recorded twice (a delivery cut off by the kill, made again) is the same step

@@ -2,7 +2,9 @@
 //! attempts of a key overlap and when they start.
 //!
 //! Each check is a function of the store the server runs on, so that the same checks run on
-//! any backend (the `#[tokio::test]`s below run them on a fresh SQLite file).
+//! any backend: the `#[tokio::test]`s below run them on a fresh SQLite file, and on PostgreSQL
+//! (each in a schema of its own) when `QSTASH_TEST_DATABASE_URL` names a test database, where
+//! two servers sharing one database also share a key's parallelism.
 
 mod common;
 
@@ -542,4 +544,141 @@ async fn two_tenants_have_their_own_keys() {
 async fn a_trigger_passes_its_flow_control_to_the_run() {
     let (store, _dir) = sqlite();
     a_triggered_run_carries_its_flow_control(store).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: the same checks, and two servers on one database.
+
+/// The test database's URL, or `None` (after saying so) when these checks cannot run.
+fn database_url() -> Option<String> {
+    match std::env::var("QSTASH_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("QSTASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "QSTASH_REQUIRE_POSTGRES=1 but QSTASH_TEST_DATABASE_URL is not set"
+            );
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "qstash-server: the PostgreSQL flow-control checks did not run: \
+                 QSTASH_TEST_DATABASE_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+/// A schema of its own on the test database, dropped at the end.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(url: &str) -> Schema {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        Schema {
+            url: url.to_owned(),
+            name: format!(
+                "qfc_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ),
+        }
+    }
+
+    async fn store(&self) -> Arc<dyn Store> {
+        let options = qstash_store::postgres::PgOptions {
+            schema: Some(self.name.clone()),
+            pool_size: 8,
+            ..Default::default()
+        };
+        Arc::new(
+            qstash_store::postgres::PgStore::connect(&self.url, options)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn drop_schema(self) {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checks_on_postgres() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url);
+    parallelism_caps_overlap(schema.store().await).await;
+    schema.drop_schema().await;
+    let schema = Schema::new(&url);
+    rate_caps_starts_per_window(schema.store().await).await;
+    schema.drop_schema().await;
+    let schema = Schema::new(&url);
+    waiting_consumes_no_retry(schema.store().await).await;
+    schema.drop_schema().await;
+    let schema = Schema::new(&url);
+    endpoints_report_live_counters(schema.store().await).await;
+    schema.drop_schema().await;
+    let schema = Schema::new(&url);
+    tenants_have_their_own_keys(schema.store().await).await;
+    schema.drop_schema().await;
+    let schema = Schema::new(&url);
+    a_triggered_run_carries_its_flow_control(schema.store().await).await;
+    schema.drop_schema().await;
+}
+
+/// Two servers (as two processes would) on one PostgreSQL database: together they never have
+/// more than the key's parallelism in flight, and they share the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_postgres_share_a_keys_parallelism() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url);
+    let a = Api::start(schema.store().await).await;
+    let b = Api::start(schema.store().await).await;
+    let meter = Meter::start().await;
+    // Half the messages through each server.
+    a.batch(
+        10,
+        &format!("{}/hold/60/two/a", meter.url),
+        "two",
+        "parallelism=2",
+    )
+    .await;
+    b.batch(
+        10,
+        &format!("{}/hold/60/two/b", meter.url),
+        "two",
+        "parallelism=2",
+    )
+    .await;
+    meter
+        .wait("20 deliveries", Duration::from_secs(30), |m| {
+            m.done("/hold/60/two") == 20
+        })
+        .await;
+    assert_eq!(
+        meter.max_active(),
+        2,
+        "two at once across both servers, never more"
+    );
+    assert_eq!(
+        meter.starts("/hold/60/two").len(),
+        20,
+        "each attempted once"
+    );
+    let (status, info) = b.key(TOKEN, "two").await;
+    assert_eq!(status, 200);
+    assert_eq!(info["parallelismMax"], 2);
+    a.server.shutdown().await;
+    b.server.shutdown().await;
+    schema.drop_schema().await;
 }

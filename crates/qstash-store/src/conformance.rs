@@ -159,6 +159,7 @@ where
         flow_waiting_consumes_no_retry,
         flow_tenants_separate,
         flow_info_counters,
+        flow_claim_passes_a_long_backlog,
     );
     each_shared!(
         concurrent_inserts,
@@ -3431,6 +3432,49 @@ pub async fn flow_info_counters<S: Store>(store: &S) {
     assert_eq!(
         info(store, "t1", "k", T0 + 100_003).await.parallelism_count,
         0
+    );
+}
+
+/// A claim goes past a long held-back backlog (longer than any page a backend reads at once)
+/// to the due messages behind it, in due order.
+pub async fn flow_claim_passes_a_long_backlog<S: Store>(store: &S) {
+    const HELD: usize = 2_500;
+    let mut batch: Vec<_> = (0..HELD)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_k{i}"), T0),
+                "k",
+                Some(1),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    batch.push(message("t1", "msg_plain_a", T0));
+    batch.push(keyed(
+        message("t1", "msg_free", T0 + 1),
+        "free",
+        Some(1),
+        None,
+        1000,
+    ));
+    batch.push(message("t1", "msg_plain_b", T0 + 2));
+    insert(store, batch, T0).await;
+    let first = store.claim_due(T0 + 10, 1).await.expect("claim");
+    assert_eq!(ids_of(&first), ["msg_k0"]);
+    let rest = store.claim_due(T0 + 10, 2).await.expect("claim");
+    assert_eq!(ids_of(&rest), ["msg_plain_a", "msg_free"]);
+    let last = store.claim_due(T0 + 10, 10).await.expect("claim");
+    assert_eq!(ids_of(&last), ["msg_plain_b"]);
+    assert_eq!(
+        store.next_due(T0 + 10).await.expect("next_due"),
+        Some(T0 + 10 + LEASE),
+        "the whole backlog is held back"
+    );
+    let waiting = info(store, "t1", "k", T0 + 10).await;
+    assert_eq!(
+        (waiting.wait_list_size, waiting.parallelism_count),
+        (HELD as u64 - 1, 1)
     );
 }
 

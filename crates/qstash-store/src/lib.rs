@@ -47,6 +47,8 @@ use std::fmt;
 
 pub use async_trait::async_trait;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "postgres")]

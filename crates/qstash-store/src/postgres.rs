@@ -4,14 +4,15 @@
 //! # Connections
 //! - **A pool** ([`PgOptions::pool_size`] connections, plain TCP or a Unix socket, no TLS)
 //!   serves every operation; each write is one transaction, each read one statement.
-//! - **Group commit for accepts.** Concurrent [`Store::insert_messages`] calls are queued to a
-//!   small set of group writers ([`PgOptions::group_writers`]); each takes every call waiting (up
-//!   to [`PgOptions::max_group`]) and applies them in one transaction, the plain messages of the
-//!   whole group with one multi-row statement for the messages and one for their events. Each
-//!   call stays all or none: when the multi-row statement meets an id that exists, the group
-//!   falls back to one savepoint per call, so that only the call with the bad message fails.
-//!   Messages with a deduplication id or that are steps of a workflow run always take that
-//!   per-call path.
+//! - **Group commit for accepts and finishes.** Concurrent [`Store::insert_messages`] and
+//!   [`Store::finish`] calls are queued to a small set of group writers
+//!   ([`PgOptions::group_writers`]); each takes every call waiting (up to
+//!   [`PgOptions::max_group`]) and applies them in one transaction, the plain messages of the
+//!   whole group with one multi-row statement for the messages and one for their events (a
+//!   message with a deduplication id or that is a step of a workflow run is stored on its own).
+//!   Each call stays all or none: when a call fails (an id that exists), the transaction is
+//!   rolled back and the group runs again with one savepoint per call, so that only the failing
+//!   call fails.
 //! - **Claims** select due messages with `FOR UPDATE SKIP LOCKED`, so that processes claiming
 //!   at the same time never wait for one another nor claim the same message under one lease.
 //!   Flow control: a claim also locks the rows of the flow-control keys it meets (`SKIP
@@ -21,10 +22,12 @@
 //! - **Waiters** (a run's wait for an event) are released under the message's row lock, which
 //!   the claim of the wait's timeout also takes: exactly one of the two applies.
 //! - **Wake-ups across processes.** A transaction that stores a pending message (an accept, a
-//!   retry, a callback) sends one `NOTIFY` on the store's channel; every other process's store
-//!   listens on a dedicated connection (reconnecting after errors) and notifies the
-//!   [`Notify`] of [`Store::due_wakeups`], so that its scheduler looks at the next due time at
-//!   once instead of at the end of its sleep.
+//!   retry, a callback, a released waiter) or frees a flow-control key's place sends one
+//!   `NOTIFY` on the store's channel, with the earliest due time of that work; every other
+//!   process's store listens on a dedicated connection (reconnecting after errors) and notifies
+//!   the [`Notify`] of [`Store::due_wakeups`] when that time is before its scheduler's plan (its
+//!   last [`Store::next_due`] answer), so that the scheduler looks again at once instead of at
+//!   the end of its sleep, and is not woken for work it would look at in time anyway.
 //!
 //! # Schema
 //! The tables live in the connection's current schema, or in [`PgOptions::schema`] (created
@@ -56,6 +59,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
 
+use crate::codec::{
+    DLQ_COLS, DLQ_NCOLS, KEY_CURRENT, KEY_NEXT, MSG_COLS, RUN_COLS, closed, corrupt,
+    decode_headers, decode_labels, encode_headers, encode_labels, int, label_needle, opt_u32,
+    opt_uint, page_limit, uint,
+};
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
@@ -241,15 +249,15 @@ pub struct PgOptions {
     /// How long opening a connection, or waiting for a free one, may take before the operation
     /// fails with [`StoreError::Unavailable`] (default 5 s).
     pub connect_timeout: Duration,
-    /// At most this many `insert_messages` calls share one transaction (at least 1; default
-    /// 256).
+    /// At most this many `insert_messages` and `finish` calls share one transaction (at least
+    /// 1; default 256).
     pub max_group: usize,
-    /// How many group transactions of accepts may run at once (at least 1; default 4): while
-    /// they are all busy, new calls wait and form the next groups.
+    /// How many group transactions may run at once (at least 1; default 4): while they are all
+    /// busy, new calls wait and form the next groups.
     pub group_writers: usize,
     /// The schema that holds the tables, created when missing; `None` (the default) uses the
-    /// connection's current schema (`public` unless the URL or the role says otherwise). Letters,
-    /// digits and `_` only, at most 50 characters.
+    /// connection's current schema (`public` unless the URL or the role says otherwise).
+    /// Lowercase letters, digits and `_` only, at most 50 characters, not starting with a digit.
     pub schema: Option<String>,
 }
 
@@ -270,7 +278,7 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: Pool,
     shared: Arc<Shared>,
-    inserts: mpsc::UnboundedSender<InsertJob>,
+    writes: mpsc::UnboundedSender<Job>,
     wakeups: Arc<Notify>,
     listener: JoinHandle<()>,
 }
@@ -279,8 +287,11 @@ pub struct PgStore {
 struct Shared {
     /// The `NOTIFY` channel of this store's schema.
     channel: String,
-    /// This instance's id, the payload of its notifications (so it ignores its own).
+    /// This instance's id, the start of its notifications' payload (so it ignores its own).
     instance: String,
+    /// The scheduler's plan: the last answer of `next_due` (`u64::MAX` for none, or while one
+    /// is being computed). A notification wakes the scheduler only for work due before it.
+    planned: AtomicU64,
     /// Group commits made and calls they carried.
     commits: AtomicU64,
     calls: AtomicU64,
@@ -302,12 +313,12 @@ impl Drop for PgStore {
     }
 }
 
-/// Counters of the group writers, to see how well accepts are grouped.
+/// Counters of the group writers, to see how well writes are grouped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupStats {
     /// Group transactions committed.
     pub commits: u64,
-    /// `insert_messages` calls they carried.
+    /// `insert_messages` and `finish` calls they carried.
     pub calls: u64,
 }
 
@@ -369,6 +380,7 @@ impl PgStore {
         let shared = Arc::new(Shared {
             channel,
             instance: instance_id(),
+            planned: AtomicU64::new(u64::MAX),
             commits: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         });
@@ -406,13 +418,14 @@ impl PgStore {
         Ok(PgStore {
             pool,
             shared,
-            inserts: tx,
+            writes: tx,
             wakeups,
             listener,
         })
     }
 
-    /// How many group transactions of accepts were committed and how many calls they carried.
+    /// How many group transactions were committed and how many calls (accepts and finishes)
+    /// they carried.
     pub fn group_stats(&self) -> GroupStats {
         GroupStats {
             commits: self.shared.commits.load(Ordering::SeqCst),
@@ -435,14 +448,14 @@ fn check_schema_name(schema: &str) -> Result<()> {
         && schema.len() <= 50
         && schema
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !schema.starts_with(|c: char| c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
         Err(StoreError::Invalid(format!(
-            "schema name {schema:?}: letters, digits and _ only, at most 50, not starting with a \
-             digit"
+            "schema name {schema:?}: lowercase letters, digits and _ only, at most 50, not \
+             starting with a digit"
         )))
     }
 }
@@ -564,7 +577,7 @@ async fn listen_once(
 
     let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let sql = format!("LISTEN \"{}\"", shared.channel);
+    let sql = format!("LISTEN \"{}\"", shared.channel.replace('"', "\"\""));
     let subscribe = client.batch_execute(&sql);
     tokio::pin!(subscribe);
     // The connection must be polled for the LISTEN to complete.
@@ -589,30 +602,33 @@ async fn listen_once(
         None => wakeups.notify_one(),
     }
     while let Some(message) = messages.next().await {
-        match message.map_err(pg)? {
-            AsyncMessage::Notification(n) if n.payload() != shared.instance => {
+        if let AsyncMessage::Notification(n) = message.map_err(pg)? {
+            let (from, due) = match n.payload().split_once(' ') {
+                Some((from, due)) => (from, due.parse::<Millis>().unwrap_or(0)),
+                None => (n.payload(), 0),
+            };
+            // Work due no earlier than the scheduler's plan changes nothing: it wakes then.
+            if from != shared.instance && due < shared.planned.fetch_min(due, Ordering::SeqCst) {
                 wakeups.notify_one();
             }
-            _ => {}
         }
     }
     Err(closed("the LISTEN connection closed"))
 }
 
-/// Sends the store's notification (one per transaction that stored a pending message).
-async fn notify_due<C: GenericClient>(c: &C, shared: &Shared) -> Result<()> {
-    exec(
-        c,
-        "SELECT pg_notify($1, $2)",
-        &[&shared.channel, &shared.instance],
-    )
-    .await?;
+/// Sends the store's notification (one per transaction that stored a pending message or
+/// freed a flow-control key's place): `instance due_at`, with the earliest due time of the work
+/// it made.
+async fn notify_due<C: GenericClient>(c: &C, shared: &Shared, due: Millis) -> Result<()> {
+    let payload = format!("{} {due}", shared.instance);
+    exec(c, "SELECT pg_notify($1, $2)", &[&shared.channel, &payload]).await?;
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Group commit of accepts.
+// Group commit of accepts and finishes.
 
+/// One `insert_messages` call.
 struct InsertJob {
     messages: Vec<NewMessage>,
     now: Millis,
@@ -629,10 +645,25 @@ impl InsertJob {
     }
 }
 
+/// One `finish` call.
+struct FinishJob {
+    finishes: Vec<Finish>,
+    reply: oneshot::Sender<Result<Vec<FinishOutcome>>>,
+}
+
+/// A call the group writers take: the calls waiting together share one transaction.
+enum Job {
+    Insert(InsertJob),
+    Finish(FinishJob),
+}
+
+type InsertResult = Option<Result<Vec<InsertOutcome>>>;
+type FinishResult = Option<Result<Vec<FinishOutcome>>>;
+
 async fn group_writer(
     pool: Pool,
     shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<InsertJob>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     max_group: usize,
     writers: usize,
 ) {
@@ -661,111 +692,197 @@ async fn group_writer(
     }
 }
 
-async fn run_group(pool: &Pool, shared: &Shared, group: Vec<InsertJob>) {
+async fn run_group(pool: &Pool, shared: &Shared, group: Vec<Job>) {
     let calls = group.len() as u64;
+    let (mut inserts, mut finishes) = (Vec::new(), Vec::new());
+    for job in group {
+        match job {
+            Job::Insert(job) => inserts.push(job),
+            Job::Finish(job) => finishes.push(job),
+        }
+    }
     let mut attempt = 1;
-    let (out, results) = loop {
-        let mut results: Vec<Option<Result<Vec<InsertOutcome>>>> =
-            group.iter().map(|_| None).collect();
-        let out = apply_group(pool, shared, &group, &mut results).await;
+    let (out, insert_results, finish_results) = loop {
+        let mut ir: Vec<InsertResult> = inserts.iter().map(|_| None).collect();
+        let mut fr: Vec<FinishResult> = finishes.iter().map(|_| None).collect();
+        let out = apply_group(pool, shared, &inserts, &finishes, &mut ir, &mut fr).await;
         match out {
             Err(e) if attempt < TX_ATTEMPTS && is_transient(&e) => attempt += 1,
-            out => break (out, results),
+            out => break (out, ir, fr),
         }
     };
     if out.is_ok() {
         shared.commits.fetch_add(1, Ordering::SeqCst);
         shared.calls.fetch_add(calls, Ordering::SeqCst);
     }
-    for (job, result) in group.into_iter().zip(results) {
-        let answer = match (&out, result) {
-            // A call's own error stands whatever happened to the group.
-            (_, Some(Err(e))) => Err(e),
-            (Ok(()), Some(Ok(outcomes))) => Ok(outcomes),
-            (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-            (Ok(()), None) => Err(closed("the write did not run")),
-        };
-        let _ = job.reply.send(answer);
+    for (job, result) in inserts.into_iter().zip(insert_results) {
+        let _ = job.reply.send(answer(&out, result));
+    }
+    for (job, result) in finishes.into_iter().zip(finish_results) {
+        let _ = job.reply.send(answer(&out, result));
     }
 }
 
+/// A call's answer: its own error stands whatever happened to the group; otherwise its result
+/// counts only if the group committed.
+fn answer<T>(group: &Result<()>, result: Option<Result<T>>) -> Result<T> {
+    match (group, result) {
+        (_, Some(Err(e))) => Err(e),
+        (Ok(()), Some(Ok(v))) => Ok(v),
+        (Err(e), _) => Err(match e {
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            other => StoreError::Unavailable(other.to_string()),
+        }),
+        (Ok(()), None) => Err(closed("the write did not run")),
+    }
+}
+
+/// Applies a group in one transaction: first optimistically, without savepoints; when a call
+/// fails, that transaction is rolled back and the group runs again with each call in its own
+/// savepoint, so that only the failing calls fail.
 async fn apply_group(
     pool: &Pool,
     shared: &Shared,
-    group: &[InsertJob],
-    results: &mut [Option<Result<Vec<InsertOutcome>>>],
+    inserts: &[InsertJob],
+    finishes: &[FinishJob],
+    ir: &mut [InsertResult],
+    fr: &mut [FinishResult],
 ) -> Result<()> {
     let mut client = pool.get().await.map_err(pool_error)?;
-    let plain: Vec<usize> = (0..group.len()).filter(|&i| group[i].is_plain()).collect();
-    if !plain.is_empty() {
+    {
         let tx = client.transaction().await.map_err(pg)?;
-        // First in the transaction, so no savepoint is needed: when it fails (an id that
-        // exists, a bad value), the transaction is rolled back and each call goes on its own.
-        if insert_plain(&tx, shared, group, &plain)
-            .await
-            .unwrap_or(false)
-        {
-            for &i in &plain {
-                results[i] = Some(Ok(vec![InsertOutcome::Inserted; group[i].messages.len()]));
-            }
-            insert_each(&tx, group, results).await?;
+        if apply_calls(&tx, shared, inserts, finishes, ir, fr, false).await? {
             return tx.commit().await.map_err(pg);
         }
         tx.rollback().await.map_err(pg)?;
     }
+    ir.iter_mut().for_each(|r| *r = None);
+    fr.iter_mut().for_each(|r| *r = None);
     let tx = client.transaction().await.map_err(pg)?;
-    let pending: Vec<usize> = (0..group.len()).filter(|&i| results[i].is_none()).collect();
-    if let [only] = pending[..] {
-        // One call alone in its transaction: it needs no savepoint.
-        let job = &group[only];
-        let out = insert_all(&tx, &job.messages, job.now).await;
-        let commit = match &out {
-            Ok(outcomes) if outcomes.contains(&InsertOutcome::Inserted) => {
-                notify_due(&tx, shared).await?;
-                true
-            }
-            Ok(_) => true,
-            Err(_) => false,
-        };
-        results[only] = Some(out);
-        return if commit {
-            tx.commit().await.map_err(pg)
-        } else {
-            tx.rollback().await.map_err(pg)
-        };
-    }
-    insert_each(&tx, group, results).await?;
-    let stored = results
-        .iter()
-        .any(|r| matches!(r, Some(Ok(outcomes)) if outcomes.contains(&InsertOutcome::Inserted)));
-    if stored {
-        notify_due(&tx, shared).await?;
-    }
+    apply_calls(&tx, shared, inserts, finishes, ir, fr, true).await?;
     tx.commit().await.map_err(pg)
 }
 
-/// Inserts the calls that have no result yet one by one, each inside a savepoint so that a
-/// call that fails rolls back alone.
-async fn insert_each(
+/// Applies every call of a group in `tx` and sends one notification when other processes
+/// should look for due work. Optimistic (`careful` false): the plain accepts in multi-row
+/// statements, no savepoints, and `false` as soon as a call fails (the transaction must then be
+/// rolled back). Careful: each call in its own savepoint; a failing call rolls back alone and
+/// keeps its error.
+#[allow(clippy::too_many_arguments)]
+async fn apply_calls(
     tx: &Transaction<'_>,
-    group: &[InsertJob],
-    results: &mut [Option<Result<Vec<InsertOutcome>>>],
-) -> Result<()> {
-    for (i, job) in group.iter().enumerate() {
-        if results[i].is_some() {
+    shared: &Shared,
+    inserts: &[InsertJob],
+    finishes: &[FinishJob],
+    ir: &mut [InsertResult],
+    fr: &mut [FinishResult],
+    careful: bool,
+) -> Result<bool> {
+    let mut notified = false;
+    let mut wake: Option<Millis> = None;
+    if !careful {
+        let plain: Vec<usize> = (0..inserts.len())
+            .filter(|&i| inserts[i].is_plain())
+            .collect();
+        if !plain.is_empty() {
+            if !insert_plain(tx, shared, inserts, &plain)
+                .await
+                .unwrap_or(false)
+            {
+                return Ok(false);
+            }
+            for &i in &plain {
+                ir[i] = Some(Ok(vec![InsertOutcome::Inserted; inserts[i].messages.len()]));
+            }
+            notified = true;
+        }
+    }
+    for (i, job) in inserts.iter().enumerate() {
+        if ir[i].is_some() {
             continue;
         }
-        tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
-        let out = insert_all(tx, &job.messages, job.now).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT call"
+        let out = if careful {
+            in_savepoint(tx, insert_all(tx, &job.messages, job.now)).await?
         } else {
-            "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+            insert_all(tx, &job.messages, job.now).await
         };
-        tx.batch_execute(end).await.map_err(pg)?;
-        results[i] = Some(out);
+        match out {
+            Ok(outcomes) => {
+                for (m, o) in job.messages.iter().zip(&outcomes) {
+                    if *o == InsertOutcome::Inserted {
+                        wake = earliest(wake, Some(m.due_at));
+                    }
+                }
+                ir[i] = Some(Ok(outcomes));
+            }
+            Err(_) if !careful => return Ok(false),
+            Err(e) => ir[i] = Some(Err(e)),
+        }
     }
-    Ok(())
+    for (i, job) in finishes.iter().enumerate() {
+        let out = if careful {
+            in_savepoint(tx, finish_all(tx, &job.finishes)).await?
+        } else {
+            finish_all(tx, &job.finishes).await
+        };
+        match out {
+            Ok((outcomes, woken)) => {
+                wake = earliest(wake, woken);
+                fr[i] = Some(Ok(outcomes));
+            }
+            Err(_) if !careful => return Ok(false),
+            Err(e) => fr[i] = Some(Err(e)),
+        }
+    }
+    if let Some(due) = wake
+        && !notified
+    {
+        notify_due(tx, shared, due).await?;
+    }
+    Ok(true)
+}
+
+/// Runs `call` inside a savepoint, rolled back when the call fails. The outer error is the
+/// savepoint's own (the transaction is then unusable), the inner one the call's.
+async fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<Result<T>> {
+    tx.batch_execute("SAVEPOINT call").await.map_err(pg)?;
+    let out = call.await;
+    let end = if out.is_ok() {
+        "RELEASE SAVEPOINT call"
+    } else {
+        "ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call"
+    };
+    tx.batch_execute(end).await.map_err(pg)?;
+    Ok(out)
+}
+
+/// Applies the finishes of one call in turn; `true` in the second place when other processes
+/// should look for due work.
+async fn finish_all(
+    tx: &Transaction<'_>,
+    finishes: &[Finish],
+) -> Result<(Vec<FinishOutcome>, Option<Millis>)> {
+    let mut out = Vec::with_capacity(finishes.len());
+    let mut wake = None;
+    for f in finishes {
+        let (outcome, woken) = finish_one(tx, f).await?;
+        wake = earliest(wake, woken);
+        out.push(outcome);
+    }
+    Ok((out, wake))
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 /// Inserts the messages of the plain calls with one statement for the messages and one for
@@ -838,12 +955,17 @@ async fn insert_plain(
          ON CONFLICT (id) DO NOTHING RETURNING 1",
         &params,
     );
+    let first_due = plain
+        .iter()
+        .flat_map(|&i| group[i].messages.iter().map(|m| m.due_at))
+        .min()
+        .unwrap_or(0);
     // The statements are sent together: their results are checked after.
     let (messages, events, keys, notified) = tokio::join!(
         messages,
         ev.insert(tx),
         keys.register(tx),
-        notify_due(tx, shared)
+        notify_due(tx, shared, first_due)
     );
     if messages?.len() != expected {
         return Ok(false);
@@ -1000,34 +1122,9 @@ fn pool_error(e: PoolError) -> StoreError {
     }
 }
 
-fn closed(why: &str) -> StoreError {
-    StoreError::Unavailable(why.to_string())
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("bad stored {what}"))
-}
-
 fn col<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
     row.try_get(i)
         .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
-}
-
-fn int(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} is out of range")))
-}
-
-fn uint(v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
-}
-
-fn opt_uint(v: Option<i64>) -> Result<Option<u64>> {
-    v.map(uint).transpose()
-}
-
-fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>> {
-    v.map(|n| u32::try_from(n).map_err(|_| corrupt(what)))
-        .transpose()
 }
 
 /// The flow-limit columns of a message: parallelism, rate, period (all `None` without limits).
@@ -1046,11 +1143,6 @@ fn flow_columns(limits: Option<FlowLimits>) -> Result<(Option<i64>, Option<i64>,
 fn status(v: Option<i32>) -> Result<Option<u16>> {
     v.map(|s| u16::try_from(s).map_err(|_| corrupt("status")))
         .transpose()
-}
-
-fn page_limit(count: usize) -> i64 {
-    // One more row than asked tells whether an older page exists.
-    i64::try_from(count.max(1)).map_or(i64::MAX, |c| c.saturating_add(1))
 }
 
 fn cursor_value(cursor: Option<u64>) -> i64 {
@@ -1085,112 +1177,8 @@ async fn exec<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]
     c.execute(&stmt, params).await.map_err(pg)
 }
 
-/// The separator of stored labels; it cannot occur in an HTTP header value.
-const LABEL_SEP: char = '\u{1f}';
-
-fn encode_labels(labels: &[String]) -> Result<String> {
-    if labels.is_empty() {
-        return Ok(String::new());
-    }
-    let mut out = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
-    out.push(LABEL_SEP);
-    for label in labels {
-        if label.contains(LABEL_SEP) {
-            return Err(StoreError::Invalid(
-                "a label contains the control character U+001F".to_string(),
-            ));
-        }
-        out.push_str(label);
-        out.push(LABEL_SEP);
-    }
-    Ok(out)
-}
-
-fn decode_labels(s: &str) -> Result<Vec<String>> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inner = s
-        .strip_prefix(LABEL_SEP)
-        .and_then(|s| s.strip_suffix(LABEL_SEP))
-        .ok_or_else(|| corrupt("labels"))?;
-    Ok(inner.split(LABEL_SEP).map(str::to_string).collect())
-}
-
-/// The needle that finds a whole label in stored labels with `strpos`.
-fn label_needle(label: &str) -> String {
-    format!("{LABEL_SEP}{label}{LABEL_SEP}")
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(buf: &mut &[u8]) -> Result<usize> {
-    let mut v: usize = 0;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = buf.split_first().ok_or_else(|| corrupt("headers"))?;
-        *buf = rest;
-        v |= usize::from(b & 0x7f)
-            .checked_shl(shift)
-            .ok_or_else(|| corrupt("headers"))?;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(corrupt("headers"))
-}
-
-/// Headers as a count then length-prefixed names and values (LEB128 lengths), as the SQLite
-/// backend stores them.
-fn encode_headers(headers: &[(String, String)]) -> Vec<u8> {
-    let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut out = Vec::with_capacity(len + 2);
-    put_varint(&mut out, headers.len());
-    for (name, value) in headers {
-        put_varint(&mut out, name.len());
-        out.extend_from_slice(name.as_bytes());
-        put_varint(&mut out, value.len());
-        out.extend_from_slice(value.as_bytes());
-    }
-    out
-}
-
-fn decode_headers(mut buf: &[u8]) -> Result<Vec<(String, String)>> {
-    fn string(buf: &mut &[u8]) -> Result<String> {
-        let len = get_varint(buf)?;
-        if len > buf.len() {
-            return Err(corrupt("headers"));
-        }
-        let (s, rest) = buf.split_at(len);
-        *buf = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| corrupt("headers"))
-    }
-    let n = get_varint(&mut buf)?;
-    let mut out = Vec::with_capacity(n.min(buf.len() / 2));
-    for _ in 0..n {
-        let name = string(&mut buf)?;
-        let value = string(&mut buf)?;
-        out.push((name, value));
-    }
-    if !buf.is_empty() {
-        return Err(corrupt("headers"));
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rows.
-
-/// The columns of a message, as `decode_message` reads them (27 columns).
-const MSG_COLS: &str = "m.tenant, m.id, m.destination, m.method, m.headers, m.body, m.created_at, \
-     m.first_due_at, m.due_at, m.max_retries, m.retried, m.state, m.claim, m.lease_ms, m.labels, \
-     m.dedup_id, m.dedup_until, m.flow_key, m.extra, m.last_status, m.last_headers, m.last_body, \
-     m.run_id, m.run_step, m.flow_parallelism, m.flow_rate, m.flow_period_ms";
 
 fn decode_message(row: &Row, at: usize) -> Result<StoredMessage> {
     let get_u64 = |i: usize| -> Result<u64> { uint(col::<i64>(row, at + i)?) };
@@ -1280,11 +1268,6 @@ fn decode_event(row: &Row) -> Result<Event> {
     })
 }
 
-/// The columns of a dead letter joined with its message (`decode_dlq`).
-const DLQ_COLS: &str = "d.seq, d.dlq_id, d.created_at, d.response_status, d.response_headers, \
-     d.response_body, d.failure_callback, d.failure_callback_state";
-const DLQ_NCOLS: usize = 8;
-
 fn decode_dlq(row: &Row) -> Result<DlqEntry> {
     let headers: &[u8] = col(row, 4)?;
     Ok(DlqEntry {
@@ -1301,10 +1284,6 @@ fn decode_dlq(row: &Row) -> Result<DlqEntry> {
         message: decode_message(row, DLQ_NCOLS)?,
     })
 }
-
-/// The columns of a run, as `decode_run` reads them.
-const RUN_COLS: &str = "r.seq, r.tenant, r.run_id, r.workflow_url, r.created_at, r.initial_body, \
-     r.labels, r.config, r.state, r.ended_at, r.response, r.reason";
 
 fn decode_run(row: &Row) -> Result<StoredRun> {
     let labels: &str = col(row, 6)?;
@@ -1722,6 +1701,12 @@ async fn due_page<C: GenericClient>(
 }
 
 async fn claim_due(tx: &Transaction<'_>, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
+    // A claim need not wait for its WAL flush: a database crash that loses it only makes the
+    // attempt claimable again (at least once holds), and any later synchronous commit (a
+    // finish) flushes the WAL past it, so a finish on disk implies its claim is.
+    tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+        .await
+        .map_err(pg)?;
     let mut keys = KeyStates::default();
     let mut chosen: Vec<i64> = Vec::new();
     let mut after = None;
@@ -1869,9 +1854,17 @@ impl FlowKeys {
         if !t.is_empty() {
             exec(
                 tx,
+                // Keys whose limits are already these are left alone: an upsert would lock
+                // their rows, and claims skip a locked key (a key published to all the time
+                // would never be claimed).
                 "INSERT INTO flow_keys (tenant, key, parallelism, rate, period_ms) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], \
-                 $5::int8[]) ON CONFLICT (tenant, key) DO UPDATE SET \
+                 SELECT w.tenant, w.key, w.parallelism, w.rate, w.period_ms \
+                 FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
+                 AS w(tenant, key, parallelism, rate, period_ms) \
+                 WHERE NOT EXISTS (SELECT 1 FROM flow_keys f WHERE f.tenant = w.tenant \
+                 AND f.key = w.key AND f.parallelism IS NOT DISTINCT FROM w.parallelism \
+                 AND f.rate IS NOT DISTINCT FROM w.rate AND f.period_ms = w.period_ms) \
+                 ON CONFLICT (tenant, key) DO UPDATE SET \
                  parallelism = EXCLUDED.parallelism, rate = EXCLUDED.rate, \
                  period_ms = EXCLUDED.period_ms",
                 &[&t, &k, &p, &r, &period],
@@ -2198,10 +2191,10 @@ async fn release_waiter(
     Ok(true)
 }
 
-/// Applies one finish; `true` in the second place when other processes should look for due
-/// work: it stored a pending message (a retry, a spawned one) or freed a flow-control key's
-/// place.
-async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, bool)> {
+/// Applies one finish; in the second place, when other processes should look for due work:
+/// the earliest due time of the pending messages it stored (a retry, a spawned one), or `now`
+/// when it freed a flow-control key's place.
+async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, Option<Millis>)> {
     // Lock order: the run before its messages, as `end_run` takes them.
     if let Some((run_id, _)) = &f.end_run {
         opt(
@@ -2262,7 +2255,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
     )
     .await?;
     let Some(updated) = updated else {
-        return Ok((FinishOutcome::Stale, false));
+        return Ok((FinishOutcome::Stale, None));
     };
     // A finished attempt of a key frees its place: other processes may claim the key's next.
     let keyed = col::<Option<String>>(&updated, 0)?.is_some();
@@ -2275,11 +2268,17 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         ),
         None => true,
     };
-    let mut stored = due_at.is_some() || keyed;
+    let mut wake = match f.transition {
+        Transition::Retry { at } => Some(at),
+        _ => None,
+    };
+    if keyed {
+        wake = earliest(wake, Some(f.now));
+    }
     if spawn {
         for message in &f.spawn {
             if insert_one(tx, message, f.now).await? == InsertOutcome::Inserted {
-                stored = true;
+                wake = earliest(wake, Some(message.due_at));
             }
         }
     }
@@ -2294,7 +2293,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         )
         .await?;
     }
-    Ok((FinishOutcome::Applied, stored))
+    Ok((FinishOutcome::Applied, wake))
 }
 
 async fn insert_dlq(
@@ -2362,9 +2361,6 @@ async fn cancel(
     }
     Ok(CancelOutcome::Cancelled)
 }
-
-const KEY_CURRENT: &str = "signing_key_current";
-const KEY_NEXT: &str = "signing_key_next";
 
 async fn read_keys<C: GenericClient>(c: &C) -> Result<Option<SigningKeys>> {
     let found = rows(
@@ -2653,12 +2649,12 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (reply, rx) = oneshot::channel();
-        self.inserts
-            .send(InsertJob {
+        self.writes
+            .send(Job::Insert(InsertJob {
                 messages,
                 now,
                 reply,
-            })
+            }))
             .map_err(|_| closed("the store is closed"))?;
         rx.await.map_err(|_| closed("the group writer stopped"))?
     }
@@ -2671,8 +2667,15 @@ impl Store for PgStore {
     }
 
     async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
+        // While the answer is computed, any notification wakes the scheduler (the query may
+        // not see what it announces); then only those of work due before the answer.
+        self.shared.planned.store(u64::MAX, Ordering::SeqCst);
         let client = self.client().await?;
-        next_due(&client, now).await
+        let next = next_due(&client, now).await?;
+        self.shared
+            .planned
+            .store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
+        Ok(next)
     }
 
     async fn due_count(&self, now: Millis) -> Result<u64> {
@@ -2690,20 +2693,11 @@ impl Store for PgStore {
         if finishes.is_empty() {
             return Ok(Vec::new());
         }
-        let shared = &self.shared;
-        in_tx!(self, |tx| {
-            let mut out = Vec::with_capacity(finishes.len());
-            let mut stored = false;
-            for f in &finishes {
-                let (outcome, pending) = finish_one(&tx, f).await?;
-                stored |= pending;
-                out.push(outcome);
-            }
-            if stored {
-                notify_due(&tx, shared).await?;
-            }
-            out
-        })
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(Job::Finish(FinishJob { finishes, reply }))
+            .map_err(|_| closed("the store is closed"))?;
+        rx.await.map_err(|_| closed("the group writer stopped"))?
     }
 
     async fn get_message(&self, tenant: &str, id: &str) -> Result<Option<StoredMessage>> {
@@ -2805,7 +2799,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &[], &first, now).await?;
             if out == CreateRunOutcome::Created {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, first.due_at).await?;
             }
             out
         })
@@ -2892,7 +2886,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &steps, &first, now).await?;
             if out == CreateRunOutcome::Created {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, first.due_at).await?;
             }
             out
         })
@@ -2908,7 +2902,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let out = register_waiter(&tx, event_id, &message, now).await?;
             if out == InsertOutcome::Inserted {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, message.due_at).await?;
             }
             out
         })
@@ -2935,7 +2929,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| {
             let released = release_waiter(&tx, tenant, message_id, &body, now).await?;
             if released {
-                notify_due(&tx, shared).await?;
+                notify_due(&tx, shared, now).await?;
             }
             released
         })
@@ -2957,6 +2951,7 @@ mod tests {
         assert!(check_schema_name("1abc").is_err());
         assert!(check_schema_name("a\"b").is_err());
         assert!(check_schema_name("a b").is_err());
+        assert!(check_schema_name("Upper").is_err());
         assert!(check_schema_name(&"a".repeat(51)).is_err());
     }
 

@@ -245,9 +245,11 @@ async fn a_notify_wakes_the_other_store() {
         .await
         .expect("the insert in one store wakes the other");
 
-    // A retry committed by one store wakes the other too.
-    let woken = wake_b.notified();
+    // A retry committed by one store wakes the other too (whose scheduler, as the engine's
+    // does after each wake-up, asked for its next due time: the claim's lease end).
     let claimed = a.claim_due(T0, 1).await.unwrap().remove(0);
+    assert_eq!(b.next_due(T0).await.unwrap(), Some(T0 + LEASE));
+    let woken = wake_b.notified();
     a.finish(vec![conformance::finish_of(
         &claimed,
         T0 + 1,
@@ -262,6 +264,7 @@ async fn a_notify_wakes_the_other_store() {
 
     // A finished attempt of a flow-control key frees its place: it wakes the other store too.
     let keyed = conformance::keyed(message("t1", "msg_k", T0), "k", Some(1), None, 1000);
+    assert_eq!(b.next_due(T0).await.unwrap(), Some(T0 + 2));
     let woken = wake_b.notified();
     a.insert_messages(vec![keyed], T0).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), woken)
@@ -272,6 +275,7 @@ async fn a_notify_wakes_the_other_store() {
         .iter()
         .find(|c| c.message.message.id == "msg_k")
         .expect("the keyed message is claimed");
+    b.next_due(T0 + 5).await.unwrap();
     let woken = wake_b.notified();
     a.finish(vec![conformance::finish_of(
         k,
@@ -645,4 +649,98 @@ async fn a_version_1_schema_migrates() {
         .unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+}
+
+/// Concurrent finishes share commits, and a finish call that fails (its callback reuses an id)
+/// fails alone: the other calls of its group apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finishes_share_commits_and_fail_alone() {
+    let Some(url) = database_url() else { return };
+    let (store, _schema) = fresh(&url).await;
+    let store = Arc::new(store);
+    const CALLS: usize = 150;
+    let batch: Vec<_> = (0..CALLS)
+        .map(|i| message("t1", &format!("msg_{i}"), T0))
+        .chain([message("t1", "msg_dup", T0 + 1_000_000)])
+        .collect();
+    store.insert_messages(batch, T0).await.unwrap();
+    let claimed = store.claim_due(T0, CALLS).await.unwrap();
+    assert_eq!(claimed.len(), CALLS);
+    let before = store.group_stats();
+    let mut tasks = Vec::new();
+    for c in claimed {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let i: usize = c.message.message.id["msg_".len()..].parse().unwrap();
+            let mut f = conformance::finish_of(
+                &c,
+                T0 + 1,
+                qstash_store::Transition::Delivered,
+                "DELIVERED",
+            );
+            if i % 10 == 3 {
+                f.spawn = vec![message("t1", "msg_dup", T0)];
+            }
+            (i, store.finish(vec![f]).await)
+        }));
+    }
+    for task in tasks {
+        let (i, out) = task.await.unwrap();
+        let state = store
+            .get_message("t1", &format!("msg_{i}"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        if i % 10 == 3 {
+            assert!(matches!(out, Err(StoreError::Invalid(_))), "{i}: {out:?}");
+            assert_eq!(state, qstash_store::MessageState::Pending, "{i}");
+        } else {
+            assert_eq!(out.unwrap(), [qstash_store::FinishOutcome::Applied]);
+            assert_eq!(state, qstash_store::MessageState::Delivered, "{i}");
+        }
+    }
+    let after = store.group_stats();
+    let (calls, commits) = (after.calls - before.calls, after.commits - before.commits);
+    assert!(commits < calls, "{commits} commits for {calls} calls");
+}
+
+/// A notification wakes the other store's scheduler only for work due before its plan (the
+/// last answer of its `next_due`): a message due later changes nothing, one due earlier does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_wakes_only_for_earlier_work() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url);
+    let a = PgStore::connect(&url, schema.options()).await.unwrap();
+    let b = PgStore::connect(&url, schema.options()).await.unwrap();
+    let wake_b = b.due_wakeups().unwrap();
+    let woken = wake_b.notified();
+    a.insert_messages(vec![message("t1", "msg_a", T0 + 1_000)], T0)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken)
+        .await
+        .expect("a scheduler without a plan is woken");
+    // B's scheduler plans to look again at T0 + 1000.
+    assert_eq!(b.next_due(T0).await.unwrap(), Some(T0 + 1_000));
+
+    // A message due after the plan, then one due before it: one wake-up, for the second (the
+    // notifications arrive in commit order). Had the first woken B, the second would wake it
+    // again.
+    let woken = wake_b.notified();
+    a.insert_messages(vec![message("t1", "msg_later", T0 + 5_000)], T0)
+        .await
+        .unwrap();
+    a.insert_messages(vec![message("t1", "msg_earlier", T0 + 10)], T0)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken)
+        .await
+        .expect("work due before the plan wakes the scheduler");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), wake_b.notified())
+            .await
+            .is_err(),
+        "work due after the plan woke the scheduler"
+    );
 }

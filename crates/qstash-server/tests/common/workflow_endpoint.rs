@@ -160,7 +160,7 @@ pub struct Log {
     pub ended: HashMap<String, (Value, u32)>,
     /// When each run was first ended.
     pub ended_at: HashMap<String, Instant>,
-    /// Requests answered 500, with why (capped at 100).
+    /// The last 100 requests answered 500, with why, oldest first.
     pub errors: Vec<String>,
 }
 
@@ -326,7 +326,16 @@ impl From<&str> for Failure {
     }
 }
 
+/// Handles a request in a task of its own: like the SDK's handler, it goes on when the server
+/// hangs up (a SIGKILLed server does), so that what it started is not cut off half-way.
 async fn handle(State(ep): State<Arc<Inner>>, req: Request<Body>) -> Response<Body> {
+    match tokio::spawn(handle_request(ep, req)).await {
+        Ok(response) => response,
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, "", &e.to_string()),
+    }
+}
+
+async fn handle_request(ep: Arc<Inner>, req: Request<Body>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, 16 << 20).await {
         Ok(b) => b,
@@ -348,9 +357,10 @@ async fn handle(State(ep): State<Arc<Inner>>, req: Request<Body>) -> Response<Bo
         Err(Failure::Finished) => answer(StatusCode::OK, &run_id, "workflow-was-finished"),
         Err(Failure::Error(why)) => {
             let mut log = lock(&ep.log);
-            if log.errors.len() < 100 {
-                log.errors.push(format!("{run_id}: {why}"));
+            if log.errors.len() == 100 {
+                log.errors.remove(0);
             }
+            log.errors.push(format!("{run_id}: {why}"));
             answer(StatusCode::INTERNAL_SERVER_ERROR, &run_id, &why)
         }
     };

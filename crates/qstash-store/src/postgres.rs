@@ -64,6 +64,7 @@ use crate::codec::{
     decode_headers, decode_labels, encode_headers, encode_labels, int, label_needle, opt_u32,
     opt_uint, page_limit, uint,
 };
+use crate::flow::{Hold, KeyState};
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
@@ -1881,63 +1882,6 @@ impl FlowKeys {
             .await?;
         }
         Ok(())
-    }
-}
-
-/// What holds a key's due messages back at some moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hold {
-    /// Nothing: a claim may take one.
-    Free,
-    /// The key has `parallelism` attempts in flight.
-    Parallelism,
-    /// The rate window is full until this time (and parallelism does not hold).
-    RateUntil(Millis),
-}
-
-/// A key's limits and counts, as one transaction sees and changes them.
-#[derive(Debug, Clone)]
-struct KeyState {
-    parallelism: Option<u64>,
-    rate: Option<u64>,
-    period_ms: u64,
-    window_start: Millis,
-    window_count: u64,
-    in_flight: u64,
-    /// The window changed and must be written back.
-    dirty: bool,
-}
-
-impl KeyState {
-    fn window_open(&self, now: Millis) -> bool {
-        self.window_count > 0 && self.window_start.saturating_add(self.period_ms) > now
-    }
-
-    fn hold(&self, now: Millis) -> Hold {
-        if let Some(p) = self.parallelism
-            && self.in_flight >= p.max(1)
-        {
-            return Hold::Parallelism;
-        }
-        match self.rate {
-            Some(r) if self.window_open(now) && self.window_count >= r.max(1) => {
-                Hold::RateUntil(self.window_start.saturating_add(self.period_ms))
-            }
-            _ => Hold::Free,
-        }
-    }
-
-    /// Counts one attempt started at `now`.
-    fn start(&mut self, now: Millis) {
-        self.in_flight += 1;
-        if self.rate.is_some() {
-            if !self.window_open(now) {
-                self.window_start = now;
-                self.window_count = 0;
-            }
-            self.window_count += 1;
-            self.dirty = true;
-        }
     }
 }
 

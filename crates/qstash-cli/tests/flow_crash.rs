@@ -7,106 +7,26 @@
 //! test works in a schema of its own. Without the variable it passes after saying on stderr
 //! that it did not run, unless `QSTASH_REQUIRE_POSTGRES=1`, where it fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use tokio_postgres::NoTls;
+
+mod common;
+
+use common::{Schema, database_url};
 
 const TOKEN: &str = "flow-crash-test-token";
 
-fn database_url() -> Option<String> {
-    match std::env::var("QSTASH_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("QSTASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "QSTASH_REQUIRE_POSTGRES=1 but QSTASH_TEST_DATABASE_URL is not set"
-            );
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "qstash-cli: the PostgreSQL flow-control crash test did not run: \
-                 QSTASH_TEST_DATABASE_URL is not set"
-            );
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A fresh schema, and the URL whose connections use it; dropped at the end.
-struct Schema {
-    admin: tokio_postgres::Client,
-    name: String,
-    url: String,
-}
-
-impl Schema {
-    async fn new(base: &str) -> Schema {
-        let (admin, connection) = tokio_postgres::connect(base, NoTls).await.unwrap();
-        tokio::spawn(connection);
-        let name = format!("qfk_{}_{}", std::process::id(), free_port());
-        admin
-            .batch_execute(&format!("CREATE SCHEMA \"{name}\""))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-        Schema { admin, name, url }
-    }
-
-    async fn drop_schema(self) {
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", self.name))
-            .await
-            .unwrap();
-    }
-}
-
 /// `qstash serve` on `url` with a 3 s lease (2 s attempt timeout + 1 s grace).
 fn serve(url: &str) -> (Child, String) {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qstash"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tokens",
-            TOKEN,
-            "--pool-size",
-            "4",
-            "--delivery-timeout",
-            "2s",
-            "--lease-grace",
-            "1s",
-        ])
-        .env("QSTASH_DATABASE_URL", url)
-        .env_remove("QSTASH_TOKEN")
-        .env_remove("QSTASH_SERVER_TOKENS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the qstash binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    match lines.next() {
-        Some(Ok(line)) if line.contains("qstash server on") => {}
-        other => {
-            let _ = child.kill();
-            panic!("serve did not start: {other:?}");
-        }
-    }
-    (child, format!("http://127.0.0.1:{port}"))
+    common::serve(
+        url,
+        TOKEN,
+        &["--delivery-timeout", "2s", "--lease-grace", "1s"],
+    )
 }
 
 /// What the destination saw.
@@ -164,7 +84,9 @@ async fn publish(http: &reqwest::Client, base: &str, dest: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_process_holds_its_place_until_its_lease_ends() {
-    let Some(base) = database_url() else { return };
+    let Some(base) = database_url("the PostgreSQL flow-control crash test") else {
+        return;
+    };
     let schema = Schema::new(&base).await;
     let seen: Shared = Arc::default();
     let app = Router::new().fallback(destination).with_state(seen.clone());

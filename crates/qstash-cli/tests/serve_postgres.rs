@@ -6,70 +6,19 @@
 //! stderr that they did not run, unless `QSTASH_REQUIRE_POSTGRES=1`, where they fail.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use tokio_postgres::NoTls;
+
+mod common;
+
+use common::{Schema, database_url, free_port};
 
 const TOKEN: &str = "pg-serve-test-token";
-
-fn database_url() -> Option<String> {
-    match std::env::var("QSTASH_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("QSTASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "QSTASH_REQUIRE_POSTGRES=1 but QSTASH_TEST_DATABASE_URL is not set: the \
-                 PostgreSQL tests must run (start a server with `.ci/pg start DIR` and export \
-                 the URL it prints)"
-            );
-            // Straight to the stream: the test harness would capture eprintln!.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "qstash-cli: the PostgreSQL serve tests did not run: QSTASH_TEST_DATABASE_URL is \
-                 not set (see the README, \"PostgreSQL backend\")"
-            );
-            None
-        }
-    }
-}
-
-/// A fresh schema, and the URL whose connections use it; the schema is dropped at the end.
-struct Schema {
-    admin: tokio_postgres::Client,
-    name: String,
-    url: String,
-}
-
-impl Schema {
-    async fn new(base: &str) -> Schema {
-        let (admin, connection) = tokio_postgres::connect(base, NoTls)
-            .await
-            .expect("connect to the test database");
-        tokio::spawn(connection);
-        let name = format!("qc_{}_{}", std::process::id(), free_port());
-        admin
-            .batch_execute(&format!("CREATE SCHEMA \"{name}\""))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-        Schema { admin, name, url }
-    }
-
-    async fn drop_schema(self) {
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", self.name))
-            .await
-            .unwrap();
-    }
-}
 
 type Seen = Arc<Mutex<HashSet<String>>>;
 
@@ -91,14 +40,6 @@ async fn sink() -> (String, Seen) {
     (url, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `qstash serve` on `url` and waits for its banner; returns it and its base URL.
 fn serve(url: &str) -> (Child, String) {
     serve_with(url, &[])
@@ -106,34 +47,7 @@ fn serve(url: &str) -> (Child, String) {
 
 /// [`serve`] with more arguments.
 fn serve_with(url: &str, extra: &[&str]) -> (Child, String) {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qstash"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tokens",
-            TOKEN,
-            "--pool-size",
-            "4",
-        ])
-        .args(extra)
-        .env("QSTASH_DATABASE_URL", url)
-        .env_remove("QSTASH_TOKEN")
-        .env_remove("QSTASH_SERVER_TOKENS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the qstash binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    match lines.next() {
-        Some(Ok(line)) if line.contains("qstash server on") => {}
-        other => {
-            let _ = child.kill();
-            panic!("serve did not start: {other:?}");
-        }
-    }
-    (child, format!("http://127.0.0.1:{port}"))
+    common::serve(url, TOKEN, extra)
 }
 
 fn http() -> reqwest::Client {
@@ -168,7 +82,9 @@ async fn wait_seen(seen: &Seen, id: &str, within: Duration) {
 /// and learns of the message from the database's notification.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_a_postgres_store() {
-    let Some(base) = database_url() else { return };
+    let Some(base) = database_url("the PostgreSQL serve tests") else {
+        return;
+    };
     let schema = Schema::new(&base).await;
     let (dest, seen) = sink().await;
     let http = http();
@@ -408,7 +324,9 @@ fn short_leases() -> [&'static str; 4] {
 /// the other one (same message id) once their lease has ended, not before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_delivery_leaves_its_attempts_to_the_other() {
-    let Some(base) = database_url() else { return };
+    let Some(base) = database_url("the PostgreSQL serve tests") else {
+        return;
+    };
     let schema = Schema::new(&base).await;
     let (dest, record) = recorder(Duration::from_millis(400)).await;
     let http = http();
@@ -570,7 +488,9 @@ async fn wait_health(http: &reqwest::Client, base: &str, want: reqwest::StatusCo
 /// ones that came due during the outage, and after is delivered, with no restart of the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_pauses_the_server_and_it_resumes() {
-    let Some(base) = database_url() else { return };
+    let Some(base) = database_url("the PostgreSQL serve tests") else {
+        return;
+    };
     let schema = Schema::new(&base).await;
     let proxy = Proxy::new(&schema.url).await;
     let (dest, record) = recorder(Duration::from_millis(20)).await;
@@ -671,7 +591,9 @@ async fn a_database_outage_pauses_the_server_and_it_resumes() {
 /// ends), and every acknowledged message is delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_never_exceed_a_keys_parallelism_together() {
-    let Some(base) = database_url() else { return };
+    let Some(base) = database_url("the PostgreSQL serve tests") else {
+        return;
+    };
     let schema = Schema::new(&base).await;
     let (dest, record) = recorder(Duration::from_millis(250)).await;
     let http = http();

@@ -1,9 +1,11 @@
 //! The `qstash` binary end to end: outputs, error messages and exit codes, and the commands
 //! that talk to the API against a real HTTP server on loopback.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -98,7 +100,7 @@ fn qstash(args: &[&str]) -> Output {
 }
 
 fn qstash_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qstash"))
+    let mut child = common::qstash()
         .args(args)
         .env_remove("QSTASH_TOKEN")
         .env_remove("QSTASH_URL")

@@ -3,11 +3,14 @@
 //! the same data, and every acknowledged message id must reach the destination; and every
 //! workflow run caught mid-way (sleeping, or with a step delivery in flight) still completes.
 
+mod common;
 #[path = "../../qstash-server/tests/common/workflow_endpoint.rs"]
 mod workflow_endpoint;
 
+use common::free_port;
+
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,20 +40,12 @@ async fn sink() -> (String, Seen) {
     (url, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn_server(port: u16, db: &std::path::Path) -> Child {
     spawn_server_with(port, db, "2s")
 }
 
 fn spawn_server_with(port: u16, db: &std::path::Path, delivery_timeout: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_qstash"))
+    common::qstash()
         .args([
             "serve",
             "--listen",

@@ -2,10 +2,11 @@
 //! real server (in-process on loopback, on a SQLite file) delivering to a loopback
 //! destination.
 
+mod common;
 #[path = "../../qstash-client/tests/loopback/mod.rs"]
 mod loopback;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use loopback::{Delivery, Loopback};
@@ -39,7 +40,7 @@ impl Setup {
         ];
         all.extend(args.iter().map(|a| (*a).to_owned()));
         tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_qstash"))
+            common::qstash()
                 .args(all)
                 .env_remove("QSTASH_TOKEN")
                 .env_remove("QSTASH_URL")
@@ -205,7 +206,7 @@ async fn failed_messages_are_listed_retried_and_deleted_in_the_dlq() {
 
 #[test]
 fn publish_dry_run_prints_every_header_with_the_token_masked() {
-    let o = Command::new(env!("CARGO_BIN_EXE_qstash"))
+    let o = common::qstash()
         .args([
             "--token",
             "s3cret-token",
@@ -284,10 +285,7 @@ fn invalid_publish_values_exit_2() {
         let mut args = vec!["--token", "t", "publish", "https://example.com/hook"];
         args.extend_from_slice(extra);
         args.push("--dry-run");
-        let o = Command::new(env!("CARGO_BIN_EXE_qstash"))
-            .args(&args)
-            .output()
-            .unwrap();
+        let o = common::qstash().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
         assert!(
             stderr(&o).starts_with(expected),
@@ -295,7 +293,7 @@ fn invalid_publish_values_exit_2() {
             stderr(&o)
         );
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_qstash"))
+    let o = common::qstash()
         .args(["--token", "t", "events", "--state", "DONE"])
         .output()
         .unwrap();

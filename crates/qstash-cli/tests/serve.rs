@@ -1,25 +1,21 @@
 //! `qstash dev` and `qstash serve` as a user runs them: the banner, bad configuration, and a
 //! clean exit on SIGTERM.
 
+mod common;
+
+use common::free_port;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn qstash() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qstash"));
+    let mut c = common::qstash();
     c.env_remove("QSTASH_TOKEN")
         .env_remove("QSTASH_SERVER_TOKENS")
         .env_remove("QSTASH_DATABASE_URL")
         .env_remove("QSTASH_LISTEN");
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -11,7 +11,11 @@
 //! the DLQ by the SDK's `Client.dlq.resume` without running its completed step again.
 //!
 //! The example's packages come from `npm ci` (`.ci/run` does it; this test does it too when
-//! `node_modules` is missing). `QSTASH_WORKFLOW_EXAMPLE_DIR` points at another copy.
+//! `node_modules` is missing).
+
+mod common;
+
+use common::free_port;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -28,10 +32,7 @@ const NEXT_KEY: &str = "sig_e2eNextKey000000000000000000";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn example_dir() -> PathBuf {
-    match std::env::var_os("QSTASH_WORKFLOW_EXAMPLE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflow"),
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflow")
 }
 
 /// The example's packages, installed with `npm ci` when they are missing. Failing to install
@@ -54,14 +55,6 @@ fn ensure_packages(dir: &Path) {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The node endpoint; killed when dropped.
@@ -90,7 +83,7 @@ fn http() -> reqwest::Client {
 
 async fn start_endpoint(dir: &Path, qstash_url: &str, http: &reqwest::Client) -> Endpoint {
     let port = free_port();
-    let child = Command::new("node")
+    let child = common::clear_qstash_env(&mut Command::new("node"))
         .arg("server.mjs")
         .current_dir(dir)
         .env("PORT", port.to_string())
@@ -128,7 +121,7 @@ async fn run(mut cmd: Command) -> Output {
 }
 
 fn qstash(server: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qstash"));
+    let mut c = common::qstash();
     c.args(args)
         .env("QSTASH_URL", server)
         .env("QSTASH_TOKEN", TOKEN);
@@ -391,7 +384,7 @@ async fn real_sdk_endpoint_completes_runs_triggered_three_ways() {
 
     let sdk_input = json!({"n": 3, "tag": "sdk"});
     let mut sdk_cmd = Command::new("node");
-    sdk_cmd
+    common::clear_qstash_env(&mut sdk_cmd)
         .args(["trigger.mjs", &wf, &sdk_input.to_string()])
         .current_dir(&dir)
         .env("QSTASH_URL", &url)
@@ -421,7 +414,7 @@ async fn real_sdk_endpoint_completes_runs_triggered_three_ways() {
     .await;
     let cli_fail_run = run_id_of("qstash trigger (failing)", &cli_fail);
     let mut sdk_fail_cmd = Command::new("node");
-    sdk_fail_cmd
+    common::clear_qstash_env(&mut sdk_fail_cmd)
         .args(["trigger.mjs", &wf, &fail_input.to_string(), "1", "100"])
         .current_dir(&dir)
         .env("QSTASH_URL", &url)

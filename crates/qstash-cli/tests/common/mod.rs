@@ -1,4 +1,5 @@
-//! What the tests that run the real `qstash` binary share: free ports, the test database
+//! What the tests that run the real `qstash` binary share: the binary's command with the
+//! caller's `QSTASH_*`/`UPSTASH_*` variables removed, free ports, the test database
 //! (`QSTASH_TEST_DATABASE_URL`), a schema per test, and `qstash serve` started on a store.
 // Each test file uses a part of this.
 #![allow(dead_code)]
@@ -7,6 +8,29 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use tokio_postgres::NoTls;
+
+/// The `qstash` binary, with every `QSTASH_*` and `UPSTASH_*` variable of this process's
+/// environment removed: a test sets what the command should read, nothing leaks in from the
+/// shell that runs the tests (a quick start's exported token or signing keys, say). Every test
+/// that starts the binary goes through here (`tests/conventions.rs` checks it).
+pub fn qstash() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qstash"));
+    clear_qstash_env(&mut command);
+    command
+}
+
+/// Removes every `QSTASH_*` and `UPSTASH_*` variable of this process's environment from
+/// `command` (for children other than `qstash`, such as the Node.js workflow endpoint).
+pub fn clear_qstash_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && (name.starts_with("QSTASH_") || name.starts_with("UPSTASH_"))
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
 
 /// A port nobody listens on now (on 127.0.0.1).
 pub fn free_port() -> u16 {
@@ -17,28 +41,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The test database's URL. Without `QSTASH_TEST_DATABASE_URL`: a failure when
-/// `QSTASH_REQUIRE_POSTGRES=1` (as `.ci/run` sets), else one line on stderr saying that `what`
-/// did not run, and `None`.
-pub fn database_url(what: &str) -> Option<String> {
+/// The test database's URL. These tests are `#[ignore]`d: they run only when asked
+/// (`--include-ignored`, as `.ci/run` does), and then a missing URL is a failure, never a pass.
+pub fn database_url() -> String {
     match std::env::var("QSTASH_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("QSTASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "QSTASH_REQUIRE_POSTGRES=1 but QSTASH_TEST_DATABASE_URL is not set: the \
-                 PostgreSQL tests must run (start a server with `.ci/pg start DIR` and export \
-                 the URL it prints)"
-            );
-            // Straight to the stream: the test harness would capture eprintln!.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "qstash-cli: {what} did not run: QSTASH_TEST_DATABASE_URL is not set (see the \
-                 README, \"PostgreSQL backend\")"
-            );
-            None
-        }
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "QSTASH_TEST_DATABASE_URL is not set: the PostgreSQL tests need a database (start \
+             one with `.ci/pg start DIR` and export the URL it prints)"
+        ),
     }
 }
 
@@ -77,7 +88,7 @@ impl Schema {
 /// arguments), waits for its banner, and returns it with its base URL.
 pub fn serve(url: &str, token: &str, extra: &[&str]) -> (Child, String) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qstash"))
+    let mut child = qstash()
         .args([
             "serve",
             "--listen",
@@ -89,8 +100,6 @@ pub fn serve(url: &str, token: &str, extra: &[&str]) -> (Child, String) {
         ])
         .args(extra)
         .env("QSTASH_DATABASE_URL", url)
-        .env_remove("QSTASH_TOKEN")
-        .env_remove("QSTASH_SERVER_TOKENS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -48,7 +48,7 @@ pub struct PublishArgs {
 
 /// The message the flags describe, every value checked.
 pub fn build(args: &PublishArgs) -> Result<PublishRequest, Failure> {
-    let url = destination(&args.request)?;
+    let url = destination(&args.request, "destination URL")?;
     let mut b = apply(&args.request, PublishRequest::builder(url))?;
     if let Some(m) = &args.method {
         let method =

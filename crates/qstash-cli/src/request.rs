@@ -114,9 +114,13 @@ macro_rules! shared_headers {
 
 shared_headers!(TriggerRequestBuilder, PublishRequestBuilder);
 
-/// The destination, checked.
-pub fn destination(args: &RequestArgs) -> Result<WorkflowUrl, Failure> {
-    WorkflowUrl::new(args.url.as_str()).map_err(|e| bad("URL", &e, &args.url, e.span()))
+/// The destination, checked; `what` names it in errors (`"workflow URL"` for a trigger,
+/// `"destination URL"` for a message).
+pub fn destination(args: &RequestArgs, what: &'static str) -> Result<WorkflowUrl, Failure> {
+    WorkflowUrl::new(args.url.as_str()).map_err(|e| {
+        let span = e.span();
+        bad("URL", e.read_as(what), &args.url, span)
+    })
 }
 
 /// Sets on `b` what the shared flags describe but the failure headers (their setter

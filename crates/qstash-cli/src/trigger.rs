@@ -25,7 +25,7 @@ pub struct TriggerArgs {
 
 /// The request the flags describe, every value checked.
 pub fn build(args: &TriggerArgs) -> Result<TriggerRequest, Failure> {
-    let url = destination(&args.request)?;
+    let url = destination(&args.request, "workflow URL")?;
     let mut b = apply(&args.request, TriggerRequest::builder(url))?;
     if let Some(id) = &args.run_id {
         b = b.run_id(RunId::new(id.as_str()).map_err(|e| bad("--run-id", &e, id, e.span()))?);

@@ -273,6 +273,25 @@ fn publish_dry_run_prints_every_header_with_the_token_masked() {
 }
 
 #[test]
+fn a_url_without_a_scheme_is_an_invalid_destination_url_or_workflow_url() {
+    for (command, what) in [
+        ("publish", "invalid destination URL"),
+        ("trigger", "invalid workflow URL"),
+    ] {
+        let o = common::qstash()
+            .args(["--token", "t", command, "example.com/hook", "--dry-run"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{command}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{what} \"example.com/hook\"")),
+            "{command}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
 fn invalid_publish_values_exit_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["--attempt-timeout", "5sec"], "error: --attempt-timeout: "),

@@ -149,6 +149,21 @@ impl ValueError {
     pub fn span(&self) -> std::ops::Range<usize> {
         self.offset..self.offset.saturating_add(self.len)
     }
+
+    /// The same error, saying it was read as `what`: a [`WorkflowUrl`](crate::WorkflowUrl)
+    /// that is a message's destination reports an `"invalid destination URL"`.
+    ///
+    /// ```
+    /// use qstash_protocol::WorkflowUrl;
+    ///
+    /// let err = WorkflowUrl::new("example.com/hook").unwrap_err().read_as("destination URL");
+    /// assert!(err.to_string().starts_with(r#"invalid destination URL "example.com/hook""#));
+    /// ```
+    #[must_use]
+    pub fn read_as(mut self, what: &'static str) -> ValueError {
+        self.what = what;
+        self
+    }
 }
 
 /// Names a byte for a message: `"x"`, `space`, `line feed (0x0A)`.

@@ -774,3 +774,20 @@ fn content_based_deduplication_reads_any_case() {
         Some(false)
     );
 }
+
+#[test]
+fn a_bad_destination_is_called_a_destination_url() {
+    let err = PublishRequest::from_http(&post("/v2/publish/example.com/hook", &[])).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(r#"invalid destination URL "example.com/hook""#),
+        "{message}"
+    );
+    assert!(!message.contains("workflow URL"), "{message}");
+    let err = PublishRequest::from_parts("ftp://example.com/x", &HeaderMap::new(), Bytes::new())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid destination URL"),
+        "{err}"
+    );
+}

@@ -404,6 +404,10 @@ impl PublishRequest {
     }
 }
 
+/// What a message's destination is called in errors (a trigger's is a "workflow URL").
+pub(crate) const DESTINATION_URL: &str = "destination URL";
+
 fn destination_error(e: ValueError) -> DecodeError {
-    DecodeError::invalid("destination", e).into_kind(DecodeErrorKind::WorkflowUrl)
+    DecodeError::invalid("destination", e.read_as(DESTINATION_URL))
+        .into_kind(DecodeErrorKind::WorkflowUrl)
 }

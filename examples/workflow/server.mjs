@@ -31,6 +31,7 @@
 // Environment: PORT (default 3000), QSTASH_URL, QSTASH_TOKEN, and QSTASH_CURRENT_SIGNING_KEY with
 // QSTASH_NEXT_SIGNING_KEY (when both are set, the SDK verifies the signature of every request).
 // EVENTS_FILE: when set, every event is also appended to this file as one JSON line.
+// It exits when the process that started it is gone (`npm start` runs it with exec).
 
 import { appendFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -225,3 +226,15 @@ server.listen(port, "127.0.0.1", () => {
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }
+
+// The endpoint lives as long as whatever started it (`npm start`, `qstash dev --demo`): when
+// that process is gone, even killed with SIGKILL, this one is handed to another parent and
+// exits instead of holding its port.
+const parent = process.ppid;
+setInterval(() => {
+  try {
+    process.kill(parent, 0);
+  } catch (err) {
+    if (err.code === "ESRCH") process.exit(0);
+  }
+}, 500).unref();

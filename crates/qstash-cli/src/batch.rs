@@ -25,7 +25,7 @@ pub struct BatchArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch_size: u16,
     #[command(flatten)]
-    pub deadline: crate::Deadline,
+    pub api: crate::ApiArgs,
 }
 
 /// A line that could not become a request: its number and why.

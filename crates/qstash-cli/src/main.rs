@@ -5,6 +5,7 @@
 
 mod batch;
 mod check;
+mod demo;
 mod diagnostic;
 mod messages;
 mod publish;
@@ -13,6 +14,7 @@ mod request;
 mod runs;
 mod schedule;
 mod serve;
+mod show;
 mod trigger;
 
 use std::io::Write as _;
@@ -25,9 +27,15 @@ use qstash_protocol::DEFAULT_BASE_URL;
 
 use crate::diagnostic::Failure;
 
-/// Trigger QStash workflow runs and check the values they carry.
+/// A QStash-compatible server and its client, in one binary.
+///
+/// The server: `qstash dev` (one process on an embedded store, for a laptop) and `qstash serve`
+/// (production, SQLite or PostgreSQL). The client: publish messages, trigger workflow runs,
+/// read their logs and events, manage the DLQ, and check delays, retry-delay expressions and
+/// flow-control values. The client's `--token` and `--url` (or `QSTASH_TOKEN`, `QSTASH_URL`)
+/// go before or after the client command's name.
 #[derive(Debug, Parser)]
-#[command(name = "qstash", version, about, max_term_width = 100)]
+#[command(name = "qstash", version, max_term_width = 100)]
 struct Cli {
     #[command(flatten)]
     conn: Connection,
@@ -35,41 +43,70 @@ struct Cli {
     command: Command,
 }
 
-/// Where and as whom to connect.
-#[derive(Debug, Args)]
+/// Where and as whom a client command connects.
+#[derive(Debug, Clone, Default, Args)]
 struct Connection {
     /// The QStash token (never printed).
-    #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true, global = true)]
+    #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The API's base URL.
-    #[arg(long = "url", env = "QSTASH_URL", default_value = DEFAULT_BASE_URL, global = true)]
-    base_url: String,
+    /// The API's base URL [default: https://qstash.upstash.io].
+    #[arg(long = "url", env = "QSTASH_URL")]
+    base_url: Option<String>,
 }
 
 impl Connection {
-    /// A client for this connection whose calls end at `deadline`; a missing token is a
+    /// This connection, with what it leaves unset taken from `outer` (the flags given before
+    /// the command's name).
+    fn or(&self, outer: &Connection) -> Connection {
+        Connection {
+            token: self.token.clone().or_else(|| outer.token.clone()),
+            base_url: self.base_url.clone().or_else(|| outer.base_url.clone()),
+        }
+    }
+
+    /// The API's base URL: `--url`, `QSTASH_URL`, or the upstream service's.
+    fn base_url(&self) -> &str {
+        self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL)
+    }
+
+    /// A client for this connection whose calls end within `timeout`; a missing token is a
     /// usage error.
-    fn client(&self, deadline: Deadline) -> Result<Client, Failure> {
+    fn client(&self, timeout: Duration) -> Result<Client, Failure> {
         let token = self
             .token
             .as_deref()
             .ok_or_else(|| Failure::input("no token: pass --token or set QSTASH_TOKEN"))?;
         Client::builder()
             .token(token)
-            .base_url(self.base_url.as_str())
-            .total_timeout(Some(deadline.timeout))
+            .base_url(self.base_url())
+            .total_timeout(Some(timeout))
             .build()
             .map_err(api_failure)
     }
 }
 
-/// How long a command that calls the API may wait for one call.
-#[derive(Debug, Clone, Copy, Args)]
-struct Deadline {
+/// The flags of every command that calls the API: where, as whom, and how long one call may
+/// wait.
+#[derive(Debug, Clone, Args)]
+struct ApiArgs {
+    #[command(flatten)]
+    conn: Connection,
     /// The longest one call to the API may take, its retries and their waits included, as a
     /// delay (`30s`, `2m`, `1m30s`).
     #[arg(long, value_name = "DELAY", default_value = "60s", value_parser = parse_timeout)]
     timeout: Duration,
+}
+
+impl ApiArgs {
+    /// The connection these flags describe, completed by `outer`.
+    fn connection(&self, outer: &Connection) -> Connection {
+        self.conn.or(outer)
+    }
+
+    /// A client for these flags (completed by `outer`).
+    fn client(&self, outer: &Connection) -> Result<Client, Failure> {
+        self.connection(outer).client(self.timeout)
+    }
 }
 
 /// A `--timeout` value: a delay greater than zero.
@@ -117,13 +154,15 @@ enum Command {
         #[arg(required = true)]
         run_ids: Vec<String>,
         #[command(flatten)]
-        deadline: Deadline,
+        api: ApiArgs,
     },
     /// List runs and their states, one page.
     Logs(runs::LogsArgs),
-    /// Run a development server on the embedded store (well-known token and signing keys).
+    /// Run the server for development: the embedded store, the well-known token and signing
+    /// keys; `--demo` also runs the example workflow once.
     Dev(Box<serve::DevArgs>),
-    /// Run the server (production: flags or environment variables for everything).
+    /// Run the server for production: SQLite or PostgreSQL, flags or environment variables for
+    /// everything.
     Serve(Box<serve::ServeArgs>),
     /// Listen for deliveries on 127.0.0.1, verify their signatures, and print them.
     Receive(receive::ReceiveArgs),
@@ -171,22 +210,23 @@ fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Trigger(args) => {
             let request = trigger::build(&args)?;
+            let conn = args.request.api.connection(&cli.conn);
             if args.request.dry_run {
-                return trigger::dry_run(&request, &cli.conn);
+                return trigger::dry_run(&request, &conn);
             }
-            let client = cli.conn.client(args.request.deadline)?;
+            let client = conn.client(args.request.api.timeout)?;
             block_on(trigger::send(&client, request, args.request.json))
         }
         Command::Batch(args) => {
-            let client = cli.conn.client(args.deadline)?;
+            let client = args.api.client(&cli.conn)?;
             block_on(batch::run(&client, &args))
         }
-        Command::Cancel { run_ids, deadline } => {
+        Command::Cancel { run_ids, api } => {
             let ids = runs::parse_ids(&run_ids)?;
-            let client = cli.conn.client(deadline)?;
+            let client = api.client(&cli.conn)?;
             block_on(runs::cancel(&client, ids))
         }
-        Command::Publish(args) => publish::run(&args, &cli.conn),
+        Command::Publish(args) => publish::run(&args, &args.request.api.connection(&cli.conn)),
         Command::Events(args) => messages::events(&args, &cli.conn),
         Command::Dlq(command) => messages::dlq(command, &cli.conn),
         Command::Dev(args) => serve::dev(&args, cli.conn.token.as_deref()),
@@ -194,7 +234,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Receive(args) => receive::run(&args),
         Command::Logs(args) => {
             let query = runs::logs_query(&args)?;
-            let client = cli.conn.client(args.page.deadline)?;
+            let client = args.page.api.client(&cli.conn)?;
             block_on(runs::logs(&client, query, args.page.json))
         }
     }

@@ -7,7 +7,7 @@ use qstash_protocol::{DlqQuery, EventState, EventsQuery, Label};
 
 use crate::diagnostic::Failure;
 use crate::request::{bad, json_line};
-use crate::{Connection, Deadline, api_failure, block_on};
+use crate::{ApiArgs, Connection, api_failure, block_on};
 
 /// `qstash events` flags.
 #[derive(Debug, Args)]
@@ -42,7 +42,7 @@ pub struct PageArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub deadline: Deadline,
+    pub api: ApiArgs,
 }
 
 /// `qstash dlq` subcommands.
@@ -67,14 +67,14 @@ pub enum DlqCommand {
         /// The DLQ id.
         dlq_id: String,
         #[command(flatten)]
-        deadline: Deadline,
+        api: ApiArgs,
     },
     /// Send a failed message again as a new message; prints the new message's id.
     Retry {
         /// The DLQ id.
         dlq_id: String,
         #[command(flatten)]
-        deadline: Deadline,
+        api: ApiArgs,
     },
     /// Delete failed messages.
     Delete {
@@ -82,7 +82,7 @@ pub enum DlqCommand {
         #[arg(required = true)]
         dlq_ids: Vec<String>,
         #[command(flatten)]
-        deadline: Deadline,
+        api: ApiArgs,
     },
 }
 
@@ -92,7 +92,7 @@ fn label(value: Option<&String>) -> Result<Option<Label>, Failure> {
         .transpose()
 }
 
-/// `qstash events`: one page, a line per event (time in ms, message, state, status,
+/// `qstash events`: one page, a line per event (time in RFC 3339, message, state, status,
 /// destination, error), then the cursor of the next page.
 pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
     let state = args
@@ -115,7 +115,7 @@ pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
     query.label = label(args.label.as_ref())?;
     query.count = args.page.count;
     query.cursor = args.page.cursor.clone();
-    let client = conn.client(args.page.deadline)?;
+    let client = args.page.api.client(conn)?;
     let page = block_on(async { client.events(&query).await.map_err(api_failure) })?;
     if args.page.json {
         return json_line(&page);
@@ -125,7 +125,7 @@ pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
         let _ = write!(
             out,
             "{}  {}  {}  {}  {}",
-            e.time,
+            crate::show::time(e.time),
             e.message_id,
             e.state,
             status(e.response_status),
@@ -145,13 +145,13 @@ pub fn events(args: &EventsArgs, conn: &Connection) -> Result<String, Failure> {
 
 /// `qstash dlq …`.
 pub fn dlq(command: DlqCommand, conn: &Connection) -> Result<String, Failure> {
-    let deadline = match &command {
-        DlqCommand::List { page, .. } => page.deadline,
-        DlqCommand::Get { deadline, .. }
-        | DlqCommand::Retry { deadline, .. }
-        | DlqCommand::Delete { deadline, .. } => *deadline,
+    let api = match &command {
+        DlqCommand::List { page, .. } => &page.api,
+        DlqCommand::Get { api, .. }
+        | DlqCommand::Retry { api, .. }
+        | DlqCommand::Delete { api, .. } => api,
     };
-    let client = conn.client(deadline)?;
+    let client = api.client(conn)?;
     match command {
         DlqCommand::List {
             url,

@@ -91,7 +91,7 @@ pub fn run(args: &PublishArgs, conn: &Connection) -> Result<String, Failure> {
         let base = crate::request::base_uri(conn)?;
         return Ok(dry_run(&request.to_http(&base), conn));
     }
-    let client = conn.client(args.request.deadline)?;
+    let client = conn.client(args.request.api.timeout)?;
     let response = block_on(async { client.publish(request).await.map_err(api_failure) })?;
     if args.request.json {
         return json_line(&response);

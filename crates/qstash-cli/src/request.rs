@@ -69,7 +69,7 @@ pub struct RequestArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub deadline: crate::Deadline,
+    pub api: crate::ApiArgs,
 }
 
 /// The setters of the headers a trigger and a message both carry.
@@ -274,9 +274,9 @@ fn title_case(name: &str) -> String {
 
 /// The base URL of `conn`, for a dry run.
 pub fn base_uri(conn: &Connection) -> Result<http::Uri, Failure> {
-    conn.base_url
+    conn.base_url()
         .parse()
-        .map_err(|e| Failure::input(format!("--url {:?}: {e}", conn.base_url)))
+        .map_err(|e| Failure::input(format!("--url {:?}: {e}", conn.base_url())))
 }
 
 /// The exact request `http` with the token masked: method and URL, headers sorted by name

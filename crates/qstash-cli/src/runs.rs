@@ -1,7 +1,5 @@
 //! `qstash cancel` and `qstash logs`.
 
-use std::fmt::Write as _;
-
 use clap::Args;
 use qstash_client::Client;
 use qstash_protocol::{BulkCancel, Label, LogsQuery, RunId, RunState};
@@ -79,7 +77,8 @@ pub fn logs_query(args: &LogsArgs) -> Result<LogsQuery, Failure> {
     Ok(query)
 }
 
-/// One page: a line per run, then the cursor of the next page when there is one.
+/// One page: each run (state, start time, duration, URL) with its steps as a tree, then the
+/// cursor of the next page when there is one; `--json` prints the API's page as it is.
 pub async fn logs(client: &Client, query: LogsQuery, json: bool) -> Result<String, Failure> {
     let page = client.logs(&query).await.map_err(api_failure)?;
     if json {
@@ -87,15 +86,7 @@ pub async fn logs(client: &Client, query: LogsQuery, json: bool) -> Result<Strin
     }
     let mut out = String::new();
     for run in &page.runs {
-        let _ = writeln!(
-            out,
-            "{}  {}  {}  {}",
-            run.workflow_run_id.as_str(),
-            run.workflow_state.as_deref().unwrap_or("-"),
-            run.workflow_run_created_at
-                .map_or_else(|| "-".to_string(), |t| t.to_string()),
-            run.workflow_url.as_deref().unwrap_or("-"),
-        );
+        crate::show::write_run(&mut out, run);
     }
     if page.runs.is_empty() {
         out.push_str("no runs\n");

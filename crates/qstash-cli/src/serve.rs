@@ -1,7 +1,7 @@
-//! `qstash dev` and `qstash serve`: run the server.
+//! `qstash dev` and `qstash serve`: run the server (and, for `dev --demo`, the example).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +101,14 @@ pub(crate) struct DevArgs {
     /// Where the embedded store keeps its file (`qstash.db`); delete it to start afresh.
     #[arg(long, default_value = ".qstash")]
     data_dir: PathBuf,
+    /// The API token [default: the well-known token of the official development server].
+    #[arg(long, env = "QSTASH_TOKEN")]
+    token: Option<String>,
+    /// Also start the example workflow endpoint (`examples/workflow`, its npm packages
+    /// installed when missing), run it once and print its steps as they complete; the
+    /// endpoint stops with the server.
+    #[arg(long)]
+    demo: bool,
     /// The current signing key.
     #[arg(long, default_value = DEV_CURRENT_SIGNING_KEY, hide_default_value = true)]
     current_signing_key: String,
@@ -125,9 +133,12 @@ pub(crate) struct ServeArgs {
     /// other processes' messages).
     #[arg(long, env = "QSTASH_POOL_SIZE", default_value_t = 16)]
     pool_size: usize,
-    /// API tokens, comma-separated (each one a tenant); also `--token`.
+    /// API tokens, comma-separated (each one a tenant).
     #[arg(long = "tokens", env = "QSTASH_SERVER_TOKENS", hide_env_values = true)]
     tokens: Option<String>,
+    /// One more API token (a tenant of its own).
+    #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// The current signing key (default: the store's, generated on the first start).
     #[arg(long, env = "QSTASH_CURRENT_SIGNING_KEY", hide_env_values = true)]
     current_signing_key: Option<String>,
@@ -170,16 +181,30 @@ impl StoreUrl {
 }
 
 /// Runs `qstash dev` until SIGINT or SIGTERM.
-pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure> {
-    let token = token.unwrap_or(DEV_TOKEN).to_owned();
+/// `outer_token` is a `--token` given before the command's name.
+pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, Failure> {
+    let token = args
+        .token
+        .as_deref()
+        .or(outer_token)
+        .unwrap_or(DEV_TOKEN)
+        .to_owned();
+    let _lock = lock_data_dir(&args.data_dir)?;
     let db = args.data_dir.join("qstash.db");
     let listen = SocketAddr::from(([127, 0, 0, 1], args.port));
     let current = args.current_signing_key.clone();
     let next = args.next_signing_key.clone();
-    let banner_keys = (token.clone(), current.clone(), next.clone());
+    let keys = crate::demo::Keys {
+        token: token.clone(),
+        current: current.clone(),
+        next: next.clone(),
+    };
+    let banner_keys = keys.clone();
+    let demo = args.demo.then_some(keys);
     run_server(
         StoreUrl::Sqlite(db.clone()),
         args.tuning.log_format,
+        Some("is another server running there? Pass --port to use another port"),
         move |store| {
             let builder = Server::builder(store)
                 .listen(listen)
@@ -192,16 +217,46 @@ pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure
             format!(
                 "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n",
                 args.data_dir.join("qstash.db").display(),
-                banner_keys.0,
-                banner_keys.1,
-                banner_keys.2
+                banner_keys.token,
+                banner_keys.current,
+                banner_keys.next
             )
         },
+        demo,
     )
 }
 
-/// Runs `qstash serve` until SIGINT or SIGTERM.
-pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Failure> {
+/// Takes the data directory's lock file (`qstash.lock`, an advisory lock held while the
+/// process runs), so that a second `qstash dev` on the same directory is refused instead of
+/// sharing the store.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::Api(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join("qstash.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Failure::Api(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::input(format!(
+            "--data-dir: another qstash dev is using {} (it holds {}); stop it, or pass \
+             another --data-dir (and --port)",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Failure::Api(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
+/// Runs `qstash serve` until SIGINT or SIGTERM; `outer_token` is a `--token` given before the
+/// command's name.
+pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<String, Failure> {
+    let token = args.token.as_deref().or(outer_token);
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         Failure::input(format!(
             "--listen: {:?} is not an address like 127.0.0.1:8080",
@@ -255,6 +310,7 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
     run_server(
         store_url,
         args.tuning.log_format,
+        None,
         move |store| {
             let mut builder = Server::builder(store).listen(listen);
             for t in &tokens {
@@ -268,15 +324,19 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
             args.tuning.apply(builder)
         },
         |url| format!("qstash server on {url}\n"),
+        None,
     )
 }
 
-/// Starts the server on a multi-threaded runtime, prints the banner, and runs until a signal.
+/// Starts the server on a multi-threaded runtime, prints the banner, runs the demo when
+/// asked, and runs until a signal. `bind_hint` follows the error when the address is taken.
 fn run_server(
     store: StoreUrl,
     log_format: LogFormat,
+    bind_hint: Option<&str>,
     build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
     banner: impl FnOnce(&str) -> String,
+    demo: Option<crate::demo::Keys>,
 ) -> Result<String, Failure> {
     init_logging(log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -289,18 +349,20 @@ fn run_server(
         let store = store.open().await?;
         let builder = build(store)?;
         let server = builder.start().await.map_err(|e| match e {
-            qstash_server::StartError::Bind { .. } => Failure::input(e.to_string()),
+            qstash_server::StartError::Bind { .. } => match bind_hint {
+                Some(hint) => Failure::input(format!("{e}; {hint}")),
+                None => Failure::input(e.to_string()),
+            },
             other => Failure::Api(other.to_string()),
         })?;
         let text = banner(&server.url());
-        {
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-        }
+        crate::demo::print(&text);
+        let demo = demo.map(|keys| crate::demo::start(server.url(), keys));
         signal.await;
         tracing::info!("shutting down");
+        if let Some(demo) = demo {
+            demo.stop().await;
+        }
         server.shutdown().await;
         Ok(String::new())
     })

@@ -678,7 +678,7 @@ fn logs_one_page() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "wfr_a  RUN_SUCCESS  1  https://example.com/wf\nmore: --cursor c2\n"
+        "wfr_a  RUN_SUCCESS  1970-01-01T00:00:00.001Z  https://example.com/wf\nmore: --cursor c2\n"
     );
     assert_eq!(
         server.requests()[0].target,

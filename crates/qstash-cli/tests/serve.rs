@@ -214,3 +214,85 @@ fn json_logs_are_one_object_per_line() {
     );
     assert!(!stderr.contains("t0k3n"), "the token must not be logged");
 }
+
+/// Starts `qstash dev` on `port` and `data_dir` and returns it once its banner is out.
+fn start_dev(port: u16, data_dir: &std::path::Path) -> std::process::Child {
+    let mut child = qstash()
+        .args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        if line.unwrap().contains("QSTASH_NEXT_SIGNING_KEY") {
+            return child;
+        }
+    }
+    let status = child.wait();
+    panic!("dev exited before its banner: {status:?}");
+}
+
+#[test]
+fn a_second_dev_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = start_dev(free_port(), &data);
+    let second = qstash()
+        .args(["dev", "--port", &free_port().to_string(), "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(err.contains("another qstash dev is using"), "{err}");
+    assert!(err.contains("--data-dir"), "{err}");
+    // Once the first one is gone, the directory is free again.
+    let mut third = start_dev(free_port(), &data);
+    third.kill().unwrap();
+    third.wait().unwrap();
+}
+
+#[test]
+fn dev_on_a_busy_port_suggests_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let out = qstash()
+        .args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("--port"), "{err}");
+}
+
+#[test]
+fn help_tells_the_server_from_the_client() {
+    let help = |args: &[&str]| {
+        let out = qstash().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    assert!(top.contains("server"), "{top}");
+    assert!(top.contains("--token"), "{top}");
+    for server in ["dev", "serve"] {
+        let text = help(&[server, "--help"]);
+        assert!(!text.contains("--url"), "{server}: {text}");
+        assert!(!text.contains("qstash.upstash.io"), "{server}: {text}");
+        assert!(!text.contains("never printed"), "{server}: {text}");
+        assert!(text.contains("--token"), "{server}: {text}");
+    }
+    let client = help(&["publish", "--help"]);
+    assert!(client.contains("--url"), "{client}");
+    assert!(client.contains("--token"), "{client}");
+}

@@ -502,6 +502,21 @@ async fn real_sdk_endpoint_completes_runs_triggered_three_ways() {
             "qstash logs does not show {run_id} as {state}:\n{logs}"
         );
     }
+    // Each run with its steps as a tree: name, type, state, time since the step before.
+    for step in [
+        "init  ",
+        "double  ",
+        "add-ten  ",
+        "pause  ",
+        "describe  ",
+        "echo  ",
+    ] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(&format!("─ {step}")) && l.contains("STEP_SUCCESS")),
+            "qstash logs does not show the step {step:?}:\n{logs}"
+        );
+    }
     let one = ok_stdout(
         "qstash logs --run-id --json",
         &run(qstash(&url, &["logs", "--run-id", &cli_run, "--json"])).await,

@@ -62,8 +62,8 @@ pub async fn send(client: &Client, request: TriggerRequest, json: bool) -> Resul
         return json_line(&response);
     }
     Ok(format!(
-        "started {} (created at {} ms since the epoch)\n",
+        "started {} (created at {})\n",
         response.workflow_run_id.as_str(),
-        response.workflow_created_at
+        crate::show::time(response.workflow_created_at)
     ))
 }

@@ -398,7 +398,7 @@ fn trigger_sends_the_request_on_the_wire() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "started wfr_server (created at 1767225600000 ms since the epoch)\n"
+        "started wfr_server (created at 2026-01-01T00:00:00Z)\n"
     );
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);

@@ -786,8 +786,5 @@ fn a_bad_destination_is_called_a_destination_url() {
     assert!(!message.contains("workflow URL"), "{message}");
     let err = PublishRequest::from_parts("ftp://example.com/x", &HeaderMap::new(), Bytes::new())
         .unwrap_err();
-    assert!(
-        err.to_string().contains("invalid destination URL"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("invalid destination URL"), "{err}");
 }

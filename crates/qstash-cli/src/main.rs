@@ -49,8 +49,12 @@ struct Connection {
     /// The QStash token (never printed).
     #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The API's base URL [default: https://qstash.upstash.io].
-    #[arg(long = "url", env = "QSTASH_URL")]
+    /// The API's base URL (the upstream service's by default).
+    #[arg(
+        long = "url",
+        env = "QSTASH_URL",
+        help = "The API's base URL [default: https://qstash.upstash.io]"
+    )]
     base_url: Option<String>,
 }
 

@@ -1,4 +1,5 @@
-//! The `qstash` command: trigger workflow runs and check the values they carry.
+//! The `qstash` command: the server (`qstash dev`, `qstash serve`) and the client (publish
+//! messages, trigger workflow runs, read logs, check the values they carry).
 //!
 //! Exit status: 0 on success, 2 for invalid input or usage, 1 when the API or the transport
 //! failed. Errors go to stderr.

@@ -59,7 +59,7 @@ pub(crate) struct Tuning {
     #[arg(long, default_value = "1m", value_parser = parse_delay, hide = true)]
     retention_interval: Delay,
     /// How long a client may take to send a request's headers (the connection is closed
-    /// then), and again its body (the request is refused then).
+    /// then), and how long a request's body may stall (the request is refused then).
     #[arg(long, env = "QSTASH_READ_TIMEOUT", default_value = "30s", value_parser = parse_delay)]
     read_timeout: Delay,
     /// The most bytes of a request's line and headers (431 above it; at least 8192).

@@ -33,8 +33,8 @@ pub struct HttpLimits {
     /// How long a client may take to send a request's line and headers; the connection is
     /// closed when it has not by then. Default 30 s.
     pub header_read_timeout: Duration,
-    /// How long a client may take to send a request's body; the request is answered with an
-    /// error (and nothing is accepted) when it has not by then. Default 30 s.
+    /// How long a request's body may stall (no bytes arriving) before the request is answered
+    /// with an error and nothing of it is accepted. Default 30 s.
     pub body_read_timeout: Duration,
     /// The most bytes of a request's line and headers (431 above it). Default 64 KiB, at
     /// least 8 KiB.
@@ -61,7 +61,7 @@ impl HttpLimits {
         self
     }
 
-    /// How long a client may take to send a request's body.
+    /// How long a request's body may stall.
     pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
         self.body_read_timeout = timeout;
         self

@@ -129,13 +129,14 @@ async fn a_full_write_queue_answers_503_and_loses_nothing_accepted() {
 }
 
 /// A client that sends half a request head is disconnected after the header read timeout; a
-/// head larger than the bound is answered 431.
+/// body that stalls is refused; a head larger than the bound is answered 431.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_oversized_heads_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("qstash.db")).unwrap());
     let limits = HttpLimits::default()
         .header_read_timeout(Duration::from_secs(1))
+        .body_read_timeout(Duration::from_secs(1))
         .max_header_bytes(16 * 1024);
     let server = start_on(store, limits, Retention::default()).await;
 
@@ -154,6 +155,26 @@ async fn slow_and_oversized_heads_are_cut_off() {
         waited >= Duration::from_millis(900),
         "closed after {waited:?}"
     );
+
+    // A body that stalls: refused, nothing accepted.
+    let mut stalled = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /v2/publish/https://example.com/stalled HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {TOKEN}\r\nUpstash-Delay: 1d\r\n\
+                 Content-Length: 100\r\n\r\nhalf"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
 
     // An oversized head.
     let mut big = tokio::net::TcpStream::connect(server.local_addr())

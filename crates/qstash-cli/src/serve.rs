@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::Args;
 use qstash_delay::Delay;
 use qstash_server::{
-    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, Limits, Server,
-    ServerBuilder,
+    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, HttpLimits, Limits,
+    Retention, Server, ServerBuilder,
 };
 use qstash_store::Store;
 use qstash_store::postgres::{PgOptions, PgStore};
-use qstash_store::sqlite::SqliteStore;
+use qstash_store::sqlite::{SqliteOptions, SqliteStore};
 
 use crate::diagnostic::Failure;
 
@@ -48,6 +48,33 @@ pub(crate) struct Tuning {
     /// How long a shutdown (SIGINT, SIGTERM) waits for attempts in flight.
     #[arg(long, env = "QSTASH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_delay)]
     shutdown_grace: Delay,
+    /// How long finished messages (delivered, failed, cancelled) with their events, and
+    /// finished workflow runs with their steps, are kept before they are removed.
+    #[arg(long, env = "QSTASH_RETENTION", default_value = "7d", value_parser = parse_delay)]
+    retention: Delay,
+    /// How long dead letters are kept before they are removed.
+    #[arg(long, env = "QSTASH_DLQ_RETENTION", default_value = "14d", value_parser = parse_delay)]
+    dlq_retention: Delay,
+    /// How often old work is looked for and removed.
+    #[arg(long, default_value = "1m", value_parser = parse_delay, hide = true)]
+    retention_interval: Delay,
+    /// How long a client may take to send a request's headers (the connection is closed
+    /// then), and how long a request's body may stall (the request is refused then).
+    #[arg(long, env = "QSTASH_READ_TIMEOUT", default_value = "30s", value_parser = parse_delay)]
+    read_timeout: Delay,
+    /// The most bytes of a request's line and headers (431 above it; at least 8192).
+    #[arg(long, env = "QSTASH_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
+    /// The most API requests handled at once; more wait for a place.
+    #[arg(long, env = "QSTASH_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    max_concurrent_requests: usize,
+    /// The most writes waiting for the store; beyond it publishes and triggers answer 503
+    /// with Retry-After: 1 (nothing accepted) instead of queueing more.
+    #[arg(long, env = "QSTASH_MAX_QUEUED_WRITES", default_value_t = 2048)]
+    max_queued_writes: usize,
+    /// Test hook: aborts the engine's scheduler this long after the start, as a crash would.
+    #[arg(long, value_parser = parse_delay, hide = true)]
+    test_stop_engine_after: Option<Delay>,
     /// How log lines are written to stderr: `text` for people, `json` (one object per line)
     /// for log collectors.
     #[arg(long, env = "QSTASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -75,6 +102,26 @@ impl Tuning {
         if self.delivery_timeout.as_nanos() == 0 {
             return Err(Failure::input("--delivery-timeout must be above zero"));
         }
+        if self.retention.as_nanos() == 0 {
+            return Err(Failure::input("--retention must be above zero"));
+        }
+        if self.dlq_retention.as_nanos() == 0 {
+            return Err(Failure::input("--dlq-retention must be above zero"));
+        }
+        if self.retention_interval.as_nanos() == 0 {
+            return Err(Failure::input("--retention-interval must be above zero"));
+        }
+        if self.read_timeout.as_nanos() == 0 {
+            return Err(Failure::input("--read-timeout must be above zero"));
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(Failure::input("--max-header-bytes must be at least 8192"));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(Failure::input(
+                "--max-concurrent-requests must be at least 1",
+            ));
+        }
         let mut limits = Limits::default();
         limits.max_body = self.max_body;
         limits.max_retries = self.max_retries;
@@ -85,10 +132,30 @@ impl Tuning {
         delivery.timeout = self.delivery_timeout.into();
         delivery.concurrency = self.concurrency;
         delivery.lease_grace = self.lease_grace.into();
+        let retention = Retention::default()
+            .finished(self.retention.into())
+            .dead_letters(self.dlq_retention.into())
+            .interval(self.retention_interval.into());
+        let read_timeout = Duration::from(self.read_timeout);
+        let http = HttpLimits::default()
+            .header_read_timeout(read_timeout)
+            .body_read_timeout(read_timeout)
+            .max_header_bytes(self.max_header_bytes)
+            .max_concurrent_requests(self.max_concurrent_requests);
         Ok(builder
             .limits(limits)
             .delivery(delivery)
+            .retention(retention)
+            .http_limits(http)
             .shutdown_grace(Duration::from(self.shutdown_grace)))
+    }
+
+    /// The store's bound on waiting writes (checked before the store opens).
+    fn max_queued_writes(&self) -> Result<usize, Failure> {
+        if self.max_queued_writes == 0 {
+            return Err(Failure::input("--max-queued-writes must be at least 1"));
+        }
+        Ok(self.max_queued_writes)
     }
 }
 
@@ -149,8 +216,8 @@ pub(crate) struct ServeArgs {
     tuning: Tuning,
 }
 
-fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, Failure> {
-    let store = SqliteStore::open(&path)
+fn open_sqlite(path: PathBuf, max_queued: usize) -> Result<Arc<dyn Store>, Failure> {
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().max_queued(max_queued))
         .map_err(|e| Failure::Api(format!("cannot open the store at {}: {e}", path.display())))?;
     Ok(Arc::new(store))
 }
@@ -162,12 +229,13 @@ enum StoreUrl {
 }
 
 impl StoreUrl {
-    async fn open(&self) -> Result<Arc<dyn Store>, Failure> {
+    async fn open(&self, max_queued: usize) -> Result<Arc<dyn Store>, Failure> {
         match self {
-            StoreUrl::Sqlite(path) => open_sqlite(path.clone()),
+            StoreUrl::Sqlite(path) => open_sqlite(path.clone(), max_queued),
             StoreUrl::Postgres { url, pool_size } => {
                 let options = PgOptions {
                     pool_size: *pool_size,
+                    max_queued,
                     ..PgOptions::default()
                 };
                 // The store's errors never contain the URL (it may hold a password).
@@ -203,7 +271,7 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
     let demo = args.demo.then_some(keys);
     run_server(
         StoreUrl::Sqlite(db.clone()),
-        args.tuning.log_format,
+        &args.tuning,
         Some("is another server running there? Pass --port to use another port"),
         move |store| {
             let builder = Server::builder(store)
@@ -309,7 +377,7 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
     };
     run_server(
         store_url,
-        args.tuning.log_format,
+        &args.tuning,
         None,
         move |store| {
             let mut builder = Server::builder(store).listen(listen);
@@ -332,13 +400,15 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
 /// asked, and runs until a signal. `bind_hint` follows the error when the address is taken.
 fn run_server(
     store: StoreUrl,
-    log_format: LogFormat,
+    tuning: &Tuning,
     bind_hint: Option<&str>,
     build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
     banner: impl FnOnce(&str) -> String,
     demo: Option<crate::demo::Keys>,
 ) -> Result<String, Failure> {
-    init_logging(log_format);
+    init_logging(tuning.log_format);
+    let max_queued = tuning.max_queued_writes()?;
+    let stop_engine_after = tuning.test_stop_engine_after.map(Duration::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -346,7 +416,7 @@ fn run_server(
     runtime.block_on(async move {
         // Before anything is printed: a SIGTERM right after the banner must stop it cleanly.
         let signal = qstash_server::shutdown_signal();
-        let store = store.open().await?;
+        let store = store.open(max_queued).await?;
         let builder = build(store)?;
         let server = builder.start().await.map_err(|e| match e {
             qstash_server::StartError::Bind { .. } => match bind_hint {
@@ -358,13 +428,32 @@ fn run_server(
         let text = banner(&server.url());
         crate::demo::print(&text);
         let demo = demo.map(|keys| crate::demo::start(server.url(), keys));
-        signal.await;
-        tracing::info!("shutting down");
+        if let Some(after) = stop_engine_after {
+            tokio::time::sleep(after).await;
+            server.stop_engine_for_tests();
+        }
+        // A dead engine would accept work it never delivers: exit with an error instead.
+        let engine_stopped = tokio::select! {
+            () = signal => None,
+            reason = server.engine_stopped() => Some(reason),
+        };
         if let Some(demo) = demo {
             demo.stop().await;
         }
-        server.shutdown().await;
-        Ok(String::new())
+        match engine_stopped {
+            None => {
+                tracing::info!("shutting down");
+                server.shutdown().await;
+                Ok(String::new())
+            }
+            Some(reason) => {
+                tracing::error!(%reason, "the engine stopped; shutting down");
+                server.shutdown().await;
+                Err(Failure::Api(format!(
+                    "the engine's scheduler stopped ({reason}); the server shut down"
+                )))
+            }
+        }
     })
 }
 

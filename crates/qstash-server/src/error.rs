@@ -10,6 +10,8 @@ use qstash_store::StoreError;
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
+    /// `Retry-After` seconds, sent with the answer when set.
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -17,6 +19,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -43,10 +46,21 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "store operation failed");
         match e {
-            StoreError::Unavailable(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store is unavailable; nothing was accepted, try again",
-            ),
+            StoreError::Unavailable(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; nothing was accepted, try again",
+                )
+            },
+            StoreError::Overloaded(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is overloaded: too many writes are waiting for the store; \
+                     nothing was accepted, try again shortly",
+                )
+            },
             StoreError::Invalid(m) => ApiError::bad_request(m),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal store error"),
         }
@@ -55,11 +69,17 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "error": self.message })),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

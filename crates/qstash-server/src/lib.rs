@@ -38,8 +38,10 @@ mod api;
 mod config;
 mod engine;
 mod error;
+mod http;
 mod ids;
 mod metrics;
+mod retention;
 mod workflow;
 
 use std::collections::HashMap;
@@ -51,9 +53,11 @@ use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{SigningKeys, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 pub use config::{DeliveryConfig, InvalidToken, Limits, Token};
+pub use http::HttpLimits;
+pub use retention::Retention;
 
 /// The well-known development token of the official development server (upstream), the
 /// default token of `qstash dev`.
@@ -96,6 +100,8 @@ pub struct ServerBuilder {
     limits: Limits,
     delivery: DeliveryConfig,
     shutdown_grace: Duration,
+    retention: Retention,
+    http: HttpLimits,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -105,6 +111,8 @@ impl std::fmt::Debug for ServerBuilder {
             .field("tokens", &self.tokens.len())
             .field("limits", &self.limits)
             .field("delivery", &self.delivery)
+            .field("retention", &self.retention)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +132,8 @@ impl Server {
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
             shutdown_grace: Duration::from_secs(10),
+            retention: Retention::default(),
+            http: HttpLimits::default(),
         }
     }
 }
@@ -160,6 +170,19 @@ impl ServerBuilder {
     /// The delivery settings.
     pub fn delivery(mut self, delivery: DeliveryConfig) -> Self {
         self.delivery = delivery;
+        self
+    }
+
+    /// How long finished work is kept before it is removed (see [`Retention`]; default 7
+    /// days, 14 for dead letters).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The limits on the API's connections and requests (see [`HttpLimits`]).
+    pub fn http_limits(mut self, limits: HttpLimits) -> Self {
+        self.http = limits;
         self
     }
 
@@ -212,26 +235,57 @@ impl ServerBuilder {
             .collect();
         let state = api::AppState::new(engine.clone(), tenants, self.limits, keys, keys_in_store);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let engine_task = tokio::spawn(engine.run(stop_rx.clone(), self.shutdown_grace));
-        let mut api_stop = stop_rx;
+        let (engine_task, engine_abort) =
+            supervise(engine.clone(), stop_rx.clone(), self.shutdown_grace);
+        let retention_task = tokio::spawn(retention::run(
+            self.store.clone(),
+            self.retention,
+            stop_rx.clone(),
+        ));
         let app = api::router(state);
-        let api_task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = api_stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the API listener failed");
-            }
-        });
+        let api_task = tokio::spawn(http::serve(listener, app, self.http, stop_rx));
         Ok(RunningServer {
             local_addr,
             stop: stop_tx,
             engine_task,
+            engine_abort,
+            engine_stopped: engine.watch_stopped(),
+            retention_task,
             api_task,
         })
     }
+}
+
+/// Runs the engine's scheduler and watches it: when it ends without being asked to (a panic,
+/// a cancelled task), the engine is marked stopped with the reason, so that `/health` answers
+/// 503 and [`RunningServer::engine_stopped`] resolves. Returns the watcher's handle and a
+/// handle that aborts the scheduler (a test hook).
+fn supervise(
+    engine: Arc<engine::Engine>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+) -> (JoinHandle<()>, AbortHandle) {
+    let scheduler = tokio::spawn(engine.clone().run(stop.clone(), grace));
+    let abort = scheduler.abort_handle();
+    let watcher = tokio::spawn(async move {
+        let reason = match scheduler.await {
+            Ok(()) if *stop.borrow() => return,
+            Ok(()) => "it returned without being asked to stop".to_string(),
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                format!("it panicked: {text}")
+            }
+            Err(_) => "its task was cancelled".to_string(),
+        };
+        tracing::error!(%reason, "the engine's scheduler stopped; /health answers 503");
+        engine.mark_stopped(reason);
+    });
+    (watcher, abort)
 }
 
 /// A started server.
@@ -240,6 +294,9 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     engine_task: JoinHandle<()>,
+    engine_abort: AbortHandle,
+    engine_stopped: watch::Receiver<Option<String>>,
+    retention_task: JoinHandle<()>,
     api_task: JoinHandle<()>,
 }
 
@@ -254,12 +311,31 @@ impl RunningServer {
         format!("http://{}", self.local_addr)
     }
 
+    /// Resolves when the engine's scheduler has stopped without being asked to (it panicked
+    /// or its task ended), with the reason; never while it runs. A process that serves should
+    /// then shut down and exit with an error rather than accept work it will not deliver.
+    pub async fn engine_stopped(&self) -> String {
+        let mut stopped = self.engine_stopped.clone();
+        match stopped.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Aborts the engine's scheduler, as a crash of it would end it. For tests of
+    /// [`engine_stopped`](Self::engine_stopped) and `/health` only.
+    #[doc(hidden)]
+    pub fn stop_engine_for_tests(&self) {
+        self.engine_abort.abort();
+    }
+
     /// Stops accepting, lets attempts in flight finish for up to the shutdown grace, and
-    /// returns when both the API and the engine have stopped.
+    /// returns when the API, the engine and the retention task have stopped.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.api_task.await;
         let _ = self.engine_task.await;
+        let _ = self.retention_task.await;
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.

@@ -24,6 +24,10 @@
 // The suite is test code: it reports a broken rule by panicking, like an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod retention;
+
+pub use retention::*;
+
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -160,6 +164,10 @@ where
         flow_tenants_separate,
         flow_info_counters,
         flow_claim_passes_a_long_backlog,
+        purge_removes_old_finished_messages,
+        purge_removes_old_finished_runs,
+        purge_removes_expired_dedup_ids,
+        purge_is_batched,
     );
     each_shared!(
         concurrent_inserts,

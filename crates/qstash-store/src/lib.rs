@@ -27,6 +27,10 @@
 //! - **A 2xx means committed.** Every write method returns only after its transaction is
 //!   durable (fsync for the embedded store, a committed transaction on a database server).
 //!   Backends may let concurrent callers share one commit.
+//! - **Bounded waiting.** The writes waiting for a backend are bounded
+//!   ([`sqlite::SqliteOptions::max_queued`], [`postgres::PgOptions::max_queued`]): when the
+//!   bound is reached, an accept fails at once with [`StoreError::Overloaded`] (nothing done),
+//!   and other writes wait for room.
 //!
 //! Times are milliseconds since the unix epoch ([`Millis`]); the caller passes `now`, so that
 //! the store never reads a clock of its own.
@@ -80,6 +84,12 @@ pub enum StoreError {
     /// id that exists already).
     #[error("invalid store operation: {0}")]
     Invalid(String),
+    /// Too many writes are waiting for the store already (its write queue is full): the
+    /// operation was refused before anything was done, and may be tried again shortly. Only
+    /// accepts (storing new messages, creating runs, registering waiters) are refused so;
+    /// other writes wait for room.
+    #[error("store overloaded: {0}")]
+    Overloaded(String),
 }
 
 /// The result of every store operation.
@@ -680,6 +690,64 @@ impl fmt::Debug for SigningKeys {
     }
 }
 
+/// What [`Store::purge`] removes: everything finished before these times (see
+/// [Retention](Store#retention)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeCutoffs {
+    /// Finished messages (delivered, failed, cancelled) with their events, and finished runs
+    /// with their steps, that ended before this time are removed.
+    pub finished_before: Millis,
+    /// Dead letters added before this time are removed (with their failed message once that
+    /// is older than `finished_before`).
+    pub dlq_before: Millis,
+    /// The time of the call: deduplication ids remembered until this time or earlier (expired)
+    /// are removed.
+    pub now: Millis,
+}
+
+/// What one [`Store::purge`] call removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    /// Finished messages removed.
+    pub messages: u64,
+    /// Events removed (of the messages removed).
+    pub events: u64,
+    /// Finished runs removed.
+    pub runs: u64,
+    /// Steps removed (of the runs removed).
+    pub run_steps: u64,
+    /// Expired deduplication ids removed.
+    pub dedup_ids: u64,
+    /// Dead letters removed.
+    pub dead_letters: u64,
+}
+
+impl PurgeCounts {
+    /// Whether a kind reached `batch_limit` in this call, so that another call may find more.
+    pub fn may_have_more(&self, batch_limit: usize) -> bool {
+        let limit = batch_limit.max(1) as u64;
+        self.messages >= limit
+            || self.runs >= limit
+            || self.dedup_ids >= limit
+            || self.dead_letters >= limit
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &PurgeCounts) {
+        self.messages += other.messages;
+        self.events += other.events;
+        self.runs += other.runs;
+        self.run_steps += other.run_steps;
+        self.dedup_ids += other.dedup_ids;
+        self.dead_letters += other.dead_letters;
+    }
+
+    /// Whether nothing was removed.
+    pub fn is_empty(&self) -> bool {
+        *self == PurgeCounts::default()
+    }
+}
+
 /// The durable store behind a server: every method is one transaction.
 ///
 /// Implementations are shared by many tasks (`Send + Sync`) and, for a database server, by
@@ -716,6 +784,20 @@ impl fmt::Debug for SigningKeys {
 ///   by a rate window counts at the window's end, one held by parallelism not at all (the
 ///   key's attempts in flight count at their lease ends, and the engine wakes itself when it
 ///   finishes one).
+///
+/// # Retention
+/// A message is *finished* when it becomes delivered, failed or cancelled; the store keeps the
+/// time (`finished_at`). [`purge`](Store::purge) removes, in one transaction and at most
+/// `batch_limit` of each kind:
+/// - dead letters added before [`PurgeCutoffs::dlq_before`];
+/// - finished messages that ended before [`PurgeCutoffs::finished_before`] and have no dead
+///   letter left, with all their events (and their waiter rows);
+/// - runs that ended before `finished_before`, with their steps;
+/// - deduplication ids remembered until [`PurgeCutoffs::now`] or earlier.
+///
+/// A removed item is gone as if it never existed: reads answer `None`, lists skip it. Pending
+/// messages, started runs and flow-control keys are never removed. Several processes may purge
+/// the same store at once.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether the store answers now (for `GET /health`).
@@ -984,6 +1066,19 @@ pub trait Store: Send + Sync + 'static {
         let _ = (tenant, message_id, body, now);
         Err(StoreError::Invalid(
             "this store does not implement release_waiter".into(),
+        ))
+    }
+
+    /// Removes what is older than the retention `cutoffs`, at most `batch_limit` items of each
+    /// kind, in one transaction (see [Retention](Store#retention)); returns what it removed.
+    /// A caller that wants everything removed calls again while
+    /// [`PurgeCounts::may_have_more`] says so.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn purge(&self, cutoffs: PurgeCutoffs, batch_limit: usize) -> Result<PurgeCounts> {
+        let _ = (cutoffs, batch_limit);
+        Err(StoreError::Invalid(
+            "this store does not implement purge".into(),
         ))
     }
 }

@@ -53,11 +53,13 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
     Transaction,
 };
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
+
+mod retention;
 
 use crate::codec::{
     DLQ_COLS, DLQ_NCOLS, KEY_CURRENT, KEY_NEXT, MSG_COLS, RUN_COLS, closed, corrupt,
@@ -68,9 +70,9 @@ use crate::flow::{Hold, KeyState};
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
-    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
-    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
-    Transition, Waiter, async_trait,
+    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
+    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys, Store, StoreError,
+    StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -227,6 +229,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX waiters_event ON waiters (tenant, event_id, seq);
     ",
+    // Version 3: retention. A message keeps when it finished (delivered, failed, cancelled);
+    // messages that finished before are taken as finished at their last due time. The indexes
+    // find what is old enough to remove, and the dead letters of a message or a run.
+    "
+    ALTER TABLE messages ADD COLUMN finished_at BIGINT;
+    UPDATE messages SET finished_at = due_at WHERE state <> 'PENDING';
+    CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX dlq_created ON dlq (created_at);
+    CREATE INDEX dlq_message ON dlq (message_id);
+    ",
 ];
 
 /// The first key of the advisory locks this store takes (`qsth`); the second is the schema's.
@@ -260,6 +273,11 @@ pub struct PgOptions {
     /// connection's current schema (`public` unless the URL or the role says otherwise).
     /// Lowercase letters, digits and `_` only, at most 50 characters, not starting with a digit.
     pub schema: Option<String>,
+    /// At most this many writes wait for the group writers or a connection, or are being
+    /// applied (at least 1; default 2 048): beyond it, accepts (`insert_messages`,
+    /// `create_run`, `create_run_with_steps`, `register_waiter`) fail at once with
+    /// [`StoreError::Overloaded`], and `finish` calls wait for room.
+    pub max_queued: usize,
 }
 
 impl Default for PgOptions {
@@ -270,6 +288,7 @@ impl Default for PgOptions {
             max_group: 256,
             group_writers: 4,
             schema: None,
+            max_queued: 2048,
         }
     }
 }
@@ -280,6 +299,9 @@ pub struct PgStore {
     pool: Pool,
     shared: Arc<Shared>,
     writes: mpsc::UnboundedSender<Job>,
+    /// One permit per write waiting or being applied (see [`PgOptions::max_queued`]).
+    queue: Arc<Semaphore>,
+    max_queued: usize,
     wakeups: Arc<Notify>,
     listener: JoinHandle<()>,
 }
@@ -416,10 +438,13 @@ impl PgStore {
             options.max_group.max(1),
             options.group_writers.max(1),
         ));
+        let max_queued = options.max_queued.max(1);
         Ok(PgStore {
             pool,
             shared,
             writes: tx,
+            queue: Arc::new(Semaphore::new(max_queued)),
+            max_queued,
             wakeups,
             listener,
         })
@@ -441,6 +466,24 @@ impl PgStore {
 
     async fn client(&self) -> Result<Object> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// A place in the write queue for an accept, or [`StoreError::Overloaded`] when it is full.
+    fn admit(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.queue).try_acquire_owned().map_err(|_| {
+            StoreError::Overloaded(format!(
+                "{} writes are waiting for PostgreSQL already; nothing was stored",
+                self.max_queued
+            ))
+        })
+    }
+
+    /// A place in the write queue, waiting for one when it is full.
+    async fn admit_waiting(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.queue)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed("the store is closed"))
     }
 }
 
@@ -634,6 +677,8 @@ struct InsertJob {
     messages: Vec<NewMessage>,
     now: Millis,
     reply: oneshot::Sender<Result<Vec<InsertOutcome>>>,
+    /// The call's place in the write queue, given back with the job.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl InsertJob {
@@ -650,6 +695,8 @@ impl InsertJob {
 struct FinishJob {
     finishes: Vec<Finish>,
     reply: oneshot::Sender<Result<Vec<FinishOutcome>>>,
+    /// The call's place in the write queue, given back with the job.
+    _permit: OwnedSemaphorePermit,
 }
 
 /// A call the group writers take: the calls waiting together share one transaction.
@@ -1634,9 +1681,9 @@ async fn end_run(
         tx,
         "WITH c AS (SELECT seq FROM messages WHERE tenant = $1 AND run_id = $2 \
          AND state = 'PENDING' AND id IS DISTINCT FROM $3 ORDER BY seq FOR UPDATE) \
-         UPDATE messages m SET state = 'CANCELLED', claim_open = FALSE FROM c \
+         UPDATE messages m SET state = 'CANCELLED', claim_open = FALSE, finished_at = $4 FROM c \
          WHERE m.seq = c.seq RETURNING m.seq, m.id, m.destination, m.labels",
-        &[&tenant, &run_id, &except],
+        &[&tenant, &run_id, &except, &int(now)?],
     )
     .await?;
     let mut cancelled = cancelled
@@ -2170,6 +2217,7 @@ async fn finish_one(tx: &Transaction<'_>, f: &Finish) -> Result<(FinishOutcome, 
         tx,
         "WITH u AS (UPDATE messages SET state = $4, retried = retried + $5, \
          due_at = coalesce($6, due_at), claim_open = FALSE, \
+         finished_at = CASE WHEN $4 = 'PENDING' THEN NULL ELSE $11::BIGINT END, \
          last_status = CASE WHEN $7 THEN $8 ELSE last_status END, \
          last_headers = CASE WHEN $7 THEN $9 ELSE last_headers END, \
          last_body = CASE WHEN $7 THEN $10 ELSE last_body END \
@@ -2296,8 +2344,9 @@ async fn cancel(
     let labels: String = col(&row, 2)?;
     exec(
         tx,
-        "UPDATE messages SET state = 'CANCELLED', claim_open = FALSE WHERE id = $1",
-        &[&id],
+        "UPDATE messages SET state = 'CANCELLED', claim_open = FALSE, finished_at = $2 \
+         WHERE id = $1",
+        &[&id, &int(now)?],
     )
     .await?;
     for event in ["CANCEL_REQUESTED", "CANCELLED"] {
@@ -2592,12 +2641,14 @@ impl Store for PgStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
+        let permit = self.admit()?;
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(Job::Insert(InsertJob {
                 messages,
                 now,
                 reply,
+                _permit: permit,
             }))
             .map_err(|_| closed("the store is closed"))?;
         rx.await.map_err(|_| closed("the group writer stopped"))?
@@ -2637,9 +2688,14 @@ impl Store for PgStore {
         if finishes.is_empty() {
             return Ok(Vec::new());
         }
+        let permit = self.admit_waiting().await?;
         let (reply, rx) = oneshot::channel();
         self.writes
-            .send(Job::Finish(FinishJob { finishes, reply }))
+            .send(Job::Finish(FinishJob {
+                finishes,
+                reply,
+                _permit: permit,
+            }))
             .map_err(|_| closed("the store is closed"))?;
         rx.await.map_err(|_| closed("the group writer stopped"))?
     }
@@ -2739,6 +2795,7 @@ impl Store for PgStore {
         first: NewMessage,
         now: Millis,
     ) -> Result<CreateRunOutcome> {
+        let _permit = self.admit()?;
         let shared = &self.shared;
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &[], &first, now).await?;
@@ -2826,6 +2883,7 @@ impl Store for PgStore {
         first: NewMessage,
         now: Millis,
     ) -> Result<CreateRunOutcome> {
+        let _permit = self.admit()?;
         let shared = &self.shared;
         in_tx!(self, |tx| {
             let out = create_run(&tx, &run, &steps, &first, now).await?;
@@ -2842,6 +2900,7 @@ impl Store for PgStore {
         message: NewMessage,
         now: Millis,
     ) -> Result<InsertOutcome> {
+        let _permit = self.admit()?;
         let shared = &self.shared;
         in_tx!(self, |tx| {
             let out = register_waiter(&tx, event_id, &message, now).await?;
@@ -2877,6 +2936,11 @@ impl Store for PgStore {
             }
             released
         })
+    }
+
+    async fn purge(&self, cutoffs: PurgeCutoffs, batch_limit: usize) -> Result<PurgeCounts> {
+        in_tx!(self, |tx| retention::purge(&tx, cutoffs, batch_limit)
+            .await?)
     }
 
     fn due_wakeups(&self) -> Option<Arc<Notify>> {

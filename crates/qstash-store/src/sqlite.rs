@@ -50,7 +50,9 @@ use std::time::Duration;
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+mod retention;
 
 use crate::codec::{
     DLQ_COLS, DLQ_NCOLS, KEY_CURRENT, KEY_NEXT, MSG_COLS, RUN_COLS, closed, corrupt,
@@ -61,9 +63,9 @@ use crate::flow::{Hold, KeyState};
 use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
-    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
-    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
-    Transition, Waiter, async_trait,
+    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
+    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys, Store, StoreError,
+    StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -72,8 +74,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 ///
 /// Event ids are rowids without `AUTOINCREMENT`: SQLite then gives each new row the largest id
-/// plus one, which increases as long as the newest events are never deleted (this store deletes
-/// none). Dead letters are deleted in any order, so their sequence uses `AUTOINCREMENT` and is
+/// plus one, which increases as long as the newest event is never deleted (retention keeps it,
+/// see `retention`). Dead letters are deleted in any order, so their sequence uses `AUTOINCREMENT` and is
 /// never reused.
 ///
 /// A run is identified by `(tenant, run_id)` (a unique key); its `seq` (the rowid, never reused)
@@ -225,6 +227,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX waiters_event ON waiters(tenant, event_id, seq);
     ",
+    // Version 5: retention. A message keeps when it finished (delivered, failed, cancelled);
+    // messages that finished before are taken as finished at their last due time. The indexes
+    // find what is old enough to remove, and the dead letters of a message or a run.
+    "
+    ALTER TABLE messages ADD COLUMN finished_at INTEGER;
+    UPDATE messages SET finished_at = due_at WHERE state <> 'PENDING';
+    CREATE INDEX messages_finished ON messages(finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX dlq_created ON dlq(created_at);
+    CREATE INDEX dlq_message ON dlq(message_id);
+    ",
 ];
 
 /// How a [`SqliteStore`] is opened: connection counts, cache sizes, group bound.
@@ -241,22 +254,27 @@ pub struct SqliteOptions {
     writer_cache_kib: u32,
     reader_cache_kib: u32,
     max_group: usize,
+    max_queued: usize,
     busy_timeout: Duration,
 }
 
 impl Default for SqliteOptions {
     /// 4 readers, a 16 MiB page cache for the writer and 4 MiB for each reader, at most 512
-    /// commands per commit, and a 5 s busy timeout.
+    /// commands per commit, at most 2 048 commands waiting or running, and a 5 s busy timeout.
     fn default() -> Self {
         SqliteOptions {
             readers: 4,
             writer_cache_kib: 16 * 1024,
             reader_cache_kib: 4 * 1024,
             max_group: 512,
+            max_queued: DEFAULT_MAX_QUEUED,
             busy_timeout: Duration::from_secs(5),
         }
     }
 }
+
+/// The default bound on the commands waiting for the writer (or being run by it).
+pub const DEFAULT_MAX_QUEUED: usize = 2048;
 
 impl SqliteOptions {
     /// How many read-only connections serve reads (at least 1).
@@ -280,6 +298,15 @@ impl SqliteOptions {
     /// At most this many commands share one commit (at least 1).
     pub fn max_group(mut self, commands: usize) -> Self {
         self.max_group = commands.max(1);
+        self
+    }
+
+    /// At most this many commands wait for the writer or are being run by it (at least 1):
+    /// beyond it, accepts (`insert_messages`, `create_run`, `create_run_with_steps`,
+    /// `register_waiter`) fail at once with [`StoreError::Overloaded`], and other writes wait
+    /// for room.
+    pub fn max_queued(mut self, commands: usize) -> Self {
+        self.max_queued = commands.max(1);
         self
     }
 
@@ -311,6 +338,9 @@ pub struct WriterStats {
 pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Box<dyn Job>>,
+    /// One permit per command waiting for the writer or being run by it.
+    queue: Arc<Semaphore>,
+    max_queued: usize,
     writer_alive: Arc<AtomicBool>,
     writer_done: Mutex<Option<oneshot::Receiver<()>>>,
     stats: Arc<Stats>,
@@ -415,6 +445,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             writer: tx,
+            queue: Arc::new(Semaphore::new(options.max_queued)),
+            max_queued: options.max_queued,
             writer_alive: alive,
             writer_done: Mutex::new(Some(done_rx)),
             stats,
@@ -469,6 +501,7 @@ impl SqliteStore {
             out: None,
             tx: None::<oneshot::Sender<Result<()>>>,
             durability: Durability::Synced,
+            permit: None,
         };
         self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
@@ -485,20 +518,50 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.write_with(Durability::Synced, f).await
+        self.write_with(Durability::Synced, Admission::Wait, f)
+            .await
     }
 
-    async fn write_with<T, F>(&self, durability: Durability, f: F) -> Result<T>
+    /// A write that stores new work: refused with [`StoreError::Overloaded`] when the queue is
+    /// full.
+    async fn write_accept<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.write_with(Durability::Synced, Admission::Refuse, f)
+            .await
+    }
+
+    async fn write_with<T, F>(
+        &self,
+        durability: Durability,
+        admission: Admission,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let permit = match admission {
+            Admission::Refuse => Arc::clone(&self.queue).try_acquire_owned().map_err(|_| {
+                StoreError::Overloaded(format!(
+                    "{} writes are waiting for the SQLite writer already; nothing was stored",
+                    self.max_queued
+                ))
+            })?,
+            Admission::Wait => Arc::clone(&self.queue)
+                .acquire_owned()
+                .await
+                .map_err(|_| closed("the store is closed"))?,
+        };
         let (tx, rx) = oneshot::channel();
         let job = Call {
             f: Some(f),
             out: None,
             tx: Some(tx),
             durability,
+            permit: Some(permit),
         };
         self.stats.sent.fetch_add(1, Ordering::SeqCst);
         self.writer
@@ -607,11 +670,22 @@ enum Durability {
     Written,
 }
 
+/// Whether a write may wait for room in the writer's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Fail at once with [`StoreError::Overloaded`] when the queue is full (accepts).
+    Refuse,
+    /// Wait for room (the engine's and the API's other writes).
+    Wait,
+}
+
 struct Call<T, F> {
     f: Option<F>,
     out: Option<Result<T>>,
     tx: Option<oneshot::Sender<Result<T>>>,
     durability: Durability,
+    /// The command's place in the queue, given back once it is answered.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<T, F> Job for Call<T, F>
@@ -634,7 +708,9 @@ where
     }
 
     fn reply(self: Box<Self>, commit_error: Option<&str>) {
-        let Call { out, tx, .. } = *self;
+        let Call {
+            out, tx, permit, ..
+        } = *self;
         let answer = match (out, commit_error) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(_)), Some(e)) => Err(StoreError::Unavailable(e.to_string())),
@@ -646,6 +722,7 @@ where
         if let Some(tx) = tx {
             let _ = tx.send(answer);
         }
+        drop(permit);
     }
 }
 
@@ -1422,10 +1499,11 @@ fn end_run(
             continue;
         }
         conn.prepare_cached(
-            "UPDATE messages SET state = 'CANCELLED', claim_open = 0 WHERE rowid = ?1",
+            "UPDATE messages SET state = 'CANCELLED', claim_open = 0, finished_at = ?2 \
+             WHERE rowid = ?1",
         )
         .db()?
-        .execute([rowid])
+        .execute([rowid, int(now)?])
         .db()?;
         append_event(
             conn,
@@ -1878,14 +1956,18 @@ fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
     let changed = match f.transition {
         Transition::Delivered => conn
             .prepare_cached(
-                "UPDATE messages SET state = 'DELIVERED', claim_open = 0 WHERE rowid = ?1",
+                "UPDATE messages SET state = 'DELIVERED', claim_open = 0, finished_at = ?2 \
+                 WHERE rowid = ?1",
             )
             .db()?
-            .execute([rowid]),
+            .execute([rowid, int(f.now)?]),
         Transition::Failed => conn
-            .prepare_cached("UPDATE messages SET state = 'FAILED', claim_open = 0 WHERE rowid = ?1")
+            .prepare_cached(
+                "UPDATE messages SET state = 'FAILED', claim_open = 0, finished_at = ?2 \
+                 WHERE rowid = ?1",
+            )
             .db()?
-            .execute([rowid]),
+            .execute([rowid, int(f.now)?]),
         Transition::Retry { at } => conn
             .prepare_cached(
                 "UPDATE messages SET retried = retried + 1, due_at = ?2, claim_open = 0 \
@@ -1998,10 +2080,12 @@ fn cancel(conn: &Connection, tenant: &str, id: &str, now: Millis) -> Result<Canc
     if state.is_final() {
         return Ok(CancelOutcome::AlreadyFinal(state));
     }
-    conn.prepare_cached("UPDATE messages SET state = 'CANCELLED', claim_open = 0 WHERE rowid = ?1")
-        .db()?
-        .execute([rowid])
-        .db()?;
+    conn.prepare_cached(
+        "UPDATE messages SET state = 'CANCELLED', claim_open = 0, finished_at = ?2 WHERE rowid = ?1",
+    )
+    .db()?
+    .execute([rowid, int(now)?])
+    .db()?;
     for event in ["CANCEL_REQUESTED", "CANCELLED"] {
         append_event(
             conn, tenant, now, id, event, &url, &labels, None, None, None,
@@ -2261,15 +2345,17 @@ impl Store for SqliteStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |conn| insert_all(conn, &messages, now))
+        self.write_accept(move |conn| insert_all(conn, &messages, now))
             .await
     }
 
     async fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
         // A claim need not be synced (see `Durability::Written`): it is off the accept path's
         // fsyncs and on the delivery path's latency.
-        self.write_with(Durability::Written, move |conn| claim_due(conn, now, limit))
-            .await
+        self.write_with(Durability::Written, Admission::Wait, move |conn| {
+            claim_due(conn, now, limit)
+        })
+        .await
     }
 
     async fn next_due(&self, now: Millis) -> Result<Option<Millis>> {
@@ -2411,7 +2497,7 @@ impl Store for SqliteStore {
         first: NewMessage,
         now: Millis,
     ) -> Result<CreateRunOutcome> {
-        self.write(move |conn| create_run(conn, &run, &first, now))
+        self.write_accept(move |conn| create_run(conn, &run, &first, now))
             .await
     }
 
@@ -2480,7 +2566,7 @@ impl Store for SqliteStore {
         first: NewMessage,
         now: Millis,
     ) -> Result<CreateRunOutcome> {
-        self.write(move |conn| create_run_with_steps(conn, &run, &steps, &first, now))
+        self.write_accept(move |conn| create_run_with_steps(conn, &run, &steps, &first, now))
             .await
     }
 
@@ -2491,7 +2577,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<InsertOutcome> {
         let event_id = event_id.to_string();
-        self.write(move |conn| register_waiter(conn, &event_id, &message, now))
+        self.write_accept(move |conn| register_waiter(conn, &event_id, &message, now))
             .await
     }
 
@@ -2516,6 +2602,11 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let (tenant, message_id) = (tenant.to_string(), message_id.to_string());
         self.write(move |conn| release_waiter(conn, &tenant, &message_id, &body, now))
+            .await
+    }
+
+    async fn purge(&self, cutoffs: PurgeCutoffs, batch_limit: usize) -> Result<PurgeCounts> {
+        self.write(move |conn| retention::purge(conn, cutoffs, batch_limit))
             .await
     }
 }
@@ -2804,6 +2895,17 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
+        // Messages that had finished take their last due time as their finish time.
+        let finished = |id: &str| -> Option<i64> {
+            conn.query_row(
+                "SELECT finished_at FROM messages WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(finished("msg_dead"), Some(7));
+        assert_eq!(finished("msg_old"), None);
     }
 }

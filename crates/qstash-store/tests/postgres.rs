@@ -742,3 +742,71 @@ async fn a_notify_wakes_only_for_earlier_work() {
         "work due after the plan woke the scheduler"
     );
 }
+
+/// A database that does not take writes (a lock held on the messages table) fills the write
+/// queue: beyond `max_queued` an accept fails at once with `Overloaded` and stores nothing;
+/// the accepts that waited are all stored once the database moves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
+async fn accepts_are_refused_when_the_write_queue_is_full() {
+    let url = database_url();
+    let schema = Schema::new(&url);
+    let store = Arc::new(
+        PgStore::connect(
+            &url,
+            PgOptions {
+                max_queued: 4,
+                ..schema.options()
+            },
+        )
+        .await
+        .expect("connect the store"),
+    );
+    let mut locker = admin(&url).await;
+    let lock = locker.transaction().await.unwrap();
+    lock.batch_execute(&format!(
+        "LOCK TABLE \"{}\".messages IN ACCESS EXCLUSIVE MODE",
+        schema.name
+    ))
+    .await
+    .unwrap();
+    let mut waiting = Vec::new();
+    for i in 0..4 {
+        let store = Arc::clone(&store);
+        waiting.push(tokio::spawn(async move {
+            store
+                .insert_messages(vec![message("t1", &format!("msg_{i}"), T0)], T0)
+                .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        waiting.iter().all(|t| !t.is_finished()),
+        "the accepts wait for the lock"
+    );
+    match store
+        .insert_messages(vec![message("t1", "msg_refused", T0)], T0)
+        .await
+    {
+        Err(StoreError::Overloaded(m)) => assert!(m.contains("4 writes"), "{m}"),
+        other => panic!("expected Overloaded, got {other:?}"),
+    }
+    lock.commit().await.unwrap();
+    for task in waiting {
+        assert_eq!(
+            task.await.unwrap().expect("accepted"),
+            vec![InsertOutcome::Inserted]
+        );
+    }
+    assert!(
+        store
+            .get_message("t1", "msg_refused")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .insert_messages(vec![message("t1", "msg_later", T0)], T0)
+        .await
+        .expect("accepted once there is room");
+}

@@ -296,3 +296,168 @@ async fn options_and_close() {
     store.ping().await.expect("ping");
     store.close().await;
 }
+
+/// Writes waiting for the writer are bounded: beyond the bound an accept is refused at once
+/// with `Overloaded` (nothing stored), other writes wait for room, and every accept that was
+/// answered `Ok` is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_are_refused_when_the_write_queue_is_full() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        SqliteStore::open_with(
+            dir.path().join("store.db"),
+            SqliteOptions::default().max_queued(4),
+        )
+        .expect("open"),
+    );
+    let hold = store.hold_writer_for_tests().await.expect("hold");
+    let mut waiting = Vec::new();
+    for i in 0..4 {
+        let store = Arc::clone(&store);
+        waiting.push(tokio::spawn(async move {
+            store
+                .insert_messages(vec![message("t1", &format!("msg_{i}"), T0)], T0)
+                .await
+        }));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.stats().queued < 4 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", store.stats());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The queue is full: an accept is refused at once, before anything is done.
+    for accept in [
+        store
+            .insert_messages(vec![message("t1", "msg_refused", T0)], T0)
+            .await
+            .map(|_| ()),
+        store
+            .create_run(
+                conformance::new_run("t1", "run_refused"),
+                conformance::linked(message("t1", "msg_run", T0), "run_refused", true),
+                T0,
+            )
+            .await
+            .map(|_| ()),
+    ] {
+        match accept {
+            Err(StoreError::Overloaded(m)) => assert!(m.contains("4 writes"), "{m}"),
+            other => panic!("expected Overloaded, got {other:?}"),
+        }
+    }
+    // Another write waits for room instead.
+    let claim = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.claim_due(T0, 10).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !claim.is_finished(),
+        "a claim waits for room, it is not refused"
+    );
+
+    drop(hold);
+    for task in waiting {
+        assert_eq!(
+            task.await.expect("task").expect("accepted"),
+            vec![InsertOutcome::Inserted]
+        );
+    }
+    let claimed = claim.await.expect("task").expect("claim");
+    assert_eq!(
+        claimed.len(),
+        4,
+        "the four accepted messages, and nothing else"
+    );
+    assert!(
+        store
+            .get_message("t1", "msg_refused")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .get_run("t1", "run_refused")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    // Room again: accepts go through.
+    store
+        .insert_messages(vec![message("t1", "msg_later", T0)], T0)
+        .await
+        .expect("accepted once there is room");
+}
+
+/// Under steady load with retention (publish, deliver, purge, again and again), the file stops
+/// growing: SQLite reuses the pages that removed rows freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_levels_off_with_retention() {
+    const ROUNDS: usize = 10;
+    const PER_ROUND: usize = 2_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let mut sizes = Vec::new();
+    let mut now = T0;
+    for round in 0..ROUNDS {
+        let store = SqliteStore::open(&path).expect("open");
+        for chunk in 0..PER_ROUND / 500 {
+            let batch = (0..500)
+                .map(|i| {
+                    let mut m = message("t1", &format!("msg_{round}_{chunk}_{i}"), now);
+                    m.body = vec![b'x'; 512];
+                    m
+                })
+                .collect();
+            store.insert_messages(batch, now).await.expect("insert");
+        }
+        now += 1_000;
+        let mut delivered = 0;
+        loop {
+            let claimed = store.claim_due(now, 512).await.expect("claim");
+            if claimed.is_empty() {
+                break;
+            }
+            let finishes = claimed
+                .iter()
+                .map(|c| conformance::finish_of(c, now, Transition::Delivered, "DELIVERED"))
+                .collect::<Vec<_>>();
+            delivered += finishes.len();
+            store.finish(finishes).await.expect("finish");
+        }
+        assert_eq!(delivered, PER_ROUND);
+        // Retention of one second: everything delivered in earlier rounds goes.
+        now += 1_000;
+        let cutoffs = qstash_store::PurgeCutoffs {
+            finished_before: now - 1_000,
+            dlq_before: now - 1_000,
+            now,
+        };
+        loop {
+            let counts = store.purge(cutoffs, 500).await.expect("purge");
+            if !counts.may_have_more(500) {
+                break;
+            }
+        }
+        let pending = store
+            .list_events("t1", &EventFilter::default(), None, 1)
+            .await
+            .expect("events");
+        assert!(
+            !pending.items.is_empty(),
+            "the newest round's events are kept"
+        );
+        // Closing checkpoints the WAL into the file and removes the WAL.
+        store.close().await;
+        sizes.push(std::fs::metadata(&path).expect("size").len());
+    }
+    eprintln!("file size after each round (bytes): {sizes:?}");
+    // Each round holds 2 000 messages of 512 bytes with 3 events each: well over 1 MB.
+    assert!(sizes[0] > 1_000_000, "{sizes:?}");
+    let (third, last) = (sizes[2], sizes[ROUNDS - 1]);
+    assert!(
+        last as f64 <= third as f64 * 1.1,
+        "the file kept growing: {sizes:?}"
+    );
+}

@@ -157,6 +157,15 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(reason) = state.engine().stopped_reason() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "status": "engine stopped",
+                "error": format!("the engine's scheduler is not running: {reason}"),
+            })),
+        );
+    }
     match state.engine().store.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -43,6 +43,8 @@ pub(crate) struct Engine {
     pub metrics: Metrics,
     /// Attempts in flight (their tasks started and not ended).
     in_flight: AtomicUsize,
+    /// Why the scheduler stopped without being asked to (`None` while it runs).
+    stopped: watch::Sender<Option<String>>,
 }
 
 impl Engine {
@@ -64,7 +66,23 @@ impl Engine {
             http,
             metrics: Metrics::new(),
             in_flight: AtomicUsize::new(0),
+            stopped: watch::Sender::new(None),
         }
+    }
+
+    /// Records that the scheduler stopped without being asked to, and why.
+    pub(crate) fn mark_stopped(&self, reason: String) {
+        self.stopped.send_replace(Some(reason));
+    }
+
+    /// Why the scheduler stopped without being asked to, or `None` while it runs.
+    pub(crate) fn stopped_reason(&self) -> Option<String> {
+        self.stopped.borrow().clone()
+    }
+
+    /// A receiver that sees the scheduler's stop reason when there is one.
+    pub(crate) fn watch_stopped(&self) -> watch::Receiver<Option<String>> {
+        self.stopped.subscribe()
     }
 
     /// How many attempts are in flight now.

@@ -58,6 +58,7 @@ pub(crate) async fn accept(
     waiter: Option<&str>,
 ) -> ApiResult<(StatusCode, PublishResponse)> {
     let mut message = new_message(state, tenant, req, now)?;
+    super::check_destinations(state, &message).await?;
     let store = &state.engine().store;
     let id = message.id.clone();
     let run_headers = RunHeaders::of(req);
@@ -194,6 +195,9 @@ pub(crate) async fn batch(
                 ),
             ));
         }
+        super::check_destinations(&state, &m)
+            .await
+            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
         messages.push(m);
     }
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();

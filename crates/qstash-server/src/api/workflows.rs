@@ -65,6 +65,7 @@ async fn create(
         first,
         now,
     );
+    super::check_destinations(state, &first).await?;
     match state
         .engine()
         .create_run(run, Vec::new(), first, now)
@@ -505,6 +506,7 @@ async fn run_again(
         labels: config.labels.clone(),
         config: config.encode(),
     };
+    super::check_destinations(state, &first).await?;
     match state
         .engine()
         .create_run(new_run, copied, first, now)

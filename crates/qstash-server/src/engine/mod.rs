@@ -19,6 +19,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::DeliveryConfig;
+use crate::destination::Guard;
 use crate::ids::now_ms;
 use crate::metrics::Metrics;
 use envelope::{Envelope, WorkflowRole};
@@ -38,6 +39,8 @@ pub(crate) struct Engine {
     wake: Notify,
     config: DeliveryConfig,
     http: reqwest::Client,
+    /// The destination policy with its resolver (the one `http` resolves with).
+    pub(crate) guard: Guard,
     permits: Arc<Semaphore>,
     /// What this process counts for `GET /metrics`.
     pub metrics: Metrics,
@@ -52,6 +55,7 @@ impl Engine {
         keys_in_store: bool,
         config: DeliveryConfig,
         http: reqwest::Client,
+        guard: Guard,
     ) -> Engine {
         Engine {
             store,
@@ -62,6 +66,7 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             http,
+            guard,
             metrics: Metrics::new(),
             in_flight: AtomicUsize::new(0),
         }
@@ -283,6 +288,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,
+            &self.guard,
             &self.config,
             signature,
             &claimed,

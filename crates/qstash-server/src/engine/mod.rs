@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{
-    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, RunStep,
-    Store, Transition,
+    BatchOutcome, Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage,
+    NewRun, RunStep, RunToCreate, Store, Transition,
 };
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -143,6 +143,31 @@ impl Engine {
             self.wake();
         }
         Ok(outcome)
+    }
+
+    /// Creates runs and stores messages in one transaction, all or nothing (see
+    /// [`Store::write_batch`]), counts what was stored and wakes the scheduler.
+    pub(crate) async fn write_batch(
+        &self,
+        runs: Vec<RunToCreate>,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> qstash_store::Result<BatchOutcome> {
+        let out = self.store.write_batch(runs, messages, now).await?;
+        let created = out
+            .runs
+            .iter()
+            .filter(|o| matches!(o, CreateRunOutcome::Created))
+            .count() as u64;
+        let stored = out
+            .messages
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted))
+            .count() as u64;
+        self.metrics.runs_created.inc_by(created);
+        self.metrics.accepted.inc_by(created + stored);
+        self.wake();
+        Ok(out)
     }
 
     /// Signs with a new current key (after a rotation).

@@ -1,0 +1,141 @@
+//! Calls that write several things answer an error only when nothing of them was stored
+//! (SERVER.md §11.6): a `/v2/batch` whose last entry fails on commit leaves nothing behind, on
+//! SQLite and on PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Sink, TOKEN, http_client};
+use qstash_server::Server;
+use qstash_store::Store;
+use qstash_store::sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+async fn a_batch_failing_on_commit_leaves_nothing(store: Arc<dyn Store>) {
+    let sink = Sink::start().await;
+    let server = Server::builder(store)
+        .token(TOKEN)
+        .unwrap()
+        .signing_keys(common::CURRENT_KEY, common::NEXT_KEY)
+        .shutdown_grace(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let http = http_client();
+    let url = server.url();
+    let post = |path: &str| http.post(format!("{url}{path}")).bearer_auth(TOKEN);
+    // A message that takes the deduplication id "taken".
+    let resp = post(&format!("/v2/publish/{}/ok-first", sink.url))
+        .header("Upstash-Deduplication-Id", "taken")
+        .header("Upstash-Delay", "1h")
+        .body("first")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let first: Value = resp.json().await.unwrap();
+    let first = first["messageId"].as_str().unwrap().to_owned();
+
+    // The last entry starts a run whose first message is a duplicate: only the commit finds
+    // it, after the first entry was written in the same transaction.
+    let batch = |dedup: &str, run_id: &str| {
+        json!([
+            {"destination": format!("{}/ok-a", sink.url), "headers": {"Upstash-Delay": "1h"}, "body": "a"},
+            {"destination": format!("{}/wf", sink.url), "headers": {
+                "Upstash-Workflow-RunId": run_id,
+                "Upstash-Workflow-Init": "true",
+                "Upstash-Deduplication-Id": dedup,
+                "Upstash-Delay": "1h",
+            }, "body": "{}"},
+        ])
+    };
+    let resp = post("/v2/batch")
+        .json(&batch("taken", "wfr_batch"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("duplicate"), "{text}");
+    let get = |path: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.get(format!("{url}{path}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let events: Value = get("/v2/events".into()).await.json().await.unwrap();
+    let events = events["events"].as_array().unwrap();
+    assert!(
+        !events.is_empty() && events.iter().all(|e| e["messageId"] == first.as_str()),
+        "only the first message has events: {events:?}"
+    );
+    let run = get("/v2/workflows/runs/wfr_batch".into()).await;
+    assert_eq!(run.status(), 404, "the run was not created");
+
+    // The same batch with a free id is stored whole.
+    let resp = post("/v2/batch")
+        .json(&batch("free", "wfr_batch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let answers: Value = resp.json().await.unwrap();
+    assert_eq!(answers.as_array().unwrap().len(), 2, "{answers}");
+    let events: Value = get("/v2/events?state=CREATED".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["events"].as_array().unwrap().len(), 3, "{events}");
+    let run = get("/v2/workflows/runs/wfr_batch".into()).await;
+    assert_eq!(run.status(), 200, "the run was created");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_failing_on_commit_leaves_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("qstash.db")).unwrap();
+    a_batch_failing_on_commit_leaves_nothing(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
+async fn a_batch_failing_on_commit_leaves_nothing_on_postgres() {
+    let url = std::env::var("QSTASH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .expect("needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)");
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let schema = format!(
+        "qaon_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let options = qstash_store::postgres::PgOptions {
+        schema: Some(schema.clone()),
+        pool_size: 4,
+        ..Default::default()
+    };
+    let store = qstash_store::postgres::PgStore::connect(&url, options)
+        .await
+        .unwrap();
+    a_batch_failing_on_commit_leaves_nothing(Arc::new(store)).await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+}

@@ -101,6 +101,60 @@ async fn a_batch_failing_on_commit_leaves_nothing(store: Arc<dyn Store>) {
     server.shutdown().await;
 }
 
+/// `/v2/batch/trigger` checks every entry before it stores any: a bad last entry leaves the
+/// first entry's run uncreated.
+#[tokio::test]
+async fn a_trigger_batch_with_a_bad_last_entry_starts_no_run() {
+    let sink = Sink::start().await;
+    let s = common::start().await;
+    let entry = |run: &str, retries: &str| {
+        json!({
+            "destination": format!("{}/wf", sink.url),
+            "headers": {
+                "Content-Type": "application/json",
+                "Upstash-Workflow-RunId": run,
+                "Upstash-Retries": retries,
+                "Upstash-Delay": "1h",
+            },
+            "body": "{}",
+        })
+    };
+    let resp = s
+        .post("/v2/batch/trigger")
+        .json(&json!([entry("wfr_t0", "1"), entry("wfr_t1", "99")]))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("entry 1"), "{text}");
+    for run in ["wfr_t0", "wfr_t1"] {
+        let resp = s
+            .get(&format!("/v2/workflows/runs/{run}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{run} was not created");
+    }
+    let resp = s
+        .post("/v2/batch/trigger")
+        .json(&json!([entry("wfr_t0", "1"), entry("wfr_t1", "2")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    for run in ["wfr_t0", "wfr_t1"] {
+        let resp = s
+            .get(&format!("/v2/workflows/runs/{run}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{run} was created");
+    }
+    s.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_batch_failing_on_commit_leaves_nothing_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -155,6 +155,60 @@ async fn a_trigger_batch_with_a_bad_last_entry_starts_no_run() {
     s.server.shutdown().await;
 }
 
+/// Bulk cancel ends every matching started run in one call and counts them; unknown and
+/// another tenant's runs are left out.
+#[tokio::test]
+async fn bulk_cancel_ends_the_matching_runs() {
+    let sink = Sink::start().await;
+    let s = common::start().await;
+    let entries: Vec<Value> = ["wfr_c0", "wfr_c1", "wfr_c2"]
+        .iter()
+        .map(|run| {
+            json!({
+                "destination": format!("{}/wf", sink.url),
+                "headers": {"Upstash-Workflow-RunId": run, "Upstash-Delay": "1h"},
+                "body": "{}",
+            })
+        })
+        .collect();
+    let resp = s
+        .post("/v2/batch/trigger")
+        .json(&entries)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let other = s
+        .http
+        .delete(format!(
+            "{}/v2/workflows/runs?workflowRunIds=wfr_c0,wfr_c1",
+            s.url
+        ))
+        .bearer_auth(common::OTHER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = other.json().await.unwrap();
+    assert_eq!(v["cancelled"], 0, "another tenant cancels nothing: {v}");
+    let resp = s
+        .delete("/v2/workflows/runs?workflowRunIds=wfr_c0,wfr_nope,wfr_c2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["cancelled"], 2, "{v}");
+    for (run, status) in [("wfr_c0", 404), ("wfr_c1", 200), ("wfr_c2", 404)] {
+        let resp = s
+            .get(&format!("/v2/workflows/runs/{run}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{run}");
+    }
+    s.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_batch_failing_on_commit_leaves_nothing_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

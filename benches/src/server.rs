@@ -74,6 +74,9 @@ impl ServerProcess {
             .args(["--tokens", TOKEN])
             .args(["--current-signing-key", CURRENT_KEY])
             .args(["--next-signing-key", NEXT_KEY])
+            // The receivers are on loopback, which serve refuses unless opened; opening one
+            // range keeps the destination check on every accept, as in production.
+            .args(["--allow-destination", "127.0.0.0/8"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

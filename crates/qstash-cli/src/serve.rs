@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use qstash_delay::Delay;
 use qstash_server::{
-    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, HttpLimits, Limits,
-    Retention, Server, ServerBuilder,
+    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, DestinationPolicy,
+    HttpLimits, Limits, Retention, Server, ServerBuilder,
 };
 use qstash_store::Store;
 use qstash_store::postgres::{PgOptions, PgStore};
@@ -212,8 +212,43 @@ pub(crate) struct ServeArgs {
     /// The next signing key.
     #[arg(long, env = "QSTASH_NEXT_SIGNING_KEY", hide_env_values = true)]
     next_signing_key: Option<String>,
+    /// Opens a destination that serve refuses (loopback, link-local, private, CGNAT,
+    /// unique-local, multicast, broadcast, unspecified): an address range (`10.1.0.0/16`, one
+    /// address) or a host name (`hooks.internal`, `*.internal`). Repeatable; the environment
+    /// variable takes a comma-separated list.
+    #[arg(
+        long = "allow-destination",
+        value_name = "CIDR|HOSTNAME",
+        env = "QSTASH_ALLOW_DESTINATIONS",
+        value_delimiter = ','
+    )]
+    allow_destination: Vec<String>,
+    /// Opens every destination range serve refuses (for a server that only calls its own
+    /// network).
+    #[arg(long, env = "QSTASH_ALLOW_PRIVATE_DESTINATIONS")]
+    allow_private_destinations: bool,
     #[command(flatten)]
     tuning: Tuning,
+}
+
+impl ServeArgs {
+    /// The destination policy of the flags: the refused ranges, less what they open.
+    fn destination_policy(&self) -> Result<DestinationPolicy, Failure> {
+        let mut policy = DestinationPolicy::refuse_private();
+        if self.allow_private_destinations {
+            policy = policy.allow_private();
+        }
+        for rule in self
+            .allow_destination
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+        {
+            policy = policy
+                .allow(rule)
+                .map_err(|e| Failure::input(format!("--allow-destination: {e}")))?;
+        }
+        Ok(policy)
+    }
 }
 
 fn open_sqlite(path: PathBuf, max_queued: usize) -> Result<Arc<dyn Store>, Failure> {
@@ -278,7 +313,9 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
                 .listen(listen)
                 .token(token.clone())
                 .map_err(|_| Failure::input("--token: must be non-empty visible ASCII"))?
-                .signing_keys(current, next);
+                .signing_keys(current, next)
+                // A laptop's server calls whatever the developer runs, loopback first.
+                .destination_policy(DestinationPolicy::allow_all());
             args.tuning.apply(builder)
         },
         move |url| {
@@ -375,12 +412,15 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
             ));
         }
     };
+    let policy = args.destination_policy()?;
     run_server(
         store_url,
         &args.tuning,
         None,
         move |store| {
-            let mut builder = Server::builder(store).listen(listen);
+            let mut builder = Server::builder(store)
+                .listen(listen)
+                .destination_policy(policy);
             for t in &tokens {
                 builder = builder.token(t.clone()).map_err(|_| {
                     Failure::input("--token: a token must be non-empty visible ASCII")

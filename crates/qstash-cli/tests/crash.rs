@@ -59,8 +59,11 @@ fn spawn_server_with(port: u16, db: &std::path::Path, delivery_timeout: &str) ->
             delivery_timeout,
             "--lease-grace",
             "1s",
+            // the receivers are on loopback, which serve refuses by default
+            "--allow-private-destinations",
         ])
         .env_remove("QSTASH_TOKEN")
+        .env_remove("QSTASH_ALLOW_DESTINATIONS")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

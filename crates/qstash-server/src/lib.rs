@@ -36,6 +36,7 @@
 
 mod api;
 mod config;
+mod destination;
 mod engine;
 mod error;
 mod http;
@@ -56,7 +57,10 @@ use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use config::{DeliveryConfig, InvalidToken, Limits, Token};
+pub use destination::{Cidr, DestinationPolicy, DestinationRefused, SystemResolver};
 pub use http::HttpLimits;
+/// The DNS resolver interface a server may be given ([`ServerBuilder::resolver`]).
+pub use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 pub use retention::Retention;
 
 /// The well-known development token of the official development server (upstream), the
@@ -102,6 +106,8 @@ pub struct ServerBuilder {
     shutdown_grace: Duration,
     retention: Retention,
     http: HttpLimits,
+    destinations: DestinationPolicy,
+    resolver: Arc<dyn Resolve>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -113,6 +119,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("delivery", &self.delivery)
             .field("retention", &self.retention)
             .field("http", &self.http)
+            .field("destinations", &self.destinations)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +141,8 @@ impl Server {
             shutdown_grace: Duration::from_secs(10),
             retention: Retention::default(),
             http: HttpLimits::default(),
+            destinations: DestinationPolicy::allow_all(),
+            resolver: Arc::new(SystemResolver),
         }
     }
 }
@@ -192,6 +201,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Which destinations the server may call (SERVER.md §11.3). Default:
+    /// [`DestinationPolicy::allow_all`]; `qstash serve` uses
+    /// [`DestinationPolicy::refuse_private`] with the operator's openings.
+    pub fn destination_policy(mut self, policy: DestinationPolicy) -> Self {
+        self.destinations = policy;
+        self
+    }
+
+    /// The DNS resolver for destinations' names, used both to check a URL when it is accepted
+    /// and to find the address each delivery dials (default: [`SystemResolver`]).
+    pub fn resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
     /// Binds the listener, loads or stores the signing keys, and starts the API and the
     /// engine.
     pub async fn start(self) -> Result<RunningServer, StartError> {
@@ -220,13 +244,15 @@ impl ServerBuilder {
             addr: self.listen,
             source,
         })?;
-        let http = engine::deliver::http_client().map_err(StartError::Http)?;
+        let guard = destination::Guard::new(self.destinations, self.resolver);
+        let http = engine::deliver::http_client(guard.clone()).map_err(StartError::Http)?;
         let engine = Arc::new(engine::Engine::new(
             self.store.clone(),
             Signer::new(keys.current.clone()),
             keys_in_store,
             self.delivery,
             http,
+            guard,
         ));
         let tenants: HashMap<String, String> = self
             .tokens

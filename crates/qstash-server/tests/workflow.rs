@@ -921,6 +921,26 @@ async fn resume_from_the_dlq_keeps_the_completed_steps() {
         400,
         "no dlqIds"
     );
+    // Several dead letters, one unknown: refused whole, and no run is started for the others.
+    let runs = |v: Value| v["runs"].as_array().map_or(0, Vec::len);
+    let logs = || async {
+        s.get("/v2/workflows/logs?count=1000")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let before = runs(logs().await);
+    assert_eq!(
+        status_of(s.post(&format!(
+            "/v2/workflows/dlq/restart?dlqIds={dlq_id}&dlqIds=dlq_nope"
+        )))
+        .await,
+        404
+    );
+    assert_eq!(runs(logs().await), before, "no run was started");
     // Overrides: the new run's id, and retries within the limits.
     let chosen: Value = s
         .post(&format!("/v2/workflows/dlq/resume/{dlq_id}"))

@@ -27,6 +27,11 @@
 mod retention;
 
 pub use retention::*;
+mod batch;
+
+pub use batch::{
+    end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -153,6 +158,9 @@ where
         dlq_workflow_filter,
         list_runs_pages_and_filters,
         run_with_copied_steps,
+        write_batch_is_all_or_nothing,
+        write_batch_creates_runs_and_messages,
+        end_runs_in_one_call,
         waiters_register_list_release,
         waiter_timeout_excludes_release,
         flow_parallelism_caps_claims,

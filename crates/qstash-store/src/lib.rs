@@ -583,6 +583,28 @@ impl fmt::Debug for NewRun {
     }
 }
 
+/// A run to create in [`Store::write_batch`]: the run, the completed steps it starts with
+/// (none for a new run; see [`Store::create_run_with_steps`]) and its first message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunToCreate {
+    /// The run.
+    pub run: NewRun,
+    /// The steps it starts with.
+    pub steps: Vec<RunStep>,
+    /// Its first message.
+    pub first: NewMessage,
+}
+
+/// What [`Store::write_batch`] did: one outcome per run, then one per message, in the order
+/// given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The outcome of each run.
+    pub runs: Vec<CreateRunOutcome>,
+    /// The outcome of each message.
+    pub messages: Vec<InsertOutcome>,
+}
+
 /// How a run ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndRun {
@@ -996,6 +1018,48 @@ pub trait Store: Send + Sync + 'static {
         let _ = (run, steps, first, now);
         Err(StoreError::Invalid(
             "this store does not implement create_run_with_steps".into(),
+        ))
+    }
+
+    /// Creates runs and stores messages in one transaction, all or nothing: each run as
+    /// [`create_run_with_steps`](Self::create_run_with_steps) creates it (in the order given),
+    /// then the messages as [`insert_messages`](Self::insert_messages) stores them. A run whose
+    /// id the tenant used before (also earlier in the same call) is
+    /// [`CreateRunOutcome::Exists`]; any error (a run's first message that would not be stored,
+    /// a message id used twice) fails the whole call and nothing of it is stored.
+    ///
+    /// This is how a batch of several writes (`/v2/batch`, `/v2/batch/trigger`, a DLQ restart
+    /// of several dead letters) is accepted whole or not at all.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn write_batch(
+        &self,
+        runs: Vec<RunToCreate>,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<BatchOutcome> {
+        let _ = (runs, messages, now);
+        Err(StoreError::Invalid(
+            "this store does not implement write_batch".into(),
+        ))
+    }
+
+    /// Ends several runs of a tenant in one transaction, all or nothing, each as
+    /// [`end_run`](Self::end_run) ends it; the outcomes are in the order of `run_ids`.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn end_runs(
+        &self,
+        tenant: &str,
+        run_ids: &[String],
+        end: EndRun,
+        now: Millis,
+    ) -> Result<Vec<EndRunOutcome>> {
+        let _ = (tenant, run_ids, end, now);
+        Err(StoreError::Invalid(
+            "this store does not implement end_runs".into(),
         ))
     }
 

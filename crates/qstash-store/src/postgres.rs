@@ -68,11 +68,11 @@ use crate::codec::{
 };
 use crate::flow::{Hold, KeyState};
 use crate::{
-    AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
-    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
-    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
-    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys, Store, StoreError,
-    StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    AttemptResponse, BatchOutcome, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry,
+    DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
+    FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
+    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
+    StoreError, StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -2889,6 +2889,61 @@ impl Store for PgStore {
             let out = create_run(&tx, &run, &steps, &first, now).await?;
             if out == CreateRunOutcome::Created {
                 notify_due(&tx, shared, first.due_at).await?;
+            }
+            out
+        })
+    }
+
+    async fn write_batch(
+        &self,
+        runs: Vec<RunToCreate>,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<BatchOutcome> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| {
+            let mut out = BatchOutcome {
+                runs: Vec::with_capacity(runs.len()),
+                messages: Vec::new(),
+            };
+            let mut earliest: Option<Millis> = None;
+            for r in &runs {
+                let created = create_run(&tx, &r.run, &r.steps, &r.first, now).await?;
+                if created == CreateRunOutcome::Created {
+                    earliest = Some(earliest.map_or(r.first.due_at, |e| e.min(r.first.due_at)));
+                }
+                out.runs.push(created);
+            }
+            out.messages = insert_all(&tx, &messages, now).await?;
+            for (m, o) in messages.iter().zip(&out.messages) {
+                if *o == InsertOutcome::Inserted {
+                    earliest = Some(earliest.map_or(m.due_at, |e| e.min(m.due_at)));
+                }
+            }
+            if let Some(due) = earliest {
+                notify_due(&tx, shared, due).await?;
+            }
+            out
+        })
+    }
+
+    async fn end_runs(
+        &self,
+        tenant: &str,
+        run_ids: &[String],
+        end: EndRun,
+        now: Millis,
+    ) -> Result<Vec<EndRunOutcome>> {
+        if end.state == RunState::Started {
+            return Err(StoreError::Invalid(format!(
+                "runs cannot end in state {}",
+                RunState::Started.as_str()
+            )));
+        }
+        in_tx!(self, |tx| {
+            let mut out = Vec::with_capacity(run_ids.len());
+            for id in run_ids {
+                out.push(end_run(&tx, tenant, id, &end, now, None).await?);
             }
             out
         })

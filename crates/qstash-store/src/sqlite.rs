@@ -61,11 +61,11 @@ use crate::codec::{
 };
 use crate::flow::{Hold, KeyState};
 use crate::{
-    AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
-    EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
-    InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
-    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, SigningKeys, Store, StoreError,
-    StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    AttemptResponse, BatchOutcome, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry,
+    DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
+    FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
+    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
+    StoreError, StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -2568,6 +2568,41 @@ impl Store for SqliteStore {
     ) -> Result<CreateRunOutcome> {
         self.write_accept(move |conn| create_run_with_steps(conn, &run, &steps, &first, now))
             .await
+    }
+
+    async fn write_batch(
+        &self,
+        runs: Vec<RunToCreate>,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<BatchOutcome> {
+        // One command, so one savepoint: an error rolls back every run and message of it.
+        self.write(move |conn| {
+            let runs = runs
+                .iter()
+                .map(|r| create_run_with_steps(conn, &r.run, &r.steps, &r.first, now))
+                .collect::<Result<Vec<_>>>()?;
+            let messages = insert_all(conn, &messages, now)?;
+            Ok(BatchOutcome { runs, messages })
+        })
+        .await
+    }
+
+    async fn end_runs(
+        &self,
+        tenant: &str,
+        run_ids: &[String],
+        end: EndRun,
+        now: Millis,
+    ) -> Result<Vec<EndRunOutcome>> {
+        let (tenant, run_ids) = (tenant.to_string(), run_ids.to_vec());
+        self.write(move |conn| {
+            run_ids
+                .iter()
+                .map(|id| end_run(conn, &tenant, id, &end, now, None))
+                .collect()
+        })
+        .await
     }
 
     async fn register_waiter(

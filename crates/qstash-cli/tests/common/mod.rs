@@ -84,8 +84,8 @@ impl Schema {
     }
 }
 
-/// Starts `qstash serve` on the store `url` with API token `token` (a pool of 4 and `extra`
-/// arguments), waits for its banner, and returns it with its base URL.
+/// Starts `qstash serve` on the store `url` with API token `token` (a pool of 4, loopback
+/// destinations allowed, and `extra` arguments), waits for its banner, and returns it with its base URL.
 pub fn serve(url: &str, token: &str, extra: &[&str]) -> (Child, String) {
     let port = free_port();
     let mut child = qstash()
@@ -97,9 +97,14 @@ pub fn serve(url: &str, token: &str, extra: &[&str]) -> (Child, String) {
             token,
             "--pool-size",
             "4",
+            // the tests' receivers are on loopback, which serve refuses by default
+            "--allow-private-destinations",
         ])
         .args(extra)
         .env("QSTASH_DATABASE_URL", url)
+        .env_remove("QSTASH_TOKEN")
+        .env_remove("QSTASH_ALLOW_DESTINATIONS")
+        .env_remove("QSTASH_SERVER_TOKENS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -116,6 +116,7 @@ pub(crate) async fn retry(
     message.due_at = now;
     message.dedup = None;
     let new_id = message.id.clone();
+    super::check_destinations(&state, &message).await?;
     state.engine().accept(vec![message], now).await?;
     Ok(Json(DlqRetryResponse::new(new_id)))
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use qstash_protocol::{Message, PublishBatch, PublishRequest, PublishResponse};
 use qstash_store::{
     CancelOutcome, CreateRunOutcome, Dedup, EndRun, InsertOutcome, Millis, NewMessage, RunState,
-    StoredMessage,
+    RunToCreate, StoredMessage,
 };
 use sha2::{Digest, Sha256};
 
@@ -47,6 +47,97 @@ pub(crate) async fn publish(
     Ok((status, Json(answer)).into_response())
 }
 
+/// A published message checked and ready to store, or the answer it gets without a write.
+pub(crate) enum Prepared {
+    /// Nothing to store: the answer (an Init message of a run that continues already).
+    Answer(StatusCode, PublishResponse),
+    /// A message that starts a workflow run (an Init message of a run not yet known).
+    Run(RunToCreate),
+    /// A message to store (a plain message, or a step or call of a started run).
+    Message(NewMessage),
+}
+
+/// Checks one published message (limits, destination policy, its run's rules) without
+/// storing anything, except when it is a step beyond the run's step cap: the run is then
+/// ended and the answer says so.
+pub(crate) async fn prepare(
+    state: &AppState,
+    tenant: &str,
+    req: &PublishRequest,
+    now: Millis,
+    waiter: Option<&str>,
+) -> ApiResult<Prepared> {
+    let mut message = new_message(state, tenant, req, now)?;
+    super::check_destinations(state, &message).await?;
+    let store = &state.engine().store;
+    let id = message.id.clone();
+    let run_headers = RunHeaders::of(req);
+    if waiter.is_some() && !run_headers.as_ref().is_some_and(|h| !h.init && h.is_step()) {
+        return Err(ApiError::bad_request(
+            "a wait must carry Upstash-Workflow-RunId of a started run, as a step \
+             (Upstash-Workflow-Init: false)",
+        ));
+    }
+    let Some(h) = run_headers else {
+        return Ok(Prepared::Message(message));
+    };
+    let mut envelope = Envelope::decode(&message.extra);
+    match store.get_run(tenant, &h.run_id).await? {
+        None if h.init => {
+            let url = message.destination.clone();
+            workflow::link(&mut message, &mut envelope, &h, &url, now);
+            message.extra = envelope.encode();
+            let run = workflow::init_run(tenant, &h, &message);
+            Ok(Prepared::Run(RunToCreate {
+                run,
+                steps: Vec::new(),
+                first: message,
+            }))
+        }
+        None => Err(ApiError::bad_request(format!(
+            "workflow run {} does not exist",
+            h.run_id
+        ))),
+        Some(run) if run.state != RunState::Started => Err(ApiError::bad_request(format!(
+            "workflow run {} has ended ({})",
+            h.run_id,
+            run.state.as_str()
+        ))),
+        Some(run) => {
+            if h.init {
+                // An Init message continues a run only as the answer to its trigger
+                // delivery, and only once.
+                let steps = store.run_steps(tenant, &h.run_id, None).await?;
+                if !h.trigger_by_sdk || !steps.is_empty() {
+                    let first = steps.first().map_or(id, |s| s.message_id.clone());
+                    return Ok(Prepared::Answer(StatusCode::ACCEPTED, deduplicated(first)));
+                }
+            }
+            if h.is_step() && !h.init {
+                check_step_body(&message.body)?;
+            }
+            if h.is_step() {
+                check_step_cap(state, tenant, &run.run.run_id, now).await?;
+            }
+            RunConfig::decode(&run.run.config).apply(
+                &mut message,
+                &mut envelope,
+                &run.run.run_id,
+                &run.run.workflow_url,
+            );
+            workflow::link(
+                &mut message,
+                &mut envelope,
+                &h,
+                &run.run.workflow_url,
+                run.run.created_at,
+            );
+            message.extra = envelope.encode();
+            Ok(Prepared::Message(message))
+        }
+    }
+}
+
 /// Accepts one published message: a plain message, or a message of a workflow run. With
 /// `waiter` (an event id), the message is a run's wait for that event (`POST /v2/wait`): it must
 /// be a step of a started run, and it is stored as a waiter.
@@ -57,80 +148,22 @@ pub(crate) async fn accept(
     now: Millis,
     waiter: Option<&str>,
 ) -> ApiResult<(StatusCode, PublishResponse)> {
-    let mut message = new_message(state, tenant, req, now)?;
-    let store = &state.engine().store;
-    let id = message.id.clone();
-    let run_headers = RunHeaders::of(req);
-    if waiter.is_some() && !run_headers.as_ref().is_some_and(|h| !h.init && h.is_step()) {
-        return Err(ApiError::bad_request(
-            "a wait must carry Upstash-Workflow-RunId of a started run, as a step \
-             (Upstash-Workflow-Init: false)",
-        ));
-    }
-    if let Some(h) = run_headers {
-        let mut envelope = Envelope::decode(&message.extra);
-        let run = store.get_run(tenant, &h.run_id).await?;
-        match run {
-            None if h.init => {
-                let url = message.destination.clone();
-                workflow::link(&mut message, &mut envelope, &h, &url, now);
-                message.extra = envelope.encode();
-                let new_run = workflow::init_run(tenant, &h, &message);
-                let outcome = state
-                    .engine()
-                    .create_run(new_run, Vec::new(), message, now)
-                    .await?;
-                return Ok(match outcome {
-                    CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
-                    CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
-                });
-            }
-            None => {
-                return Err(ApiError::bad_request(format!(
-                    "workflow run {} does not exist",
-                    h.run_id
-                )));
-            }
-            Some(run) if run.state != RunState::Started => {
-                return Err(ApiError::bad_request(format!(
-                    "workflow run {} has ended ({})",
-                    h.run_id,
-                    run.state.as_str()
-                )));
-            }
-            Some(run) => {
-                if h.init {
-                    // An Init message continues a run only as the answer to its trigger
-                    // delivery, and only once.
-                    let steps = store.run_steps(tenant, &h.run_id, None).await?;
-                    if !h.trigger_by_sdk || !steps.is_empty() {
-                        let first = steps.first().map_or(id, |s| s.message_id.clone());
-                        return Ok((StatusCode::ACCEPTED, deduplicated(first)));
-                    }
-                }
-                if h.is_step() && !h.init {
-                    check_step_body(&message.body)?;
-                }
-                if h.is_step() {
-                    check_step_cap(state, tenant, &run.run.run_id, now).await?;
-                }
-                RunConfig::decode(&run.run.config).apply(
-                    &mut message,
-                    &mut envelope,
-                    &run.run.run_id,
-                    &run.run.workflow_url,
-                );
-                workflow::link(
-                    &mut message,
-                    &mut envelope,
-                    &h,
-                    &run.run.workflow_url,
-                    run.run.created_at,
-                );
-                message.extra = envelope.encode();
-            }
+    let message = match prepare(state, tenant, req, now, waiter).await? {
+        Prepared::Answer(status, answer) => return Ok((status, answer)),
+        Prepared::Run(run) => {
+            let id = run.first.id.clone();
+            let outcome = state
+                .engine()
+                .create_run(run.run, run.steps, run.first, now)
+                .await?;
+            return Ok(match outcome {
+                CreateRunOutcome::Created => (StatusCode::CREATED, PublishResponse::new(id)),
+                CreateRunOutcome::Exists(_) => (StatusCode::ACCEPTED, deduplicated(id)),
+            });
         }
-    }
+        Prepared::Message(message) => message,
+    };
+    let id = message.id.clone();
     let outcome = match waiter {
         Some(event_id) => vec![
             state
@@ -152,6 +185,72 @@ pub(crate) async fn accept(
     }
 }
 
+/// Accepts a batch that holds messages of workflow runs: every entry is checked first (a bad
+/// one refuses the batch with nothing stored), then the runs its Init messages start and all
+/// its messages are stored in one transaction. The answer has one entry per message, in
+/// order; a step whose run ended between the check and the commit is not stored and its entry
+/// says so.
+async fn batch_with_runs(
+    state: &AppState,
+    tenant: &str,
+    batch: &PublishBatch,
+    now: Millis,
+) -> ApiResult<Response> {
+    enum Slot {
+        Answer(PublishResponse),
+        Run(String),
+        Message(String),
+    }
+    let mut slots = Vec::with_capacity(batch.entries().len());
+    let mut runs = Vec::new();
+    let mut messages = Vec::new();
+    for (i, entry) in batch.entries().iter().enumerate() {
+        let prepared = prepare(state, tenant, entry, now, None)
+            .await
+            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
+        slots.push(match prepared {
+            Prepared::Answer(_, answer) => Slot::Answer(answer),
+            Prepared::Run(run) => {
+                let id = run.first.id.clone();
+                runs.push(run);
+                Slot::Run(id)
+            }
+            Prepared::Message(m) => {
+                let id = m.id.clone();
+                messages.push(m);
+                Slot::Message(id)
+            }
+        });
+    }
+    let out = state.engine().write_batch(runs, messages, now).await?;
+    let mut run_outcomes = out.runs.into_iter();
+    let mut message_outcomes = out.messages.into_iter();
+    let mut answers = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let answer = match slot {
+            Slot::Answer(a) => serde_json::to_value(a),
+            Slot::Run(id) => match run_outcomes.next() {
+                Some(CreateRunOutcome::Exists(_)) => serde_json::to_value(deduplicated(id)),
+                _ => serde_json::to_value(PublishResponse::new(id)),
+            },
+            Slot::Message(id) => match message_outcomes.next() {
+                Some(InsertOutcome::Deduplicated { existing_id }) => {
+                    serde_json::to_value(deduplicated(existing_id))
+                }
+                Some(InsertOutcome::RunNotActive(s)) => Ok(serde_json::json!({
+                    "error": format!(
+                        "the workflow run has ended ({}); this message was not stored",
+                        s.map_or("not found", RunState::as_str)
+                    )
+                })),
+                _ => serde_json::to_value(PublishResponse::new(id)),
+            },
+        };
+        answers.push(answer.unwrap_or_default());
+    }
+    Ok((StatusCode::CREATED, Json(answers)).into_response())
+}
+
 pub(crate) async fn batch(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -171,15 +270,8 @@ pub(crate) async fn batch(
     }
     let now = now_ms();
     if batch.entries().iter().any(|e| RunHeaders::of(e).is_some()) {
-        // Messages of workflow runs each follow their run's rules: one at a time.
-        let mut answers = Vec::with_capacity(batch.entries().len());
-        for (i, entry) in batch.entries().iter().enumerate() {
-            let (_, answer) = accept(&state, &tenant, entry, now, None)
-                .await
-                .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
-            answers.push(answer);
-        }
-        return Ok((StatusCode::CREATED, Json(answers)).into_response());
+        // Messages of workflow runs each follow their run's rules.
+        return batch_with_runs(&state, &tenant, &batch, now).await;
     }
     let mut messages = Vec::with_capacity(batch.entries().len());
     for (i, entry) in batch.entries().iter().enumerate() {
@@ -194,6 +286,9 @@ pub(crate) async fn batch(
                 ),
             ));
         }
+        super::check_destinations(&state, &m)
+            .await
+            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
         messages.push(m);
     }
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
@@ -254,7 +349,8 @@ async fn check_step_cap(
         )
         .await?;
     Err(ApiError::bad_request(format!(
-        "workflow run {run_id} failed: {reason}"
+        "workflow run {run_id} failed: {reason}; the run was ended (RUN_FAILED) and this step \
+         was not stored"
     )))
 }
 

@@ -69,6 +69,37 @@ impl AppState {
     }
 }
 
+/// Checks every URL a message will call (its destination, callback and failure callback)
+/// against the destination policy: a refused one is a 400 naming the range and the flag that
+/// opens it. Nothing is written before this passes.
+pub(crate) async fn check_destinations(
+    state: &AppState,
+    message: &qstash_store::NewMessage,
+) -> Result<(), ApiError> {
+    let guard = &state.engine().guard;
+    if guard.is_open() {
+        return Ok(());
+    }
+    let envelope = crate::engine::envelope::Envelope::decode(&message.extra);
+    let urls = [
+        ("the destination", Some(message.destination.as_str())),
+        ("Upstash-Callback", envelope.callback.as_deref()),
+        (
+            "Upstash-Failure-Callback",
+            envelope.failure_callback.as_deref(),
+        ),
+    ];
+    for (what, url) in urls {
+        if let Some(url) = url {
+            guard
+                .check_url(url)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("{what}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 /// The tenant of the request's bearer token; a missing or unknown token is a 401.
 pub(crate) struct Tenant(pub String);
 

@@ -14,7 +14,7 @@ use qstash_protocol::{
 };
 use qstash_store::{
     CreateRunOutcome, EndRun, EndRunOutcome, Millis, NewRun, RunFilter, RunLink, RunState,
-    StoredRun,
+    RunToCreate, StoredRun,
 };
 use serde_json::{Value, json};
 
@@ -25,13 +25,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 use crate::workflow::{self, RunConfig};
 
-/// Creates a run from a decoded trigger: `(run id, created at, whether it is new)`.
-async fn start_run(
+/// A run from a decoded trigger, checked and ready to store: `(run id, the run)`.
+async fn prepare_trigger(
     state: &AppState,
     tenant: &str,
     mut req: TriggerRequest,
     now: Millis,
-) -> ApiResult<(RunId, Millis, bool)> {
+) -> ApiResult<(RunId, RunToCreate)> {
     let run_id = req.ensure_run_id().clone();
     let config = RunConfig::from_trigger(&req);
     let basics = Basics {
@@ -43,18 +43,19 @@ async fn start_run(
         not_before: req.not_before(),
         timeout: None,
     };
-    create(state, tenant, run_id, &basics, &config, now).await
+    let run = prepare(state, tenant, &run_id, &basics, &config, now).await?;
+    Ok((run_id, run))
 }
 
-/// Creates a run and its first delivery.
-async fn create(
+/// A run and its first delivery, checked (limits, destination policy) and ready to store.
+async fn prepare(
     state: &AppState,
     tenant: &str,
-    run_id: RunId,
+    run_id: &RunId,
     basics: &Basics<'_>,
     config: &RunConfig,
     now: Millis,
-) -> ApiResult<(RunId, Millis, bool)> {
+) -> ApiResult<RunToCreate> {
     let first = base_message(state, tenant, basics, now)?;
     let (run, first) = workflow::trigger_run(
         tenant,
@@ -65,13 +66,47 @@ async fn create(
         first,
         now,
     );
+    super::check_destinations(state, &first).await?;
+    Ok(RunToCreate {
+        run,
+        steps: Vec::new(),
+        first,
+    })
+}
+
+/// Stores prepared runs in one transaction, all or nothing: `(run id, created at, whether it
+/// is new)` of each, in order. A run id used before (a client's retry) answers the run it
+/// already started.
+async fn commit_runs(
+    state: &AppState,
+    runs: Vec<(RunId, RunToCreate)>,
+    now: Millis,
+) -> ApiResult<Vec<(RunId, Millis, bool)>> {
+    let (ids, runs): (Vec<RunId>, Vec<RunToCreate>) = runs.into_iter().unzip();
+    let out = state.engine().write_batch(runs, Vec::new(), now).await?;
+    Ok(ids
+        .into_iter()
+        .zip(out.runs)
+        .map(|(id, o)| match o {
+            CreateRunOutcome::Created => (id, now, true),
+            CreateRunOutcome::Exists(existing) => (id, existing.run.created_at, false),
+        })
+        .collect())
+}
+
+/// Stores one prepared run: `(run id, created at, whether it is new)`.
+async fn commit_run(
+    state: &AppState,
+    run_id: RunId,
+    run: RunToCreate,
+    now: Millis,
+) -> ApiResult<(RunId, Millis, bool)> {
     match state
         .engine()
-        .create_run(run, Vec::new(), first, now)
+        .create_run(run.run, run.steps, run.first, now)
         .await?
     {
         CreateRunOutcome::Created => Ok((run_id, now, true)),
-        // The same run id again (a client's retry): the run it already started.
         CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at, false)),
     }
 }
@@ -85,7 +120,9 @@ pub(crate) async fn trigger(
     let body = read_body(body, state.limits().max_body).await?;
     let req = TriggerRequest::from_http(&http::Request::from_parts(parts, body))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (run_id, created_at, _) = start_run(&state, &tenant, req, now_ms()).await?;
+    let now = now_ms();
+    let (run_id, run) = prepare_trigger(&state, &tenant, req, now).await?;
+    let (run_id, created_at, _) = commit_run(&state, run_id, run, now).await?;
     Ok(Json(TriggerResponse::new(run_id, created_at)))
 }
 
@@ -107,13 +144,21 @@ pub(crate) async fn batch_trigger(
         )));
     }
     let now = now_ms();
-    let mut out = Vec::with_capacity(batch.entries().len());
+    // Every entry is checked before anything is stored; then all are stored in one
+    // transaction, or none.
+    let mut runs = Vec::with_capacity(batch.entries().len());
     for (i, req) in batch.into_entries().into_iter().enumerate() {
-        let (run_id, created_at, created) = start_run(&state, &tenant, req, now)
-            .await
-            .map_err(|e| e.prefixed(&format!("entry {i}: ")))?;
-        out.push(BatchResponseEntry::new(run_id, created_at, !created));
+        runs.push(
+            prepare_trigger(&state, &tenant, req, now)
+                .await
+                .map_err(|e| e.prefixed(&format!("entry {i}: ")))?,
+        );
     }
+    let out = commit_runs(&state, runs, now)
+        .await?
+        .into_iter()
+        .map(|(run_id, created_at, created)| BatchResponseEntry::new(run_id, created_at, !created))
+        .collect();
     Ok(Json(out))
 }
 
@@ -207,7 +252,7 @@ pub(crate) async fn bulk_cancel(
             }
         }
     }
-    let mut cancelled = 0;
+    let mut matching = Vec::with_capacity(ids.len());
     for id in ids {
         let matches = match store.get_run(&tenant, &id).await? {
             Some(run) => {
@@ -218,18 +263,22 @@ pub(crate) async fn bulk_cancel(
             }
             None => false,
         };
-        if !matches {
-            continue;
-        }
-        let end = EndRun {
-            state: RunState::Canceled,
-            response: None,
-            reason: Some("cancelled".into()),
-        };
-        if store.end_run(&tenant, &id, end, now).await? == EndRunOutcome::Ended {
-            cancelled += 1;
+        if matches {
+            matching.push(id);
         }
     }
+    let end = EndRun {
+        state: RunState::Canceled,
+        response: None,
+        reason: Some("cancelled".into()),
+    };
+    // One transaction: every matching run is cancelled, or (on an error) none.
+    let cancelled = store
+        .end_runs(&tenant, &matching, end, now)
+        .await?
+        .iter()
+        .filter(|o| **o == EndRunOutcome::Ended)
+        .count() as u64;
     Ok(Json(BulkCancelResponse::new(cancelled)))
 }
 
@@ -424,14 +473,15 @@ fn overrides(headers: &HeaderMap, config: &mut RunConfig) -> ApiResult<()> {
     Ok(())
 }
 
-/// Runs a dead letter's workflow again: `(new run id, created at)`.
-async fn run_again(
+/// A new run of a dead letter's workflow, checked and ready to store: `(new run id, the run)`.
+async fn prepare_again(
     state: &AppState,
     tenant: &str,
     dlq_id: &str,
     how: Again,
     headers: &HeaderMap,
-) -> ApiResult<(RunId, Millis)> {
+    now: Millis,
+) -> ApiResult<(RunId, RunToCreate)> {
     let store = &state.engine().store;
     let entry = super::dlq::find(state, tenant, dlq_id).await?;
     let failed = entry.message.message;
@@ -445,7 +495,6 @@ async fn run_again(
         .ok_or_else(|| ApiError::not_found("workflow run"))?;
     let mut config = RunConfig::decode(&run.run.config);
     overrides(headers, &mut config)?;
-    let now = now_ms();
     // The completed steps: up to the failed step message, or all of them when the failed
     // message is not a step (a call, the trigger's delivery).
     let copied = match how {
@@ -469,8 +518,8 @@ async fn run_again(
     let run_id = new_run_id(headers)?;
     if copied.is_empty() {
         // Nothing completed: a resume is a restart.
-        let (run_id, created_at, _) = create(state, tenant, run_id, &basics, &config, now).await?;
-        return Ok((run_id, created_at));
+        let run = prepare(state, tenant, &run_id, &basics, &config, now).await?;
+        return Ok((run_id, run));
     }
     let (mut first, mut envelope) = base_message(state, tenant, &basics, now)?;
     let old = Envelope::decode(&failed.extra);
@@ -505,14 +554,29 @@ async fn run_again(
         labels: config.labels.clone(),
         config: config.encode(),
     };
-    match state
-        .engine()
-        .create_run(new_run, copied, first, now)
-        .await?
-    {
-        CreateRunOutcome::Created => Ok((run_id, now)),
-        CreateRunOutcome::Exists(existing) => Ok((run_id, existing.run.created_at)),
-    }
+    super::check_destinations(state, &first).await?;
+    Ok((
+        run_id,
+        RunToCreate {
+            run: new_run,
+            steps: copied,
+            first,
+        },
+    ))
+}
+
+/// Runs a dead letter's workflow again: `(new run id, created at)`.
+async fn run_again(
+    state: &AppState,
+    tenant: &str,
+    dlq_id: &str,
+    how: Again,
+    headers: &HeaderMap,
+) -> ApiResult<(RunId, Millis)> {
+    let now = now_ms();
+    let (run_id, run) = prepare_again(state, tenant, dlq_id, how, headers, now).await?;
+    let (run_id, created_at, _) = commit_run(state, run_id, run, now).await?;
+    Ok((run_id, created_at))
 }
 
 /// `POST /v2/workflows/dlq/restart/{dlqId}`: a new run of the same workflow from the start,
@@ -601,11 +665,24 @@ async fn run_again_many(
             "Upstash-Workflow-RunId names one run: give it with one dead letter only",
         ));
     }
-    let mut runs = Vec::new();
+    // Every dead letter is checked before anything is stored; then every new run is stored in
+    // one transaction, or none.
+    let now = now_ms();
+    let mut prepared = Vec::with_capacity(ids.len());
     for id in ids {
-        let (run_id, created_at) = run_again(state, tenant, &id, how, headers).await?;
-        runs.push(json!({"workflowRunId": run_id.as_str(), "workflowCreatedAt": created_at}));
+        prepared.push(
+            prepare_again(state, tenant, &id, how, headers, now)
+                .await
+                .map_err(|e| e.prefixed(&format!("{id}: ")))?,
+        );
     }
+    let runs: Vec<Value> = commit_runs(state, prepared, now)
+        .await?
+        .into_iter()
+        .map(|(run_id, created_at, _)| {
+            json!({"workflowRunId": run_id.as_str(), "workflowCreatedAt": created_at})
+        })
+        .collect();
     Ok(Json(json!({ "workflowRuns": runs })))
 }
 

@@ -8,6 +8,7 @@ use qstash_store::{AttemptResponse, Claimed};
 
 use super::envelope::{Envelope, WorkflowRole};
 use crate::config::DeliveryConfig;
+use crate::destination::{DestinationRefused, Guard, refusal_in};
 
 /// Headers a forwarded header may never set: hop-by-hop and framing headers, and the ones the
 /// server sets itself.
@@ -39,6 +40,9 @@ pub(crate) struct Attempt {
     pub retry_after: Option<Duration>,
     /// The transport error's text, when no response arrived.
     pub error: Option<String>,
+    /// Whether the destination policy refused the address (no connection was made): the
+    /// attempt fails for good.
+    pub refused: bool,
 }
 
 impl Attempt {
@@ -50,16 +54,19 @@ impl Attempt {
     /// Whether the destination refused the message for good (489 with
     /// `Upstash-NonRetryable-Error: true`).
     pub(crate) fn non_retryable(&self) -> bool {
-        self.response.status == Some(489)
-            && self.response.headers.iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("upstash-nonretryable-error") && v.trim() == "true"
-            })
+        self.refused
+            || self.response.status == Some(489)
+                && self.response.headers.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("upstash-nonretryable-error") && v.trim() == "true"
+                })
     }
 }
 
-/// Makes one attempt of a claimed message.
+/// Makes one attempt of a claimed message. The client's resolver hands the connector only
+/// addresses `guard` allows; a literal address is checked here, before the request.
 pub(crate) async fn attempt(
     http: &reqwest::Client,
+    guard: &Guard,
     config: &DeliveryConfig,
     signature: String,
     claimed: &Claimed,
@@ -71,6 +78,11 @@ pub(crate) async fn attempt(
         .timeout_ms
         .map(Duration::from_millis)
         .unwrap_or(config.timeout);
+    if let Ok(url) = reqwest::Url::parse(&msg.destination)
+        && let Err(refused) = guard.check_literal(&url)
+    {
+        return refused_attempt(&refused);
+    }
     let method = Method::from_bytes(msg.method.as_bytes()).unwrap_or(Method::POST);
     let mut req = http
         .request(method, msg.destination.as_str())
@@ -181,10 +193,29 @@ async fn read_response(mut resp: reqwest::Response, limit: usize) -> Attempt {
         },
         retry_after,
         error: None,
+        refused: false,
+    }
+}
+
+/// An attempt the destination policy refused: no connection was made.
+fn refused_attempt(refused: &DestinationRefused) -> Attempt {
+    let text = format!("destination refused: {refused}");
+    Attempt {
+        response: AttemptResponse {
+            status: None,
+            headers: Vec::new(),
+            body: text.clone().into_bytes(),
+        },
+        retry_after: None,
+        error: Some(text),
+        refused: true,
     }
 }
 
 fn transport_failure(e: &reqwest::Error) -> Attempt {
+    if let Some(refused) = refusal_in(e) {
+        return refused_attempt(refused);
+    }
     let text = if e.is_timeout() {
         "timeout: the destination did not answer in time".to_owned()
     } else if e.is_connect() {
@@ -200,6 +231,7 @@ fn transport_failure(e: &reqwest::Error) -> Attempt {
         },
         retry_after: None,
         error: Some(text),
+        refused: false,
     }
 }
 
@@ -231,9 +263,10 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     (wait <= DAY).then_some(wait)
 }
 
-/// The HTTP client deliveries use: rustls (ring) with the platform's verifier, no redirects,
-/// a large idle pool per host.
-pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+/// The HTTP client deliveries use: rustls (ring) with the platform's verifier, no redirects
+/// (a redirect is an answer like any other, never followed), a large idle pool per host, and
+/// `guard` as its DNS resolver, so that the destination policy applies to the address dialled.
+pub(crate) fn http_client(guard: Guard) -> Result<reqwest::Client, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|e| format!("certificate verifier: {e}"))?;
@@ -249,6 +282,7 @@ pub(crate) fn http_client() -> Result<reqwest::Client, String> {
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)
+        .dns_resolver(Arc::new(guard))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))
 }

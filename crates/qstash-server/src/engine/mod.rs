@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{
-    Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage, NewRun, RunStep,
-    Store, Transition,
+    BatchOutcome, Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage,
+    NewRun, RunStep, RunToCreate, Store, Transition,
 };
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::DeliveryConfig;
+use crate::destination::Guard;
 use crate::ids::now_ms;
 use crate::metrics::Metrics;
 use envelope::{Envelope, WorkflowRole};
@@ -38,6 +39,8 @@ pub(crate) struct Engine {
     wake: Notify,
     config: DeliveryConfig,
     http: reqwest::Client,
+    /// The destination policy with its resolver (the one `http` resolves with).
+    pub(crate) guard: Guard,
     permits: Arc<Semaphore>,
     /// What this process counts for `GET /metrics`.
     pub metrics: Metrics,
@@ -54,6 +57,7 @@ impl Engine {
         keys_in_store: bool,
         config: DeliveryConfig,
         http: reqwest::Client,
+        guard: Guard,
     ) -> Engine {
         Engine {
             store,
@@ -64,6 +68,7 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             http,
+            guard,
             metrics: Metrics::new(),
             in_flight: AtomicUsize::new(0),
             stopped: watch::Sender::new(None),
@@ -156,6 +161,31 @@ impl Engine {
             self.wake();
         }
         Ok(outcome)
+    }
+
+    /// Creates runs and stores messages in one transaction, all or nothing (see
+    /// [`Store::write_batch`]), counts what was stored and wakes the scheduler.
+    pub(crate) async fn write_batch(
+        &self,
+        runs: Vec<RunToCreate>,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> qstash_store::Result<BatchOutcome> {
+        let out = self.store.write_batch(runs, messages, now).await?;
+        let created = out
+            .runs
+            .iter()
+            .filter(|o| matches!(o, CreateRunOutcome::Created))
+            .count() as u64;
+        let stored = out
+            .messages
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted))
+            .count() as u64;
+        self.metrics.runs_created.inc_by(created);
+        self.metrics.accepted.inc_by(created + stored);
+        self.wake();
+        Ok(out)
     }
 
     /// Signs with a new current key (after a rotation).
@@ -301,6 +331,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,
+            &self.guard,
             &self.config,
             signature,
             &claimed,

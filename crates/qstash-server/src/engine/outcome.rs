@@ -341,6 +341,7 @@ mod tests {
             },
             retry_after: None,
             error: None,
+            refused: false,
         }
     }
 

@@ -13,21 +13,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use common::free_port;
+use common::{free_port, qstash};
 
 const TOKEN: &str = "policy-token";
-
-/// The binary with no `QSTASH_*`/`UPSTASH_*` variable of the caller's environment.
-fn qstash() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_qstash"));
-    c.env_clear();
-    for var in ["PATH", "HOME"] {
-        if let Ok(v) = std::env::var(var) {
-            c.env(var, v);
-        }
-    }
-    c
-}
 
 /// A running server and the directory of its store; killed when dropped.
 struct Running {

@@ -4,10 +4,10 @@
 mod common;
 
 use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Schema, database_url, free_port};
+use common::{Schema, database_url, free_port, qstash};
 
 const TOKEN: &str = "retention-token";
 
@@ -16,11 +16,8 @@ const TOKEN: &str = "retention-token";
 /// listens.
 fn serve(database_url: &str, extra: &[&str], stderr: bool) -> (Child, String) {
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_qstash"));
+    let mut command = qstash();
     command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
         .args([
             "serve",
             "--listen",
@@ -31,6 +28,8 @@ fn serve(database_url: &str, extra: &[&str], stderr: bool) -> (Child, String) {
             database_url,
             "--pool-size",
             "4",
+            "--allow-destination",
+            "127.0.0.0/8",
         ])
         .args(extra)
         .stdout(Stdio::null())

@@ -219,10 +219,7 @@ async fn a_batch_failing_on_commit_leaves_nothing_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
 async fn a_batch_failing_on_commit_leaves_nothing_on_postgres() {
-    let url = std::env::var("QSTASH_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .expect("needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)");
+    let url = database_url();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let schema = format!(
         "qaon_{}_{}",
@@ -246,4 +243,15 @@ async fn a_batch_failing_on_commit_leaves_nothing_on_postgres() {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .await
         .unwrap();
+}
+
+/// The test database's URL; a PostgreSQL test run without one fails saying so.
+fn database_url() -> String {
+    match std::env::var("QSTASH_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "QSTASH_TEST_DATABASE_URL is not set: the PostgreSQL tests need a database (start \
+             one with `.ci/pg start DIR` and export the URL it prints)"
+        ),
+    }
 }

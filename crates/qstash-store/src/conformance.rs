@@ -24,6 +24,10 @@
 // The suite is test code: it reports a broken rule by panicking, like an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod tenant_keys;
+
+pub use tenant_keys::{concurrent_tenant_signing_keys, tenant_signing_keys};
+
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -137,6 +141,7 @@ where
         event_filters,
         dlq_list_get_delete,
         signing_keys,
+        tenant_signing_keys,
         next_due_semantics,
         due_count_semantics,
         tenant_isolation,
@@ -167,6 +172,7 @@ where
         concurrent_steps,
         concurrent_release_and_timeout,
         concurrent_claims_respect_flow_control,
+        concurrent_tenant_signing_keys,
     );
 }
 

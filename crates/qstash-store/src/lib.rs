@@ -810,6 +810,25 @@ pub trait Store: Send + Sync + 'static {
     /// Makes the next key current and `new_next` the next one; returns the new pair.
     async fn rotate_signing_keys(&self, new_next: String) -> Result<SigningKeys>;
 
+    /// A tenant's own signing keys, storing `proposed` first when the tenant has none yet (so
+    /// that every process sharing the store signs the tenant's deliveries alike). Each tenant's
+    /// pair is its own: it is neither another tenant's nor the store-wide pair of
+    /// [`signing_keys_or_init`](Self::signing_keys_or_init).
+    async fn tenant_signing_keys_or_init(
+        &self,
+        tenant: &str,
+        proposed: SigningKeys,
+    ) -> Result<SigningKeys>;
+
+    /// Rotates a tenant's keys: its next key becomes current and `new_next` the next one;
+    /// returns the new pair. Other tenants' keys are untouched. A tenant without keys yet is
+    /// [`StoreError::Invalid`].
+    async fn rotate_tenant_signing_keys(
+        &self,
+        tenant: &str,
+        new_next: String,
+    ) -> Result<SigningKeys>;
+
     /// Creates a workflow run (state [`RunState::Started`]) and stores its first message, both
     /// or neither. A run id the tenant used before is [`CreateRunOutcome::Exists`]; another
     /// tenant's run with the same id is a different run.

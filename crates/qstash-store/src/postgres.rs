@@ -42,6 +42,8 @@
 //! than their ids; a walk over the log that is under way then may not see the event of the
 //! transaction that committed last, exactly as if it had arrived after the walk.
 
+mod tenant_keys;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
@@ -2730,6 +2732,35 @@ impl Store for PgStore {
             };
             write_keys(&tx, &keys).await?;
             keys
+        })
+    }
+
+    async fn tenant_signing_keys_or_init(
+        &self,
+        tenant: &str,
+        proposed: SigningKeys,
+    ) -> Result<SigningKeys> {
+        // Read first (the common case, no lock); store only a tenant's first pair.
+        {
+            let client = self.client().await?;
+            if let Some(keys) = tenant_keys::read(&client, tenant).await? {
+                return Ok(keys);
+            }
+        }
+        in_tx!(self, |tx| {
+            lock_keys(&tx).await?;
+            tenant_keys::or_init(&tx, tenant, &proposed).await?
+        })
+    }
+
+    async fn rotate_tenant_signing_keys(
+        &self,
+        tenant: &str,
+        new_next: String,
+    ) -> Result<SigningKeys> {
+        in_tx!(self, |tx| {
+            lock_keys(&tx).await?;
+            tenant_keys::rotate(&tx, tenant, &new_next).await?
         })
     }
 

@@ -39,6 +39,8 @@
 //! migrate), and refuses a file whose version is newer than this code with
 //! [`StoreError::Corrupt`].
 
+mod tenant_keys;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -2403,6 +2405,31 @@ impl Store for SqliteStore {
             Ok(keys)
         })
         .await
+    }
+
+    async fn tenant_signing_keys_or_init(
+        &self,
+        tenant: &str,
+        proposed: SigningKeys,
+    ) -> Result<SigningKeys> {
+        // Read first (the common case, off the writer thread); store only a tenant's first pair.
+        let t = tenant.to_string();
+        if let Some(keys) = self.read(move |conn| tenant_keys::read(conn, &t)).await? {
+            return Ok(keys);
+        }
+        let t = tenant.to_string();
+        self.write(move |conn| tenant_keys::or_init(conn, &t, proposed))
+            .await
+    }
+
+    async fn rotate_tenant_signing_keys(
+        &self,
+        tenant: &str,
+        new_next: String,
+    ) -> Result<SigningKeys> {
+        let t = tenant.to_string();
+        self.write(move |conn| tenant_keys::rotate(conn, &t, new_next))
+            .await
     }
 
     async fn create_run(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use qstash_delay::Delay;
 use qstash_server::{
-    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, Limits, Server,
-    ServerBuilder,
+    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, Limits,
+    MetricsAccess, RunningServer, Server, ServerBuilder, Token,
 };
 use qstash_store::Store;
 use qstash_store::postgres::{PgOptions, PgStore};
@@ -125,15 +125,30 @@ pub(crate) struct ServeArgs {
     /// other processes' messages).
     #[arg(long, env = "QSTASH_POOL_SIZE", default_value_t = 16)]
     pool_size: usize,
-    /// API tokens, comma-separated (each one a tenant); also `--token`.
-    #[arg(long = "tokens", env = "QSTASH_SERVER_TOKENS", hide_env_values = true)]
-    tokens: Option<String>,
-    /// The current signing key (default: the store's, generated on the first start).
+    /// API tokens, each one a tenant: comma-separated, and/or the flag repeated. The server's
+    /// tenants come only from here (the client's `QSTASH_TOKEN` is not one).
+    #[arg(
+        long = "tokens",
+        env = "QSTASH_SERVER_TOKENS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
+    )]
+    tokens: Vec<String>,
+    /// One current signing key shared by every tenant (default: each tenant has its own pair,
+    /// made on its first use and kept in the store).
     #[arg(long, env = "QSTASH_CURRENT_SIGNING_KEY", hide_env_values = true)]
     current_signing_key: Option<String>,
-    /// The next signing key.
+    /// The next signing key shared by every tenant (with --current-signing-key).
     #[arg(long, env = "QSTASH_NEXT_SIGNING_KEY", hide_env_values = true)]
     next_signing_key: Option<String>,
+    /// Serves `GET /metrics` on the API listener to requests with `Authorization: Bearer
+    /// <this token>` (without it, the API listener does not serve /metrics).
+    #[arg(long, env = "QSTASH_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serves `GET /metrics` without a token on its own address (keep it private).
+    #[arg(long, env = "QSTASH_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -188,7 +203,8 @@ pub(crate) fn dev(args: &DevArgs, token: Option<&str>) -> Result<String, Failure
                 .signing_keys(current, next);
             args.tuning.apply(builder)
         },
-        move |url| {
+        move |server| {
+            let url = server.url();
             format!(
                 "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n",
                 args.data_dir.join("qstash.db").display(),
@@ -230,18 +246,16 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
             "--database-url: expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
         ));
     };
-    let tokens: Vec<String> = token
-        .into_iter()
-        .chain(args.tokens.as_deref())
-        .flat_map(|t| t.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let tokens = server_tokens(&args.tokens);
     if tokens.is_empty() {
-        return Err(Failure::input(
-            "--token: at least one API token is needed (--token, --tokens or QSTASH_SERVER_TOKENS)",
-        ));
+        let client = if token.is_some() {
+            " (--token and QSTASH_TOKEN are a client's token, not the server's tenants)"
+        } else {
+            ""
+        };
+        return Err(Failure::input(format!(
+            "--tokens: at least one API token is needed (--tokens or QSTASH_SERVER_TOKENS){client}"
+        )));
     }
     let keys = match (&args.current_signing_key, &args.next_signing_key) {
         (Some(c), Some(n)) => Some((c.clone(), n.clone())),
@@ -252,14 +266,34 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
             ));
         }
     };
+    let metrics = match &args.metrics_token {
+        Some(t) => MetricsAccess::Bearer(Token::new(t.trim()).map_err(|_| {
+            Failure::input("--metrics-token: a token must be non-empty visible ASCII")
+        })?),
+        None => MetricsAccess::Closed,
+    };
+    let metrics_listen: Option<SocketAddr> = args
+        .metrics_listen
+        .as_deref()
+        .map(|a| {
+            a.parse().map_err(|_| {
+                Failure::input(format!(
+                    "--metrics-listen: {a:?} is not an address like 127.0.0.1:9090"
+                ))
+            })
+        })
+        .transpose()?;
     run_server(
         store_url,
         args.tuning.log_format,
         move |store| {
-            let mut builder = Server::builder(store).listen(listen);
+            let mut builder = Server::builder(store).listen(listen).metrics(metrics);
+            if let Some(addr) = metrics_listen {
+                builder = builder.metrics_listen(addr);
+            }
             for t in &tokens {
                 builder = builder.token(t.clone()).map_err(|_| {
-                    Failure::input("--token: a token must be non-empty visible ASCII")
+                    Failure::input("--tokens: a token must be non-empty visible ASCII")
                 })?;
             }
             if let Some((c, n)) = &keys {
@@ -267,8 +301,26 @@ pub(crate) fn serve(args: &ServeArgs, token: Option<&str>) -> Result<String, Fai
             }
             args.tuning.apply(builder)
         },
-        |url| format!("qstash server on {url}\n"),
+        |server| match server.metrics_addr() {
+            Some(m) => format!(
+                "qstash server on {}\n  metrics: http://{m}/metrics\n",
+                server.url()
+            ),
+            None => format!("qstash server on {}\n", server.url()),
+        },
     )
+}
+
+/// The tenants' tokens of `--tokens` (each value may hold several, comma-separated): trimmed,
+/// without empty ones or repeats.
+fn server_tokens(values: &[String]) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    for t in values.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if !t.is_empty() && !tokens.iter().any(|x| x == t) {
+            tokens.push(t.to_owned());
+        }
+    }
+    tokens
 }
 
 /// Starts the server on a multi-threaded runtime, prints the banner, and runs until a signal.
@@ -276,7 +328,7 @@ fn run_server(
     store: StoreUrl,
     log_format: LogFormat,
     build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
-    banner: impl FnOnce(&str) -> String,
+    banner: impl FnOnce(&RunningServer) -> String,
 ) -> Result<String, Failure> {
     init_logging(log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -292,7 +344,7 @@ fn run_server(
             qstash_server::StartError::Bind { .. } => Failure::input(e.to_string()),
             other => Failure::Api(other.to_string()),
         })?;
-        let text = banner(&server.url());
+        let text = banner(&server);
         {
             use std::io::Write as _;
             let mut out = std::io::stdout().lock();

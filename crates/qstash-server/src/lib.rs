@@ -39,21 +39,20 @@ mod config;
 mod engine;
 mod error;
 mod ids;
+mod keys;
 mod metrics;
 mod workflow;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{SigningKeys, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{DeliveryConfig, InvalidToken, Limits, Token};
+pub use config::{DeliveryConfig, InvalidToken, Limits, MetricsAccess, Token};
 
 /// The well-known development token of the official development server (upstream), the
 /// default token of `qstash dev`.
@@ -96,6 +95,8 @@ pub struct ServerBuilder {
     limits: Limits,
     delivery: DeliveryConfig,
     shutdown_grace: Duration,
+    metrics: MetricsAccess,
+    metrics_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -105,6 +106,8 @@ impl std::fmt::Debug for ServerBuilder {
             .field("tokens", &self.tokens.len())
             .field("limits", &self.limits)
             .field("delivery", &self.delivery)
+            .field("metrics", &self.metrics)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +127,8 @@ impl Server {
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
             shutdown_grace: Duration::from_secs(10),
+            metrics: MetricsAccess::Open,
+            metrics_listen: None,
         }
     }
 }
@@ -141,8 +146,8 @@ impl ServerBuilder {
         Ok(self)
     }
 
-    /// The signing keys. Without them, the store's keys are used, generated and stored on the
-    /// first start.
+    /// One pair of signing keys shared by every tenant (every token). Without it, each tenant
+    /// has its own pair, made on its first use and kept in the store (SERVER.md §11.1).
     pub fn signing_keys(mut self, current: impl Into<String>, next: impl Into<String>) -> Self {
         self.keys = Some(SigningKeys {
             current: current.into(),
@@ -163,29 +168,33 @@ impl ServerBuilder {
         self
     }
 
+    /// Who may read `GET /metrics` on the API listener (default: anyone).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
+        self
+    }
+
+    /// Also serves `GET /metrics`, without a token, on its own listener at `addr` (port 0: any
+    /// free port; see [`RunningServer::metrics_addr`]).
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
+        self.metrics_listen = Some(addr);
+        self
+    }
+
     /// How long a shutdown waits for attempts in flight (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
     }
 
-    /// Binds the listener, loads or stores the signing keys, and starts the API and the
-    /// engine.
+    /// Binds the listener and starts the API and the engine.
     pub async fn start(self) -> Result<RunningServer, StartError> {
         if self.tokens.is_empty() {
             return Err(StartError::NoToken);
         }
-        let keys_in_store = self.keys.is_none();
         let keys = match self.keys {
-            Some(k) => k,
-            None => {
-                self.store
-                    .signing_keys_or_init(SigningKeys {
-                        current: generate_signing_key(),
-                        next: generate_signing_key(),
-                    })
-                    .await?
-            }
+            Some(k) => keys::KeySource::shared(k),
+            None => keys::KeySource::per_tenant(self.delivery.keys_refresh),
         };
         let listener = TcpListener::bind(self.listen)
             .await
@@ -197,22 +206,48 @@ impl ServerBuilder {
             addr: self.listen,
             source,
         })?;
+        let metrics_listener = match self.metrics_listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let local = l
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some((l, local))
+            }
+            None => None,
+        };
         let http = engine::deliver::http_client().map_err(StartError::Http)?;
         let engine = Arc::new(engine::Engine::new(
             self.store.clone(),
-            Signer::new(keys.current.clone()),
-            keys_in_store,
+            keys,
             self.delivery,
             http,
         ));
-        let tenants: HashMap<String, String> = self
+        let tenants: Vec<([u8; 32], String)> = self
             .tokens
             .iter()
-            .map(|t| (t.expose().to_owned(), t.tenant()))
+            .map(|t| (t.digest(), t.tenant()))
             .collect();
-        let state = api::AppState::new(engine.clone(), tenants, self.limits, keys, keys_in_store);
+        let state = api::AppState::new(engine.clone(), tenants, self.limits, self.metrics);
         let (stop_tx, stop_rx) = watch::channel(false);
         let engine_task = tokio::spawn(engine.run(stop_rx.clone(), self.shutdown_grace));
+        let metrics_addr = metrics_listener.as_ref().map(|(_, a)| *a);
+        let metrics_task = metrics_listener.map(|(listener, _)| {
+            let app = api::metrics_router(state.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         let mut api_stop = stop_rx;
         let app = api::router(state);
         let api_task = tokio::spawn(async move {
@@ -227,9 +262,11 @@ impl ServerBuilder {
         });
         Ok(RunningServer {
             local_addr,
+            metrics_addr,
             stop: stop_tx,
             engine_task,
             api_task,
+            metrics_task,
         })
     }
 }
@@ -238,15 +275,22 @@ impl ServerBuilder {
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     engine_task: JoinHandle<()>,
     api_task: JoinHandle<()>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the separate metrics listener, when one was asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Its base URL, `http://ADDR`.
@@ -259,6 +303,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.api_task.await;
+        if let Some(task) = self.metrics_task {
+            let _ = task.await;
+        }
         let _ = self.engine_task.await;
     }
 

@@ -71,8 +71,8 @@ use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry, DlqFilter, EndRun,
     EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo, FlowLimits,
     InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, Result, RunFilter,
-    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
-    Transition, Waiter, async_trait,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoreErrorKind, StoredMessage,
+    StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -331,7 +331,7 @@ impl PgStore {
     /// group writers and the `LISTEN` connection. Needs a tokio runtime.
     ///
     /// Errors: [`StoreError::Invalid`] for a URL or option that cannot be used;
-    /// [`StoreError::Unavailable`] when the database cannot be reached;
+    /// an error of kind [`StoreErrorKind::Unavailable`] when the database cannot be reached;
     /// [`StoreError::Corrupt`] when its schema is newer than [`SCHEMA_VERSION`]. The URL (which
     /// may hold a password) is never part of an error.
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
@@ -735,6 +735,7 @@ fn answer<T>(group: &Result<()>, result: Option<Result<T>>) -> Result<T> {
         (Err(e), _) => Err(match e {
             StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            e @ StoreError::Backend { .. } => e.clone(),
             other => StoreError::Unavailable(other.to_string()),
         }),
         (Ok(()), None) => Err(closed("the write did not run")),
@@ -1102,19 +1103,32 @@ impl EventColumns {
 // Errors, encodings and statement helpers.
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error() {
-        let code = db.code();
-        let class = &code.code()[..2.min(code.code().len())];
-        let text = format!("{} ({})", db.message(), code.code());
-        if class == "23" || class == "22" {
-            StoreError::Invalid(text)
-        } else if *code == SqlState::DATA_CORRUPTED || *code == SqlState::INDEX_CORRUPTED {
-            StoreError::Corrupt(text)
-        } else {
-            StoreError::Unavailable(text)
+    let (kind, message) = match e.as_db_error() {
+        Some(db) => {
+            let code = db.code();
+            (
+                sqlstate_kind(code),
+                format!("{} ({})", db.message(), code.code()),
+            )
         }
+        None => (StoreErrorKind::Unavailable, e.to_string()),
+    };
+    StoreError::backend(kind, message, e)
+}
+
+/// The kind of a PostgreSQL error, from its SQLSTATE code.
+fn sqlstate_kind(code: &SqlState) -> StoreErrorKind {
+    let class = code.code().get(..2).unwrap_or("");
+    if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
+        StoreErrorKind::Busy
+    } else if *code == SqlState::DISK_FULL {
+        StoreErrorKind::Full
+    } else if *code == SqlState::DATA_CORRUPTED || *code == SqlState::INDEX_CORRUPTED {
+        StoreErrorKind::Corrupt
+    } else if class == "23" || class == "22" {
+        StoreErrorKind::Invalid
     } else {
-        StoreError::Unavailable(e.to_string())
+        StoreErrorKind::Unavailable
     }
 }
 
@@ -2575,7 +2589,7 @@ const TX_ATTEMPTS: usize = 3;
 /// Whether a failed transaction may simply be run again: PostgreSQL aborted it to break a
 /// deadlock (`40P01`) or a serialization conflict (`40001`), and nothing of it was applied.
 fn is_transient(e: &StoreError) -> bool {
-    matches!(e, StoreError::Unavailable(m) if m.ends_with("(40P01)") || m.ends_with("(40001)"))
+    e.kind() == StoreErrorKind::Busy
 }
 
 #[async_trait]
@@ -2918,6 +2932,34 @@ impl Store for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_come_from_sqlstate_codes() {
+        let cases = [
+            (SqlState::T_R_DEADLOCK_DETECTED, StoreErrorKind::Busy),
+            (SqlState::T_R_SERIALIZATION_FAILURE, StoreErrorKind::Busy),
+            (SqlState::DISK_FULL, StoreErrorKind::Full),
+            (SqlState::DATA_CORRUPTED, StoreErrorKind::Corrupt),
+            (SqlState::INDEX_CORRUPTED, StoreErrorKind::Corrupt),
+            (SqlState::UNIQUE_VIOLATION, StoreErrorKind::Invalid),
+            (SqlState::DIVISION_BY_ZERO, StoreErrorKind::Invalid),
+            (SqlState::ADMIN_SHUTDOWN, StoreErrorKind::Unavailable),
+            (SqlState::UNDEFINED_TABLE, StoreErrorKind::Unavailable),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(sqlstate_kind(&code), kind, "{}", code.code());
+        }
+        let busy = StoreError::Backend {
+            kind: StoreErrorKind::Busy,
+            message: "a deadlock".to_string(),
+            source: Arc::new(std::io::Error::other("x")),
+        };
+        assert!(is_transient(&busy));
+        // A message that merely looks like a deadlock's is not one.
+        assert!(!is_transient(&StoreError::Unavailable(
+            "deadlock detected (40P01)".to_string()
+        )));
+    }
 
     #[test]
     fn schema_names() {

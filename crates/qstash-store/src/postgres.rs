@@ -43,6 +43,7 @@
 //! transaction that committed last, exactly as if it had arrived after the walk.
 
 mod tenant_keys;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -59,7 +60,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Config, Row};
 
 use crate::codec::{
     DLQ_COLS, DLQ_NCOLS, KEY_CURRENT, KEY_NEXT, MSG_COLS, RUN_COLS, closed, corrupt,
@@ -335,9 +336,12 @@ impl PgStore {
     /// [`StoreError::Corrupt`] when its schema is newer than [`SCHEMA_VERSION`]. The URL (which
     /// may hold a password) is never part of an error.
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
-        let mut config = Config::from_str(url).map_err(|_| {
+        let (url, ssl_mode, ssl_root) = tls::split_url(url)?;
+        let mut config = Config::from_str(&url).map_err(|_| {
             StoreError::Invalid("the database URL is not a valid PostgreSQL URL".to_string())
         })?;
+        config.ssl_mode(tls::driver_mode(ssl_mode));
+        let tls = tls::MakeRustls::new(ssl_mode, ssl_root.as_deref())?;
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("qstash");
@@ -352,11 +356,11 @@ impl PgStore {
             config.options(joined);
         }
 
-        migrate(&config, options.schema.as_deref()).await?;
+        migrate(&config, &tls, options.schema.as_deref()).await?;
 
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -392,6 +396,7 @@ impl PgStore {
         let (ready_tx, ready_rx) = oneshot::channel();
         let listener = tokio::spawn(listen(
             config,
+            tls,
             Arc::clone(&shared),
             Arc::clone(&wakeups),
             ready_tx,
@@ -478,8 +483,8 @@ fn instance_id() -> String {
 
 /// Applies the missing migrations under a session advisory lock of the schema, on a connection
 /// of its own (closing it releases the lock whatever happens).
-async fn migrate(config: &Config, schema: Option<&str>) -> Result<()> {
-    let (client, connection) = config.connect(NoTls).await.map_err(pg)?;
+async fn migrate(config: &Config, tls: &tls::MakeRustls, schema: Option<&str>) -> Result<()> {
+    let (client, connection) = config.connect(tls.clone()).await.map_err(pg)?;
     let driver = tokio::spawn(connection);
     let out = async {
         client
@@ -544,6 +549,7 @@ async fn migrate(config: &Config, schema: Option<&str>) -> Result<()> {
 /// been missed). `ready` answers after the first `LISTEN` (or its error).
 async fn listen(
     config: Config,
+    tls: tls::MakeRustls,
     shared: Arc<Shared>,
     wakeups: Arc<Notify>,
     ready: oneshot::Sender<Result<()>>,
@@ -552,7 +558,7 @@ async fn listen(
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = tokio::time::Instant::now();
-        let out = listen_once(&config, &shared, &wakeups, &mut ready).await;
+        let out = listen_once(&config, &tls, &shared, &wakeups, &mut ready).await;
         if let Some(ready) = ready.take() {
             // The first connection failed: connect reports it, and this task ends.
             let _ = ready.send(out);
@@ -572,13 +578,14 @@ async fn listen(
 
 async fn listen_once(
     config: &Config,
+    tls: &tls::MakeRustls,
     shared: &Shared,
     wakeups: &Notify,
     ready: &mut Option<oneshot::Sender<Result<()>>>,
 ) -> Result<()> {
     use futures_util::StreamExt;
 
-    let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
+    let (client, mut connection) = config.connect(tls.clone()).await.map_err(pg)?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let sql = format!("LISTEN \"{}\"", shared.channel.replace('"', "\"\""));
     let subscribe = client.batch_execute(&sql);

@@ -637,3 +637,95 @@ async fn tenants_keys_on_postgres() {
     drop(two);
     schema.drop_schema().await;
 }
+
+/// The example endpoint of `examples/workflow` (the official `@upstash/workflow` `serve()`),
+/// verifying every request with the keys it is given; killed when dropped.
+struct Endpoint(Child);
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A workflow run of tenant A on `serve` without key flags completes through the official SDK
+/// endpoint that holds A's keys: every step, and the run's `context.call`, is signed with A's
+/// current key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenants_workflow_steps_are_signed_with_its_keys() {
+    let modules = node_modules();
+    let example = modules.parent().unwrap().to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/q.db", dir.path().display());
+    let http = http();
+    let server = serve(&url, &["--tokens", &format!("{A},{B}")], &[]);
+    let keys_a = keys(&http, &server.base, A).await;
+    assert_ne!(keys(&http, &server.base, B).await, keys_a);
+
+    let port = free_port();
+    let _endpoint = Endpoint(
+        Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&example)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("QSTASH_URL", &server.base)
+            .env("QSTASH_TOKEN", A)
+            .env("QSTASH_CURRENT_SIGNING_KEY", &keys_a.0)
+            .env("QSTASH_NEXT_SIGNING_KEY", &keys_a.1)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed to run the signing-key tests"),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = http.get(format!("{endpoint}/health")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the node endpoint did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let r = http
+        .post(format!("{}/v2/trigger/{endpoint}/workflow", server.base))
+        .bearer_auth(A)
+        .header("Content-Type", "application/json")
+        .body(r#"{"n": 3, "tag": "tenant-a"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "trigger: {}", r.status());
+    let run: Value = r.json().await.unwrap();
+    let run_id = run["workflowRunId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + WAIT;
+    let log = loop {
+        let v: Value = http
+            .get(format!(
+                "{}/v2/workflows/logs?workflowRunId={run_id}",
+                server.base
+            ))
+            .bearer_auth(A)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let log = v["runs"][0].clone();
+        if log["workflowState"].is_string() && log["workflowState"] != "RUN_STARTED" {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run_id} did not end: {log:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(log["workflowState"], "RUN_SUCCESS", "{log:#}");
+}

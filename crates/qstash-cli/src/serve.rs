@@ -9,7 +9,7 @@ use clap::Args;
 use qstash_delay::Delay;
 use qstash_server::{
     DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, DestinationPolicy,
-    HttpLimits, Limits, Retention, Server, ServerBuilder,
+    HttpLimits, Limits, MetricsAccess, Retention, RunningServer, Server, ServerBuilder, Token,
 };
 use qstash_store::Store;
 use qstash_store::postgres::{PgOptions, PgStore};
@@ -200,16 +200,21 @@ pub(crate) struct ServeArgs {
     /// other processes' messages).
     #[arg(long, env = "QSTASH_POOL_SIZE", default_value_t = 16)]
     pool_size: usize,
-    /// API tokens, comma-separated (each one a tenant).
-    #[arg(long = "tokens", env = "QSTASH_SERVER_TOKENS", hide_env_values = true)]
-    tokens: Option<String>,
-    /// One more API token (a tenant of its own).
-    #[arg(long, env = "QSTASH_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The current signing key (default: the store's, generated on the first start).
+    /// API tokens, each one a tenant: comma-separated, and/or the flag repeated. The server's
+    /// tenants come only from here (the client's `QSTASH_TOKEN` is not one).
+    #[arg(
+        long = "tokens",
+        env = "QSTASH_SERVER_TOKENS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
+    )]
+    tokens: Vec<String>,
+    /// One current signing key shared by every tenant (default: each tenant has its own pair,
+    /// made on its first use and kept in the store).
     #[arg(long, env = "QSTASH_CURRENT_SIGNING_KEY", hide_env_values = true)]
     current_signing_key: Option<String>,
-    /// The next signing key.
+    /// The next signing key shared by every tenant (with --current-signing-key).
     #[arg(long, env = "QSTASH_NEXT_SIGNING_KEY", hide_env_values = true)]
     next_signing_key: Option<String>,
     /// Opens a destination that serve refuses (loopback, link-local, private, CGNAT,
@@ -227,6 +232,13 @@ pub(crate) struct ServeArgs {
     /// network).
     #[arg(long, env = "QSTASH_ALLOW_PRIVATE_DESTINATIONS")]
     allow_private_destinations: bool,
+    /// Serves `GET /metrics` on the API listener to requests with `Authorization: Bearer
+    /// <this token>` (without it, the API listener does not serve /metrics).
+    #[arg(long, env = "QSTASH_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serves `GET /metrics` without a token on its own address (keep it private).
+    #[arg(long, env = "QSTASH_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -318,7 +330,8 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
                 .destination_policy(DestinationPolicy::allow_all());
             args.tuning.apply(builder)
         },
-        move |url| {
+        move |server| {
+            let url = server.url();
             format!(
                 "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n",
                 args.data_dir.join("qstash.db").display(),
@@ -361,7 +374,10 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File, Failure> {
 /// Runs `qstash serve` until SIGINT or SIGTERM; `outer_token` is a `--token` given before the
 /// command's name.
 pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<String, Failure> {
-    let token = args.token.as_deref().or(outer_token);
+    // A client's token is never a tenant; it only explains a missing --tokens.
+    let token = outer_token
+        .map(str::to_owned)
+        .or_else(|| std::env::var("QSTASH_TOKEN").ok());
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         Failure::input(format!(
             "--listen: {:?} is not an address like 127.0.0.1:8080",
@@ -390,18 +406,16 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
             "--database-url: expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
         ));
     };
-    let tokens: Vec<String> = token
-        .into_iter()
-        .chain(args.tokens.as_deref())
-        .flat_map(|t| t.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let tokens = server_tokens(&args.tokens);
     if tokens.is_empty() {
-        return Err(Failure::input(
-            "--token: at least one API token is needed (--token, --tokens or QSTASH_SERVER_TOKENS)",
-        ));
+        let client = if token.is_some() {
+            " (--token and QSTASH_TOKEN are a client's token, not the server's tenants)"
+        } else {
+            ""
+        };
+        return Err(Failure::input(format!(
+            "--tokens: at least one API token is needed (--tokens or QSTASH_SERVER_TOKENS){client}"
+        )));
     }
     let keys = match (&args.current_signing_key, &args.next_signing_key) {
         (Some(c), Some(n)) => Some((c.clone(), n.clone())),
@@ -413,6 +427,23 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
         }
     };
     let policy = args.destination_policy()?;
+    let metrics = match &args.metrics_token {
+        Some(t) => MetricsAccess::Bearer(Token::new(t.trim()).map_err(|_| {
+            Failure::input("--metrics-token: a token must be non-empty visible ASCII")
+        })?),
+        None => MetricsAccess::Closed,
+    };
+    let metrics_listen: Option<SocketAddr> = args
+        .metrics_listen
+        .as_deref()
+        .map(|a| {
+            a.parse().map_err(|_| {
+                Failure::input(format!(
+                    "--metrics-listen: {a:?} is not an address like 127.0.0.1:9090"
+                ))
+            })
+        })
+        .transpose()?;
     run_server(
         store_url,
         &args.tuning,
@@ -420,10 +451,14 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
         move |store| {
             let mut builder = Server::builder(store)
                 .listen(listen)
-                .destination_policy(policy);
+                .destination_policy(policy)
+                .metrics(metrics);
+            if let Some(addr) = metrics_listen {
+                builder = builder.metrics_listen(addr);
+            }
             for t in &tokens {
                 builder = builder.token(t.clone()).map_err(|_| {
-                    Failure::input("--token: a token must be non-empty visible ASCII")
+                    Failure::input("--tokens: a token must be non-empty visible ASCII")
                 })?;
             }
             if let Some((c, n)) = &keys {
@@ -431,19 +466,38 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
             }
             args.tuning.apply(builder)
         },
-        |url| format!("qstash server on {url}\n"),
+        |server| match server.metrics_addr() {
+            Some(m) => format!(
+                "qstash server on {}\n  metrics: http://{m}/metrics\n",
+                server.url()
+            ),
+            None => format!("qstash server on {}\n", server.url()),
+        },
         None,
     )
 }
 
+/// The tenants' tokens of `--tokens` (each value may hold several, comma-separated): trimmed,
+/// without empty ones or repeats.
+fn server_tokens(values: &[String]) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    for t in values.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if !t.is_empty() && !tokens.iter().any(|x| x == t) {
+            tokens.push(t.to_owned());
+        }
+    }
+    tokens
+}
+
 /// Starts the server on a multi-threaded runtime, prints the banner, runs the demo when
-/// asked, and runs until a signal. `bind_hint` follows the error when the address is taken.
+/// asked, and runs until a signal or until the engine dies (an error). `bind_hint` follows the
+/// error when the address is taken.
 fn run_server(
     store: StoreUrl,
     tuning: &Tuning,
     bind_hint: Option<&str>,
     build: impl FnOnce(Arc<dyn Store>) -> Result<ServerBuilder, Failure>,
-    banner: impl FnOnce(&str) -> String,
+    banner: impl FnOnce(&RunningServer) -> String,
     demo: Option<crate::demo::Keys>,
 ) -> Result<String, Failure> {
     init_logging(tuning.log_format);
@@ -465,7 +519,7 @@ fn run_server(
             },
             other => Failure::Api(other.to_string()),
         })?;
-        let text = banner(&server.url());
+        let text = banner(&server);
         crate::demo::print(&text);
         let demo = demo.map(|keys| crate::demo::start(server.url(), keys));
         if let Some(after) = stop_engine_after {

@@ -86,6 +86,12 @@ impl Token {
         &self.0
     }
 
+    /// The SHA-256 digest of the token (what the API compares, in constant time).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+
     /// The tenant this token stands for: a stable id derived from the token (a hash), so that
     /// the store never holds the token itself.
     pub fn tenant(&self) -> String {
@@ -110,3 +116,28 @@ impl fmt::Debug for Token {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a token must be non-empty visible ASCII")]
 pub struct InvalidToken;
+
+/// Who may read `GET /metrics` on the API listener (SERVER.md §11.2). A separate listener
+/// ([`ServerBuilder::metrics_listen`](crate::ServerBuilder::metrics_listen)) serves it to
+/// anyone who can reach that address.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsAccess {
+    /// Anyone (`qstash dev`; the builder's default).
+    Open,
+    /// Only a request with `Authorization: Bearer <token>` (compared in constant time); 401
+    /// otherwise.
+    Bearer(Token),
+    /// Nobody: the API listener answers 404 (`qstash serve` without `--metrics-token`).
+    Closed,
+}
+
+impl fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricsAccess::Open => f.write_str("Open"),
+            MetricsAccess::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            MetricsAccess::Closed => f.write_str("Closed"),
+        }
+    }
+}

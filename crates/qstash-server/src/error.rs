@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use qstash_store::StoreError;
+use qstash_store::{StoreError, StoreErrorKind};
 
 /// An error answer of the HTTP API.
 #[derive(Debug)]
@@ -45,15 +45,8 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "store operation failed");
-        match e {
-            StoreError::Unavailable(_) => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is unavailable; nothing was accepted, try again",
-                )
-            },
-            StoreError::Overloaded(_) => ApiError {
+        match e.kind() {
+            StoreErrorKind::Overloaded => ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -61,7 +54,19 @@ impl From<StoreError> for ApiError {
                      nothing was accepted, try again shortly",
                 )
             },
-            StoreError::Invalid(m) => ApiError::bad_request(m),
+            StoreErrorKind::Unavailable | StoreErrorKind::Full | StoreErrorKind::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; nothing was accepted, try again",
+                )
+            },
+            StoreErrorKind::Invalid => match e {
+                StoreError::Invalid(message) | StoreError::Backend { message, .. } => {
+                    ApiError::bad_request(message)
+                }
+                other => ApiError::bad_request(other.to_string()),
+            },
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal store error"),
         }
     }

@@ -41,22 +41,21 @@ mod engine;
 mod error;
 mod http;
 mod ids;
+mod keys;
 mod metrics;
 mod retention;
 mod workflow;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{SigningKeys, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
-pub use config::{DeliveryConfig, InvalidToken, Limits, Token};
+pub use config::{DeliveryConfig, InvalidToken, Limits, MetricsAccess, Token};
 pub use destination::{Cidr, DestinationPolicy, DestinationRefused, SystemResolver};
 pub use http::HttpLimits;
 /// The DNS resolver interface a server may be given ([`ServerBuilder::resolver`]).
@@ -108,6 +107,8 @@ pub struct ServerBuilder {
     http: HttpLimits,
     destinations: DestinationPolicy,
     resolver: Arc<dyn Resolve>,
+    metrics: MetricsAccess,
+    metrics_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -120,6 +121,8 @@ impl std::fmt::Debug for ServerBuilder {
             .field("retention", &self.retention)
             .field("http", &self.http)
             .field("destinations", &self.destinations)
+            .field("metrics", &self.metrics)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +146,8 @@ impl Server {
             http: HttpLimits::default(),
             destinations: DestinationPolicy::allow_all(),
             resolver: Arc::new(SystemResolver),
+            metrics: MetricsAccess::Open,
+            metrics_listen: None,
         }
     }
 }
@@ -160,8 +165,8 @@ impl ServerBuilder {
         Ok(self)
     }
 
-    /// The signing keys. Without them, the store's keys are used, generated and stored on the
-    /// first start.
+    /// One pair of signing keys shared by every tenant (every token). Without it, each tenant
+    /// has its own pair, made on its first use and kept in the store (SERVER.md §11.1).
     pub fn signing_keys(mut self, current: impl Into<String>, next: impl Into<String>) -> Self {
         self.keys = Some(SigningKeys {
             current: current.into(),
@@ -195,6 +200,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Who may read `GET /metrics` on the API listener (default: anyone).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
+        self
+    }
+
+    /// Also serves `GET /metrics`, without a token, on its own listener at `addr` (port 0: any
+    /// free port; see [`RunningServer::metrics_addr`]).
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
+        self.metrics_listen = Some(addr);
+        self
+    }
+
     /// How long a shutdown waits for attempts in flight (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -216,23 +234,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds the listener, loads or stores the signing keys, and starts the API and the
-    /// engine.
+    /// Binds the listener and starts the API, the engine and the retention sweep.
     pub async fn start(self) -> Result<RunningServer, StartError> {
         if self.tokens.is_empty() {
             return Err(StartError::NoToken);
         }
-        let keys_in_store = self.keys.is_none();
         let keys = match self.keys {
-            Some(k) => k,
-            None => {
-                self.store
-                    .signing_keys_or_init(SigningKeys {
-                        current: generate_signing_key(),
-                        next: generate_signing_key(),
-                    })
-                    .await?
-            }
+            Some(k) => keys::KeySource::shared(k),
+            None => keys::KeySource::per_tenant(self.delivery.keys_refresh),
         };
         let listener = TcpListener::bind(self.listen)
             .await
@@ -244,22 +253,33 @@ impl ServerBuilder {
             addr: self.listen,
             source,
         })?;
+        let metrics_listener = match self.metrics_listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let local = l
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some((l, local))
+            }
+            None => None,
+        };
         let guard = destination::Guard::new(self.destinations, self.resolver);
         let http = engine::deliver::http_client(guard.clone()).map_err(StartError::Http)?;
         let engine = Arc::new(engine::Engine::new(
             self.store.clone(),
-            Signer::new(keys.current.clone()),
-            keys_in_store,
+            keys,
             self.delivery,
             http,
             guard,
         ));
-        let tenants: HashMap<String, String> = self
+        let tenants: Vec<([u8; 32], String)> = self
             .tokens
             .iter()
-            .map(|t| (t.expose().to_owned(), t.tenant()))
+            .map(|t| (t.digest(), t.tenant()))
             .collect();
-        let state = api::AppState::new(engine.clone(), tenants, self.limits, keys, keys_in_store);
+        let state = api::AppState::new(engine.clone(), tenants, self.limits, self.metrics);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (engine_task, engine_abort) =
             supervise(engine.clone(), stop_rx.clone(), self.shutdown_grace);
@@ -268,16 +288,33 @@ impl ServerBuilder {
             self.retention,
             stop_rx.clone(),
         ));
+        let metrics_addr = metrics_listener.as_ref().map(|(_, a)| *a);
+        let metrics_task = metrics_listener.map(|(listener, _)| {
+            let app = api::metrics_router(state.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         let app = api::router(state);
         let api_task = tokio::spawn(http::serve(listener, app, self.http, stop_rx));
         Ok(RunningServer {
             local_addr,
+            metrics_addr,
             stop: stop_tx,
             engine_task,
             engine_abort,
             engine_stopped: engine.watch_stopped(),
             retention_task,
             api_task,
+            metrics_task,
         })
     }
 }
@@ -318,18 +355,25 @@ fn supervise(
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     engine_task: JoinHandle<()>,
     engine_abort: AbortHandle,
     engine_stopped: watch::Receiver<Option<String>>,
     retention_task: JoinHandle<()>,
     api_task: JoinHandle<()>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the separate metrics listener, when one was asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Its base URL, `http://ADDR`.
@@ -360,6 +404,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.api_task.await;
+        if let Some(task) = self.metrics_task {
+            let _ = task.await;
+        }
         let _ = self.engine_task.await;
         let _ = self.retention_task.await;
     }

@@ -79,6 +79,12 @@ impl Store for Counting {
     async fn rotate_signing_keys(&self, n: String) -> Result<SigningKeys> {
         self.inner.rotate_signing_keys(n).await
     }
+    async fn tenant_signing_keys_or_init(&self, t: &str, p: SigningKeys) -> Result<SigningKeys> {
+        self.inner.tenant_signing_keys_or_init(t, p).await
+    }
+    async fn rotate_tenant_signing_keys(&self, t: &str, n: String) -> Result<SigningKeys> {
+        self.inner.rotate_tenant_signing_keys(t, n).await
+    }
     async fn create_run(&self, r: NewRun, m: NewMessage, now: Millis) -> Result<CreateRunOutcome> {
         self.inner.create_run(r, m, now).await
     }

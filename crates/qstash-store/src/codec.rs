@@ -14,6 +14,15 @@ pub(crate) const KEY_CURRENT: &str = "signing_key_current";
 
 pub(crate) const KEY_NEXT: &str = "signing_key_next";
 
+/// The settings keys of a tenant's own signing keys, (current, next): the store-wide pair's
+/// keys followed by `:` and the tenant id.
+pub(crate) fn tenant_key_names(tenant: &str) -> (String, String) {
+    (
+        format!("{KEY_CURRENT}:{tenant}"),
+        format!("{KEY_NEXT}:{tenant}"),
+    )
+}
+
 /// The separator of stored labels; it cannot occur in an HTTP header value.
 pub(crate) const LABEL_SEP: char = '\u{1f}';
 

@@ -24,14 +24,15 @@
 // The suite is test code: it reports a broken rule by panicking, like an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod retention;
-
-pub use retention::*;
 mod batch;
+mod retention;
+mod tenant_keys;
 
 pub use batch::{
     end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
 };
+pub use retention::*;
+pub use tenant_keys::{concurrent_tenant_signing_keys, tenant_signing_keys};
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -41,7 +42,7 @@ use crate::{
     AttemptResponse, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqFilter, EndRun,
     EndRunOutcome, Event, EventDetail, EventFilter, Finish, FinishOutcome, FlowControlInfo,
     FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, RunFilter,
-    RunLink, RunState, RunStep, SigningKeys, Store, StoreError, StoredMessage, StoredRun,
+    RunLink, RunState, RunStep, SigningKeys, Store, StoreErrorKind, StoredMessage, StoredRun,
     Transition,
 };
 
@@ -146,6 +147,7 @@ where
         event_filters,
         dlq_list_get_delete,
         signing_keys,
+        tenant_signing_keys,
         next_due_semantics,
         due_count_semantics,
         tenant_isolation,
@@ -183,6 +185,7 @@ where
         concurrent_steps,
         concurrent_release_and_timeout,
         concurrent_claims_respect_flow_control,
+        concurrent_tenant_signing_keys,
     );
 }
 
@@ -2424,7 +2427,10 @@ pub async fn run_with_copied_steps<S: Store>(store: &S) {
             T0 + 4,
         )
         .await;
-    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
+    assert!(
+        matches!(&err, Err(e) if e.kind() == StoreErrorKind::Invalid),
+        "{err:?}"
+    );
     assert_eq!(store.get_run("t1", "wfr_bad").await.expect("get_run"), None);
     assert!(steps_of(store, "t1", "wfr_bad", None).await.is_empty());
 }
@@ -2500,7 +2506,7 @@ pub async fn waiters_register_list_release<S: Store>(store: &S) {
         )
         .await;
     assert!(
-        matches!(not_step, Err(StoreError::Invalid(_))),
+        matches!(&not_step, Err(e) if e.kind() == StoreErrorKind::Invalid),
         "{not_step:?}"
     );
     assert_eq!(store.get_message("t1", "msg_ns").await.expect("get"), None);

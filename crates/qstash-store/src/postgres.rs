@@ -42,6 +42,9 @@
 //! than their ids; a walk over the log that is under way then may not see the event of the
 //! transaction that committed last, exactly as if it had arrived after the walk.
 
+mod tenant_keys;
+mod tls;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
@@ -57,7 +60,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Config, Row};
 
 mod retention;
 
@@ -72,7 +75,7 @@ use crate::{
     DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
     FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
     PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
-    StoreError, StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -351,13 +354,16 @@ impl PgStore {
     /// group writers and the `LISTEN` connection. Needs a tokio runtime.
     ///
     /// Errors: [`StoreError::Invalid`] for a URL or option that cannot be used;
-    /// [`StoreError::Unavailable`] when the database cannot be reached;
+    /// an error of kind [`StoreErrorKind::Unavailable`] when the database cannot be reached;
     /// [`StoreError::Corrupt`] when its schema is newer than [`SCHEMA_VERSION`]. The URL (which
     /// may hold a password) is never part of an error.
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
-        let mut config = Config::from_str(url).map_err(|_| {
+        let (url, ssl_mode, ssl_root) = tls::split_url(url)?;
+        let mut config = Config::from_str(&url).map_err(|_| {
             StoreError::Invalid("the database URL is not a valid PostgreSQL URL".to_string())
         })?;
+        config.ssl_mode(tls::driver_mode(ssl_mode));
+        let tls = tls::MakeRustls::new(ssl_mode, ssl_root.as_deref())?;
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("qstash");
@@ -372,11 +378,11 @@ impl PgStore {
             config.options(joined);
         }
 
-        migrate(&config, options.schema.as_deref()).await?;
+        migrate(&config, &tls, options.schema.as_deref()).await?;
 
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -412,6 +418,7 @@ impl PgStore {
         let (ready_tx, ready_rx) = oneshot::channel();
         let listener = tokio::spawn(listen(
             config,
+            tls,
             Arc::clone(&shared),
             Arc::clone(&wakeups),
             ready_tx,
@@ -519,8 +526,8 @@ fn instance_id() -> String {
 
 /// Applies the missing migrations under a session advisory lock of the schema, on a connection
 /// of its own (closing it releases the lock whatever happens).
-async fn migrate(config: &Config, schema: Option<&str>) -> Result<()> {
-    let (client, connection) = config.connect(NoTls).await.map_err(pg)?;
+async fn migrate(config: &Config, tls: &tls::MakeRustls, schema: Option<&str>) -> Result<()> {
+    let (client, connection) = config.connect(tls.clone()).await.map_err(pg)?;
     let driver = tokio::spawn(connection);
     let out = async {
         client
@@ -585,6 +592,7 @@ async fn migrate(config: &Config, schema: Option<&str>) -> Result<()> {
 /// been missed). `ready` answers after the first `LISTEN` (or its error).
 async fn listen(
     config: Config,
+    tls: tls::MakeRustls,
     shared: Arc<Shared>,
     wakeups: Arc<Notify>,
     ready: oneshot::Sender<Result<()>>,
@@ -593,7 +601,7 @@ async fn listen(
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = tokio::time::Instant::now();
-        let out = listen_once(&config, &shared, &wakeups, &mut ready).await;
+        let out = listen_once(&config, &tls, &shared, &wakeups, &mut ready).await;
         if let Some(ready) = ready.take() {
             // The first connection failed: connect reports it, and this task ends.
             let _ = ready.send(out);
@@ -613,13 +621,14 @@ async fn listen(
 
 async fn listen_once(
     config: &Config,
+    tls: &tls::MakeRustls,
     shared: &Shared,
     wakeups: &Notify,
     ready: &mut Option<oneshot::Sender<Result<()>>>,
 ) -> Result<()> {
     use futures_util::StreamExt;
 
-    let (client, mut connection) = config.connect(NoTls).await.map_err(pg)?;
+    let (client, mut connection) = config.connect(tls.clone()).await.map_err(pg)?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let sql = format!("LISTEN \"{}\"", shared.channel.replace('"', "\"\""));
     let subscribe = client.batch_execute(&sql);
@@ -780,6 +789,7 @@ fn answer<T>(group: &Result<()>, result: Option<Result<T>>) -> Result<T> {
         (Err(e), _) => Err(match e {
             StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            e @ StoreError::Backend { .. } => e.clone(),
             other => StoreError::Unavailable(other.to_string()),
         }),
         (Ok(()), None) => Err(closed("the write did not run")),
@@ -1147,19 +1157,32 @@ impl EventColumns {
 // Errors, encodings and statement helpers.
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error() {
-        let code = db.code();
-        let class = &code.code()[..2.min(code.code().len())];
-        let text = format!("{} ({})", db.message(), code.code());
-        if class == "23" || class == "22" {
-            StoreError::Invalid(text)
-        } else if *code == SqlState::DATA_CORRUPTED || *code == SqlState::INDEX_CORRUPTED {
-            StoreError::Corrupt(text)
-        } else {
-            StoreError::Unavailable(text)
+    let (kind, message) = match e.as_db_error() {
+        Some(db) => {
+            let code = db.code();
+            (
+                sqlstate_kind(code),
+                format!("{} ({})", db.message(), code.code()),
+            )
         }
+        None => (StoreErrorKind::Unavailable, e.to_string()),
+    };
+    StoreError::backend(kind, message, e)
+}
+
+/// The kind of a PostgreSQL error, from its SQLSTATE code.
+fn sqlstate_kind(code: &SqlState) -> StoreErrorKind {
+    let class = code.code().get(..2).unwrap_or("");
+    if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
+        StoreErrorKind::Busy
+    } else if *code == SqlState::DISK_FULL {
+        StoreErrorKind::Full
+    } else if *code == SqlState::DATA_CORRUPTED || *code == SqlState::INDEX_CORRUPTED {
+        StoreErrorKind::Corrupt
+    } else if class == "23" || class == "22" {
+        StoreErrorKind::Invalid
     } else {
-        StoreError::Unavailable(e.to_string())
+        StoreErrorKind::Unavailable
     }
 }
 
@@ -2622,7 +2645,7 @@ const TX_ATTEMPTS: usize = 3;
 /// Whether a failed transaction may simply be run again: PostgreSQL aborted it to break a
 /// deadlock (`40P01`) or a serialization conflict (`40001`), and nothing of it was applied.
 fn is_transient(e: &StoreError) -> bool {
-    matches!(e, StoreError::Unavailable(m) if m.ends_with("(40P01)") || m.ends_with("(40001)"))
+    e.kind() == StoreErrorKind::Busy
 }
 
 #[async_trait]
@@ -2786,6 +2809,35 @@ impl Store for PgStore {
             };
             write_keys(&tx, &keys).await?;
             keys
+        })
+    }
+
+    async fn tenant_signing_keys_or_init(
+        &self,
+        tenant: &str,
+        proposed: SigningKeys,
+    ) -> Result<SigningKeys> {
+        // Read first (the common case, no lock); store only a tenant's first pair.
+        {
+            let client = self.client().await?;
+            if let Some(keys) = tenant_keys::read(&client, tenant).await? {
+                return Ok(keys);
+            }
+        }
+        in_tx!(self, |tx| {
+            lock_keys(&tx).await?;
+            tenant_keys::or_init(&tx, tenant, &proposed).await?
+        })
+    }
+
+    async fn rotate_tenant_signing_keys(
+        &self,
+        tenant: &str,
+        new_next: String,
+    ) -> Result<SigningKeys> {
+        in_tx!(self, |tx| {
+            lock_keys(&tx).await?;
+            tenant_keys::rotate(&tx, tenant, &new_next).await?
         })
     }
 
@@ -3006,6 +3058,34 @@ impl Store for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_come_from_sqlstate_codes() {
+        let cases = [
+            (SqlState::T_R_DEADLOCK_DETECTED, StoreErrorKind::Busy),
+            (SqlState::T_R_SERIALIZATION_FAILURE, StoreErrorKind::Busy),
+            (SqlState::DISK_FULL, StoreErrorKind::Full),
+            (SqlState::DATA_CORRUPTED, StoreErrorKind::Corrupt),
+            (SqlState::INDEX_CORRUPTED, StoreErrorKind::Corrupt),
+            (SqlState::UNIQUE_VIOLATION, StoreErrorKind::Invalid),
+            (SqlState::DIVISION_BY_ZERO, StoreErrorKind::Invalid),
+            (SqlState::ADMIN_SHUTDOWN, StoreErrorKind::Unavailable),
+            (SqlState::UNDEFINED_TABLE, StoreErrorKind::Unavailable),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(sqlstate_kind(&code), kind, "{}", code.code());
+        }
+        let busy = StoreError::Backend {
+            kind: StoreErrorKind::Busy,
+            message: "a deadlock".to_string(),
+            source: Arc::new(std::io::Error::other("x")),
+        };
+        assert!(is_transient(&busy));
+        // A message that merely looks like a deadlock's is not one.
+        assert!(!is_transient(&StoreError::Unavailable(
+            "deadlock detected (40P01)".to_string()
+        )));
+    }
 
     #[test]
     fn schema_names() {

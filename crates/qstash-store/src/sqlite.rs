@@ -39,6 +39,8 @@
 //! migrate), and refuses a file whose version is newer than this code with
 //! [`StoreError::Corrupt`].
 
+mod tenant_keys;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -65,7 +67,7 @@ use crate::{
     DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
     FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
     PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
-    StoreError, StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter, async_trait,
 };
 
 /// The schema version this code writes and understands.
@@ -374,8 +376,9 @@ impl SqliteStore {
     /// Opens (or creates) the database file at `path`; its parent directory is created when
     /// missing. Blocks like [`open`](Self::open).
     ///
-    /// Errors: [`StoreError::Corrupt`] when the file is not a database or its schema is newer
-    /// than [`SCHEMA_VERSION`]; [`StoreError::Unavailable`] when it cannot be opened or written.
+    /// Errors: kind [`StoreErrorKind::Corrupt`] when the file is not a database or its schema
+    /// is newer than [`SCHEMA_VERSION`]; kind [`StoreErrorKind::Unavailable`] when it cannot be
+    /// opened or written.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent()
@@ -652,7 +655,7 @@ trait Job: Send {
     /// Runs the command; `false` when it failed (its savepoint is then rolled back).
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller; `commit_error` is set when the group's commit failed.
-    fn reply(self: Box<Self>, commit_error: Option<&str>);
+    fn reply(self: Box<Self>, commit_error: Option<&StoreError>);
     /// Whether the command's commit must be on disk before it is answered (see
     /// [`Durability`]).
     fn durability(&self) -> Durability;
@@ -707,17 +710,16 @@ where
         self.durability
     }
 
-    fn reply(self: Box<Self>, commit_error: Option<&str>) {
+    fn reply(self: Box<Self>, commit_error: Option<&StoreError>) {
         let Call {
             out, tx, permit, ..
         } = *self;
         let answer = match (out, commit_error) {
             (Some(Err(e)), _) => Err(e),
-            (Some(Ok(_)), Some(e)) => Err(StoreError::Unavailable(e.to_string())),
+            (Some(Ok(_)), Some(e)) => Err(e.clone()),
             (Some(Ok(v)), None) => Ok(v),
-            (None, e) => Err(StoreError::Unavailable(
-                e.unwrap_or("the write did not run").to_string(),
-            )),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Err(closed("the write did not run")),
         };
         if let Some(tx) = tx {
             let _ = tx.send(answer);
@@ -811,23 +813,25 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// Runs one group in one transaction, each command in its own savepoint, then answers all.
 fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        let msg = format!("cannot begin a transaction: {e}");
+        let err = driver_error("cannot begin a transaction", e);
         for job in group.drain(..) {
-            job.reply(Some(&msg));
+            job.reply(Some(&err));
         }
         return;
     }
-    let mut aborted: Option<String> = None;
+    let mut aborted: Option<StoreError> = None;
     for job in group.iter_mut() {
         if let Err(e) = exec(conn, "SAVEPOINT cmd") {
-            aborted = Some(format!("cannot open a savepoint: {e}"));
+            aborted = Some(driver_error("cannot open a savepoint", e));
             break;
         }
         let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (an I/O error, a full disk): nothing of
             // this group is applied.
-            aborted = Some("the transaction was rolled back by the database".to_string());
+            aborted = Some(StoreError::Unavailable(
+                "the transaction was rolled back by the database".to_string(),
+            ));
             break;
         }
         let end = if ok {
@@ -836,7 +840,7 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
             exec(conn, "ROLLBACK TO cmd").and_then(|()| exec(conn, "RELEASE cmd"))
         };
         if let Err(e) = end {
-            aborted = Some(format!("cannot close a savepoint: {e}"));
+            aborted = Some(driver_error("cannot close a savepoint", e));
             break;
         }
     }
@@ -856,12 +860,12 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Job>>, stats: &Stats) {
                 if !conn.is_autocommit() {
                     let _ = exec(conn, "ROLLBACK");
                 }
-                Some(format!("commit failed: {e}"))
+                Some(driver_error("commit failed", e))
             }
         },
     };
     for job in group.drain(..) {
-        job.reply(commit_error.as_deref());
+        job.reply(commit_error.as_ref());
     }
 }
 
@@ -911,19 +915,29 @@ impl<T> Db<T> for rusqlite::Result<T> {
 }
 
 fn map_error(e: rusqlite::Error) -> StoreError {
-    match &e {
+    StoreError::backend(sqlite_kind(&e), e.to_string(), e)
+}
+
+/// A driver error with what was being done.
+fn driver_error(doing: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::backend(sqlite_kind(&e), format!("{doing}: {e}"), e)
+}
+
+/// The kind of an SQLite error, from its result code.
+fn sqlite_kind(e: &rusqlite::Error) -> StoreErrorKind {
+    match e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-                StoreError::Corrupt(e.to_string())
-            }
-            ErrorCode::ConstraintViolation => StoreError::Invalid(e.to_string()),
-            _ => StoreError::Unavailable(e.to_string()),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StoreErrorKind::Corrupt,
+            ErrorCode::ConstraintViolation => StoreErrorKind::Invalid,
+            ErrorCode::DiskFull => StoreErrorKind::Full,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreErrorKind::Busy,
+            _ => StoreErrorKind::Unavailable,
         },
         rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
-        _ => StoreError::Unavailable(e.to_string()),
+        | rusqlite::Error::Utf8Error(..) => StoreErrorKind::Corrupt,
+        _ => StoreErrorKind::Unavailable,
     }
 }
 
@@ -2489,6 +2503,31 @@ impl Store for SqliteStore {
             Ok(keys)
         })
         .await
+    }
+
+    async fn tenant_signing_keys_or_init(
+        &self,
+        tenant: &str,
+        proposed: SigningKeys,
+    ) -> Result<SigningKeys> {
+        // Read first (the common case, off the writer thread); store only a tenant's first pair.
+        let t = tenant.to_string();
+        if let Some(keys) = self.read(move |conn| tenant_keys::read(conn, &t)).await? {
+            return Ok(keys);
+        }
+        let t = tenant.to_string();
+        self.write(move |conn| tenant_keys::or_init(conn, &t, proposed))
+            .await
+    }
+
+    async fn rotate_tenant_signing_keys(
+        &self,
+        tenant: &str,
+        new_next: String,
+    ) -> Result<SigningKeys> {
+        let t = tenant.to_string();
+        self.write(move |conn| tenant_keys::rotate(conn, &t, new_next))
+            .await
     }
 
     async fn create_run(

@@ -5,13 +5,14 @@ mod events;
 mod flow_control;
 mod keys;
 mod messages;
+mod metrics_access;
 mod wait;
 mod workflows;
 
 pub(crate) use crate::engine::outcome::header_lists;
+pub(crate) use metrics_access::metrics_router;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -19,7 +20,6 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use qstash_store::SigningKeys;
 
 use crate::config::Limits;
 use crate::engine::Engine;
@@ -33,29 +33,26 @@ pub(crate) struct AppState {
 
 struct Inner {
     engine: Arc<Engine>,
-    /// Token → tenant id.
-    tenants: HashMap<String, String>,
+    /// The tenants: each token's SHA-256 digest and its tenant id.
+    tenants: Vec<([u8; 32], String)>,
     limits: Limits,
-    keys: Mutex<SigningKeys>,
-    /// Whether the keys are the store's (else configuration gave them).
-    keys_in_store: bool,
+    /// Who may read `/metrics` on the API listener.
+    metrics: crate::config::MetricsAccess,
 }
 
 impl AppState {
     pub(crate) fn new(
         engine: Arc<Engine>,
-        tenants: HashMap<String, String>,
+        tenants: Vec<([u8; 32], String)>,
         limits: Limits,
-        keys: SigningKeys,
-        keys_in_store: bool,
+        metrics: crate::config::MetricsAccess,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 engine,
                 tenants,
                 limits,
-                keys: Mutex::new(keys),
-                keys_in_store,
+                metrics,
             }),
         }
     }
@@ -119,20 +116,32 @@ impl FromRequestParts<AppState> for Tenant {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
             })?;
-        state
-            .inner
-            .tenants
-            .get(token)
-            .map(|t| Tenant(t.clone()))
+        tenant_of(&state.inner.tenants, token)
+            .map(Tenant)
             .ok_or_else(|| ApiError::unauthorized("unknown token"))
     }
+}
+
+/// The tenant of `token`, comparing its digest with every tenant's in constant time (the time
+/// taken says nothing about how much of a token matched, nor which tenant it is).
+fn tenant_of(tenants: &[([u8; 32], String)], token: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let mut found = None;
+    for (d, tenant) in tenants {
+        if bool::from(d.ct_eq(&digest)) {
+            found = Some(tenant);
+        }
+    }
+    found.cloned()
 }
 
 /// The API's routes.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_access::on_api))
         .route("/v2/publish/{*destination}", post(messages::publish))
         .route("/v2/batch", post(messages::batch))
         .route(
@@ -209,8 +218,8 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition (no token: it holds only counts summed over
-/// every tenant, never a tenant's data).
+/// `GET /metrics`: the Prometheus text exposition (who may read it: see [`metrics_access`]).
+/// Tenants appear in its labels only as their ids, hashes of their tokens.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let engine = state.engine();
     let now = crate::ids::now_ms();
@@ -221,7 +230,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             None
         }
     };
-    let mut tenants: Vec<&String> = state.inner.tenants.values().collect();
+    let mut tenants: Vec<&String> = state.inner.tenants.iter().map(|(_, t)| t).collect();
     tenants.sort();
     tenants.dedup();
     let mut flow = Vec::new();

@@ -6,11 +6,10 @@ pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use qstash_signature::{Signer, generate_signing_key};
 use qstash_store::{
     BatchOutcome, Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage,
     NewRun, RunStep, RunToCreate, Store, Transition,
@@ -21,21 +20,18 @@ use tokio::task::JoinSet;
 use crate::config::DeliveryConfig;
 use crate::destination::Guard;
 use crate::ids::now_ms;
+use crate::keys::KeySource;
 use crate::metrics::Metrics;
 use envelope::{Envelope, WorkflowRole};
 
 /// The most attempts claimed in one store round trip.
 const CLAIM_BATCH: usize = 512;
 
-/// What the engine shares with the API: the store, the signer and the wake-up signal.
+/// What the engine shares with the API: the store, the signing keys and the wake-up signal.
 pub(crate) struct Engine {
     pub store: Arc<dyn Store>,
-    signer: RwLock<(Arc<Signer>, Instant)>,
-    /// Whether the signing keys are the store's (re-read every [`DeliveryConfig::keys_refresh`]) rather than
-    /// configuration's.
-    keys_in_store: bool,
-    /// Whether a delivery is re-reading the keys now (one at a time).
-    refreshing: AtomicBool,
+    /// The keys each tenant's attempts are signed with.
+    pub keys: KeySource,
     wake: Notify,
     config: DeliveryConfig,
     http: reqwest::Client,
@@ -53,17 +49,14 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn new(
         store: Arc<dyn Store>,
-        signer: Signer,
-        keys_in_store: bool,
+        keys: KeySource,
         config: DeliveryConfig,
         http: reqwest::Client,
         guard: Guard,
     ) -> Engine {
         Engine {
             store,
-            signer: RwLock::new((Arc::new(signer), Instant::now())),
-            keys_in_store,
-            refreshing: AtomicBool::new(false),
+            keys,
             wake: Notify::new(),
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
@@ -188,49 +181,6 @@ impl Engine {
         Ok(out)
     }
 
-    /// Signs with a new current key (after a rotation).
-    pub(crate) fn set_signer(&self, signer: Signer) {
-        let mut guard = self.signer.write().unwrap_or_else(|p| p.into_inner());
-        *guard = (Arc::new(signer), Instant::now());
-    }
-
-    /// The signer for the next attempt. Keys kept in the store are re-read when the ones in
-    /// hand are older than [`DeliveryConfig::keys_refresh`] (by one attempt at a time; the others sign with the
-    /// keys in hand meanwhile), so a rotation by another process reaches this one within
-    /// seconds. A store that cannot be read leaves the keys in hand.
-    async fn signer(&self) -> Arc<Signer> {
-        let (signer, read_at) = self
-            .signer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if !self.keys_in_store
-            || read_at.elapsed() < self.config.keys_refresh
-            || self.refreshing.swap(true, Ordering::AcqRel)
-        {
-            return signer;
-        }
-        // The store has keys since the server started, so this proposal is never stored.
-        let proposal = qstash_store::SigningKeys {
-            current: generate_signing_key(),
-            next: generate_signing_key(),
-        };
-        let fresh = match self.store.signing_keys_or_init(proposal).await {
-            Ok(keys) => {
-                let fresh = Arc::new(Signer::new(keys.current));
-                *self.signer.write().unwrap_or_else(|p| p.into_inner()) =
-                    (fresh.clone(), Instant::now());
-                fresh
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "re-reading the signing keys failed; signing with the keys in hand");
-                signer
-            }
-        };
-        self.refreshing.store(false, Ordering::Release);
-        fresh
-    }
-
     /// The scheduler loop: runs until `stop` turns true, then waits up to `grace` for the
     /// attempts in flight.
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
@@ -327,7 +277,16 @@ impl Engine {
             // attempt is made later.
             return;
         };
-        let signature = self.signer().await.sign(&msg.destination, &body);
+        let signer = match self.keys.signer(&*self.store, &msg.tenant).await {
+            Ok(signer) => signer,
+            Err(e) => {
+                // Without the tenant's key no attempt is made; the lease ends and the attempt
+                // is made later.
+                tracing::warn!(message_id = %msg.id, error = %e, "reading the tenant's signing keys failed");
+                return;
+            }
+        };
+        let signature = signer.sign(&msg.destination, &body);
         let started = std::time::Instant::now();
         let attempt = deliver::attempt(
             &self.http,

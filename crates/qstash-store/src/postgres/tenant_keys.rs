@@ -1,0 +1,84 @@
+//! A tenant's own signing keys in the PostgreSQL store: two rows of `settings` per tenant
+//! (`signing_key_current:<tenant>`, `signing_key_next:<tenant>`). Writes run under the
+//! schema's signing-keys lock ([`super::lock_keys`]), so concurrent first uses in several
+//! processes store one pair.
+
+use deadpool_postgres::{GenericClient, Transaction};
+
+use super::{col, exec, rows};
+use crate::codec::{corrupt, tenant_key_names};
+use crate::{Result, SigningKeys, StoreError};
+
+/// The tenant's pair, if it has one (both rows in one statement, so one snapshot).
+pub(super) async fn read<C: GenericClient>(c: &C, tenant: &str) -> Result<Option<SigningKeys>> {
+    let (current_key, next_key) = tenant_key_names(tenant);
+    let found = rows(
+        c,
+        "SELECT key, value FROM settings WHERE key = $1 OR key = $2",
+        &[&current_key, &next_key],
+    )
+    .await?;
+    let (mut current, mut next) = (None, None);
+    for row in &found {
+        let key: &str = col(row, 0)?;
+        let value: String = col(row, 1)?;
+        if key == current_key {
+            current = Some(value);
+        } else {
+            next = Some(value);
+        }
+    }
+    match (current, next) {
+        (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
+        (None, None) => Ok(None),
+        _ => Err(corrupt("tenant signing keys")),
+    }
+}
+
+async fn write(tx: &Transaction<'_>, tenant: &str, keys: &SigningKeys) -> Result<()> {
+    let (current_key, next_key) = tenant_key_names(tenant);
+    for (key, value) in [(&current_key, &keys.current), (&next_key, &keys.next)] {
+        exec(
+            tx,
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[key, value],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The tenant's pair, storing `proposed` first when it has none. Run it after
+/// [`super::lock_keys`] in the same transaction.
+pub(super) async fn or_init(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    proposed: &SigningKeys,
+) -> Result<SigningKeys> {
+    match read(tx, tenant).await? {
+        Some(keys) => Ok(keys),
+        None => {
+            write(tx, tenant, proposed).await?;
+            Ok(proposed.clone())
+        }
+    }
+}
+
+/// Next becomes current and `new_next` the next key. Run it after [`super::lock_keys`] in the
+/// same transaction.
+pub(super) async fn rotate(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    new_next: &str,
+) -> Result<SigningKeys> {
+    let old = read(tx, tenant).await?.ok_or_else(|| {
+        StoreError::Invalid("the tenant has no signing keys to rotate yet".to_string())
+    })?;
+    let keys = SigningKeys {
+        current: old.next,
+        next: new_next.to_string(),
+    };
+    write(tx, tenant, &keys).await?;
+    Ok(keys)
+}

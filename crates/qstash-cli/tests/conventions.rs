@@ -96,23 +96,40 @@ fn problems(name: &str, text: &str) -> Vec<String> {
     found
 }
 
-/// The text of the function starting at `lines[0]`, up to its closing brace.
+/// The text of the function starting at `lines[0]`, up to its closing brace (braces inside
+/// string and character literals, such as `format!("{}")`, do not count).
 fn function_body(lines: &[&str]) -> String {
     let mut depth = 0usize;
     let mut opened = false;
+    let mut in_string = false;
     let mut body = String::new();
     for line in lines {
         body.push_str(line);
         body.push('\n');
-        for c in line.chars() {
-            match c {
-                '{' => {
-                    depth += 1;
-                    opened = true;
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if in_string {
+                match c {
+                    '\\' => i += 1,
+                    '"' => in_string = false,
+                    _ => {}
                 }
-                '}' => depth = depth.saturating_sub(1),
-                _ => {}
+            } else {
+                match c {
+                    '"' => in_string = true,
+                    '/' if chars.get(i + 1) == Some(&'/') => break,
+                    '\'' if chars.get(i + 2) == Some(&'\'') => i += 2,
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
             }
+            i += 1;
         }
         if opened && depth == 0 {
             break;

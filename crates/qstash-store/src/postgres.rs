@@ -2379,40 +2379,11 @@ async fn cancel(
 }
 
 async fn read_keys<C: GenericClient>(c: &C) -> Result<Option<SigningKeys>> {
-    let found = rows(
-        c,
-        "SELECT key, value FROM settings WHERE key = $1 OR key = $2",
-        &[&KEY_CURRENT, &KEY_NEXT],
-    )
-    .await?;
-    let (mut current, mut next) = (None, None);
-    for row in &found {
-        let key: &str = col(row, 0)?;
-        let value: String = col(row, 1)?;
-        if key == KEY_CURRENT {
-            current = Some(value);
-        } else {
-            next = Some(value);
-        }
-    }
-    match (current, next) {
-        (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
-        (None, None) => Ok(None),
-        _ => Err(corrupt("signing keys")),
-    }
+    tenant_keys::read_pair(c, KEY_CURRENT, KEY_NEXT, "signing keys").await
 }
 
 async fn write_keys(tx: &Transaction<'_>, keys: &SigningKeys) -> Result<()> {
-    for (key, value) in [(KEY_CURRENT, &keys.current), (KEY_NEXT, &keys.next)] {
-        exec(
-            tx,
-            "INSERT INTO settings (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            &[&key, value],
-        )
-        .await?;
-    }
-    Ok(())
+    tenant_keys::write_pair(tx, KEY_CURRENT, KEY_NEXT, keys).await
 }
 
 /// Serializes the transactions that read and write the signing keys of this schema.

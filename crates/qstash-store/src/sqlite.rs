@@ -2109,31 +2109,11 @@ fn cancel(conn: &Connection, tenant: &str, id: &str, now: Millis) -> Result<Canc
 }
 
 fn read_keys(conn: &Connection) -> Result<Option<SigningKeys>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")
-        .db()?;
-    let current: Option<String> = stmt
-        .query_row([KEY_CURRENT], |row| row.get(0))
-        .optional()
-        .db()?;
-    let next: Option<String> = stmt
-        .query_row([KEY_NEXT], |row| row.get(0))
-        .optional()
-        .db()?;
-    match (current, next) {
-        (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
-        (None, None) => Ok(None),
-        _ => Err(corrupt("signing keys")),
-    }
+    tenant_keys::read_pair(conn, KEY_CURRENT, KEY_NEXT, "signing keys")
 }
 
 fn write_keys(conn: &Connection, keys: &SigningKeys) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")
-        .db()?;
-    stmt.execute([KEY_CURRENT, keys.current.as_str()]).db()?;
-    stmt.execute([KEY_NEXT, keys.next.as_str()]).db()?;
-    Ok(())
+    tenant_keys::write_pair(conn, KEY_CURRENT, KEY_NEXT, keys)
 }
 
 // ---------------------------------------------------------------------------------------------

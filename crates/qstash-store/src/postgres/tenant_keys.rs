@@ -12,6 +12,18 @@ use crate::{Result, SigningKeys, StoreError};
 /// The tenant's pair, if it has one (both rows in one statement, so one snapshot).
 pub(super) async fn read<C: GenericClient>(c: &C, tenant: &str) -> Result<Option<SigningKeys>> {
     let (current_key, next_key) = tenant_key_names(tenant);
+    read_pair(c, &current_key, &next_key, "tenant signing keys").await
+}
+
+/// The pair stored under the settings `current_key` and `next_key` (a tenant's, or the
+/// store-wide pair; both rows in one statement, so one snapshot); `what` names it in a
+/// corruption error.
+pub(super) async fn read_pair<C: GenericClient>(
+    c: &C,
+    current_key: &str,
+    next_key: &str,
+    what: &str,
+) -> Result<Option<SigningKeys>> {
     let found = rows(
         c,
         "SELECT key, value FROM settings WHERE key = $1 OR key = $2",
@@ -31,18 +43,28 @@ pub(super) async fn read<C: GenericClient>(c: &C, tenant: &str) -> Result<Option
     match (current, next) {
         (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
         (None, None) => Ok(None),
-        _ => Err(corrupt("tenant signing keys")),
+        _ => Err(corrupt(what)),
     }
 }
 
 async fn write(tx: &Transaction<'_>, tenant: &str, keys: &SigningKeys) -> Result<()> {
     let (current_key, next_key) = tenant_key_names(tenant);
-    for (key, value) in [(&current_key, &keys.current), (&next_key, &keys.next)] {
+    write_pair(tx, &current_key, &next_key, keys).await
+}
+
+/// Stores `keys` under the settings `current_key` and `next_key`.
+pub(super) async fn write_pair(
+    tx: &Transaction<'_>,
+    current_key: &str,
+    next_key: &str,
+    keys: &SigningKeys,
+) -> Result<()> {
+    for (key, value) in [(current_key, &keys.current), (next_key, &keys.next)] {
         exec(
             tx,
             "INSERT INTO settings (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            &[key, value],
+            &[&key, value],
         )
         .await?;
     }

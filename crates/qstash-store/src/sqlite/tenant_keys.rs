@@ -10,32 +10,52 @@ use crate::{Result, SigningKeys, StoreError};
 /// The tenant's pair, if it has one.
 pub(super) fn read(conn: &Connection, tenant: &str) -> Result<Option<SigningKeys>> {
     let (current_key, next_key) = tenant_key_names(tenant);
+    read_pair(conn, &current_key, &next_key, "tenant signing keys")
+}
+
+/// The pair stored under the settings `current_key` and `next_key` (a tenant's, or the
+/// store-wide pair); `what` names it in a corruption error.
+pub(super) fn read_pair(
+    conn: &Connection,
+    current_key: &str,
+    next_key: &str,
+    what: &str,
+) -> Result<Option<SigningKeys>> {
     let mut stmt = conn
         .prepare_cached("SELECT value FROM settings WHERE key = ?1")
         .db()?;
     let current: Option<String> = stmt
-        .query_row([&current_key], |row| row.get(0))
+        .query_row([current_key], |row| row.get(0))
         .optional()
         .db()?;
     let next: Option<String> = stmt
-        .query_row([&next_key], |row| row.get(0))
+        .query_row([next_key], |row| row.get(0))
         .optional()
         .db()?;
     match (current, next) {
         (Some(current), Some(next)) => Ok(Some(SigningKeys { current, next })),
         (None, None) => Ok(None),
-        _ => Err(corrupt("tenant signing keys")),
+        _ => Err(corrupt(what)),
     }
 }
 
 fn write(conn: &Connection, tenant: &str, keys: &SigningKeys) -> Result<()> {
     let (current_key, next_key) = tenant_key_names(tenant);
+    write_pair(conn, &current_key, &next_key, keys)
+}
+
+/// Stores `keys` under the settings `current_key` and `next_key`.
+pub(super) fn write_pair(
+    conn: &Connection,
+    current_key: &str,
+    next_key: &str,
+    keys: &SigningKeys,
+) -> Result<()> {
     let mut stmt = conn
         .prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")
         .db()?;
-    stmt.execute([current_key.as_str(), keys.current.as_str()])
-        .db()?;
-    stmt.execute([next_key.as_str(), keys.next.as_str()]).db()?;
+    stmt.execute([current_key, keys.current.as_str()]).db()?;
+    stmt.execute([next_key, keys.next.as_str()]).db()?;
     Ok(())
 }
 

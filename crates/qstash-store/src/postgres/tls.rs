@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use percent_encoding::percent_decode_str;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -71,7 +72,9 @@ pub(super) fn split_url(url: &str) -> Result<(String, Mode, Option<String>)> {
                     }
                 }
             }
-            "sslrootcert" => root = Some(percent_decode(value)),
+            "sslrootcert" => {
+                root = Some(percent_decode_str(value).decode_utf8_lossy().into_owned());
+            }
             _ => kept.push(pair),
         }
     }
@@ -81,28 +84,6 @@ pub(super) fn split_url(url: &str) -> Result<(String, Mode, Option<String>)> {
         format!("{base}?{}", kept.join("&"))
     };
     Ok((rest, mode, root))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The tokio-postgres mode for ours (the `verify-*` modes require TLS; the connector checks).

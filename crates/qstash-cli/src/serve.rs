@@ -27,7 +27,7 @@ pub(crate) struct Tuning {
     #[arg(long, env = "QSTASH_MAX_RETRIES", default_value_t = 10)]
     max_retries: u32,
     /// How far ahead a delay or not-before may reach (400 beyond it).
-    #[arg(long, env = "QSTASH_MAX_DELAY", default_value = "7d", value_parser = parse_delay)]
+    #[arg(long, env = "QSTASH_MAX_DELAY", default_value = "365d", value_parser = parse_delay)]
     max_delay: Delay,
     /// How long deduplication ids are remembered.
     #[arg(long, env = "QSTASH_DEDUP_WINDOW", default_value = "10m", value_parser = parse_delay)]

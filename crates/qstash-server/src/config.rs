@@ -11,7 +11,7 @@ pub struct Limits {
     pub max_body: usize,
     /// The most retries a message may ask for (400 above it). Default 10.
     pub max_retries: u32,
-    /// How far ahead a delay or not-before may reach (400 beyond it). Default 7 days.
+    /// How far ahead a delay or not-before may reach (400 beyond it). Default 365 days.
     pub max_delay: Duration,
     /// How long a deduplication id is remembered. Default 10 minutes.
     pub dedup_window: Duration,
@@ -28,7 +28,7 @@ impl Default for Limits {
         Limits {
             max_body: 1024 * 1024,
             max_retries: 10,
-            max_delay: Duration::from_secs(7 * 24 * 3600),
+            max_delay: Duration::from_secs(365 * 24 * 3600),
             dedup_window: Duration::from_secs(600),
             max_batch: 1000,
             max_run_steps: 1000,

@@ -162,7 +162,7 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
             "Upstash-Retries",
         ),
         (
-            vec![("Upstash-Delay", "8d")],
+            vec![("Upstash-Delay", "366d")],
             "b".into(),
             400,
             "Upstash-Delay",
@@ -360,7 +360,8 @@ async fn a_message_can_be_read_back() {
         .publish(
             &dest,
             &[
-                ("Upstash-Delay", "1h"),
+                // Ten days: the SDKs' own examples use it, and the default limit is a year.
+                ("Upstash-Delay", "10d"),
                 ("Upstash-Retries", "4"),
                 ("Upstash-Forward-X-A", "1"),
             ],

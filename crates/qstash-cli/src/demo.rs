@@ -283,7 +283,8 @@ fn summary(log: &RunLog, url: &str, keys: &Keys, endpoint: &str) -> String {
     format!(
         "demo: run {} ended {}{took}: {outcome}\n\
          \n\
-         The server keeps running (Ctrl-C stops it and the endpoint). Try, in another shell:\n\
+         The server keeps running (Ctrl-C stops it and the endpoint). See the run in the console,\n\
+         {url}/console/#/runs/{}, or try, in another shell:\n\
          \n\
          \x20 export {bin_dir}QSTASH_URL={url} QSTASH_TOKEN={}\n\
          \x20 qstash logs          # the runs and their steps\n\
@@ -295,6 +296,7 @@ fn summary(log: &RunLog, url: &str, keys: &Keys, endpoint: &str) -> String {
          \x20 qstash events        # every message's events\n",
         log.workflow_run_id.as_str(),
         log.workflow_state.as_deref().unwrap_or("-"),
+        log.workflow_run_id.as_str(),
         keys.token,
     )
 }

@@ -76,14 +76,14 @@ export async function dlqPage(view) {
       table(
         "Dead letters, newest first (live)",
         [
-          ["", checkbox],
+          ["Select", checkbox],
           ["Dead letter", (m) => h("a", { href: `#/dlq/${encodeURIComponent(m.dlqId)}`, class: "mono" }, m.dlqId)],
           ["URL", (m) => m.url, "url mono"],
           ["Status", (m) => m.responseStatus ?? "", "num"],
           ["Label", (m) => (m.labels ?? []).join(", ") || m.label || ""],
           ["Failed", (m) => time(m.createdAt)],
           ["Run", (m) => (m.workflowRunId ? h("a", { href: `#/runs/${encodeURIComponent(m.workflowRunId)}`, class: "mono" }, m.workflowRunId) : "")],
-          ["", (m) => action("Retry", async () => {
+          ["Action", (m) => action("Retry", async () => {
             const id = await retry(m.dlqId);
             await tick();
             return `Retried as ${id}.`;

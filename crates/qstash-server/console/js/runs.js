@@ -166,10 +166,14 @@ function timeline(run, flat, retries) {
       const at = step.createdAt ?? previous;
       const next = flat[i + 1]?.createdAt ?? run.workflowRunCompletedAt ?? end;
       const gap = GAPS.includes(step.stepType);
-      // A sleep or wait lasts from its record until the next step: drawn as a gap.
+      // A sleep or wait lasts from its record for its length (a wait: until the next step),
+      // drawn as a gap; the next step runs from the gap's end.
+      let gapEnd = next;
+      if (step.sleepFor) gapEnd = Math.min(next, at + Number(step.sleepFor) * 1000);
+      else if (step.sleepUntil) gapEnd = Math.min(next, Math.max(at, Number(step.sleepUntil) * 1000));
       const from = gap ? at : previous;
-      const to = gap ? next : at;
-      previous = at;
+      const to = gap ? gapEnd : at;
+      previous = gap ? gapEnd : at;
       const failedTries = retries[i] ?? [];
       const bar = h("div", { class: `bar${gap ? " gap" : ""}` });
       bar.style.left = pct(from);

@@ -13,6 +13,8 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === "style") Object.assign(el.style, v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
+  // A block that may scroll is reachable with the keyboard.
+  if (tag === "pre" && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
   for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : String(c));

@@ -88,17 +88,18 @@ export async function runPage(view, id) {
       return;
     }
     const flat = flatten(run);
-    // Redrawn only when something changed (the run's state or a new step).
-    const key = `${run.workflowState}:${flat.length}:${run.workflowRunCompletedAt ?? ""}`;
+    if (run.workflowState === "RUN_FAILED" && !dlq) {
+      // Its dead letter, for resume and restart (looked for until it is there).
+      const list = await call("/v2/workflows/dlq", { params: { count: 1000 } });
+      dlq = (list.messages ?? []).find((m) => m.workflowRunId === id) ?? null;
+    }
+    // Redrawn only when something changed (the run's state, a new step, its dead letter).
+    const key = `${run.workflowState}:${flat.length}:${run.workflowRunCompletedAt ?? ""}:${dlq?.dlqId ?? ""}`;
     if (key === lastKey) {
       if (run.workflowState === "RUN_STARTED") drawHead(run);
       return;
     }
     lastKey = key;
-    if (run.workflowState === "RUN_FAILED" && !dlq) {
-      const list = await call("/v2/workflows/dlq", { params: { count: 1000 } });
-      dlq = (list.messages ?? []).find((m) => m.workflowRunId === id) ?? null;
-    }
     drawHead(run);
     const retries = await Promise.all(
       flat.map((s, i) => (i > 0 && flat[i - 1].messageId ? attemptsOf(flat[i - 1].messageId).catch(() => []) : [])),
@@ -122,12 +123,12 @@ export async function runPage(view, id) {
       );
     }
     if (run.workflowState === "RUN_FAILED" && dlq) {
-      for (const [what, path] of [["Resume", "resume"], ["Restart", "restart"]]) {
+      for (const [what, path, done] of [["Resume", "resume", "Resumed"], ["Restart", "restart", "Restarted"]]) {
         buttons.push(
           action(`${what} run`, async () => {
             const r = await call(`/v2/workflows/dlq/${path}/${encodeURIComponent(dlq.dlqId)}`, { method: "POST" });
             location.hash = `#/runs/${encodeURIComponent(r.workflowRunId)}`;
-            return `${what}d as ${r.workflowRunId}.`;
+            return `${done} as ${r.workflowRunId}.`;
           }),
         );
       }

@@ -168,6 +168,46 @@ await page.getByText("RUN_SUCCESS").first().waitFor();
 await shot("03-run");
 await accessible("run");
 
+// --- 2b. A step that fails before it succeeds shows its failed attempts.
+const FEATURES = WORKFLOW.replace(/\/workflow$/, "/features");
+const flakyRun = await api(DEV, DEV_TOKEN, `/v2/trigger/${FEATURES}`, {
+  method: "POST",
+  headers: { "Content-Type": "application/json", "Upstash-Retries": "5", "Upstash-Retry-Delay": "300" },
+  body: JSON.stringify({ tag: "retry", failUntil: "console-flag" }),
+});
+await page.goto(`${DEV}/console/#/runs/${flakyRun.workflowRunId}`);
+await page.getByRole("heading", { name: `Run ${flakyRun.workflowRunId}` }).waitFor();
+await until("a failed attempt of the flaky step", async () => {
+  const ev = await api(DEV, DEV_TOKEN, `/v2/events?state=RETRY`);
+  return ev.events.length > 0;
+});
+await fetch(FEATURES.replace(/\/features$/, "/flags/console-flag"), { method: "POST" });
+await page.getByText("RUN_SUCCESS").first().waitFor({ timeout: 30_000 });
+const flakyStep = page.locator("ol.timeline > li", { has: page.locator(".step-name", { hasText: /^flaky$/ }) });
+await flakyStep.getByText(/failed attempts? before/).waitFor({ timeout: 10_000 });
+check((await flakyStep.locator("ul.retries li").count()) >= 1, "the flaky step lists its failed attempts");
+check((await flakyStep.locator("pre").textContent()).includes("flaky:retry"), "the flaky step's output");
+await shot("03b-run-retries");
+
+// --- 2c. A failed run is restarted from its page.
+const failedRun = await api(DEV, DEV_TOKEN, `/v2/trigger/${WORKFLOW}`, {
+  method: "POST",
+  headers: { "Content-Type": "application/json", "Upstash-Retries": "0", "Upstash-Label": "will-fail" },
+  body: JSON.stringify({ n: 4, fail: true }),
+});
+await page.goto(`${DEV}/console/#/runs/${failedRun.workflowRunId}`);
+await page.getByText("RUN_FAILED").first().waitFor({ timeout: 30_000 });
+await page.getByRole("button", { name: "Resume run" }).waitFor();
+await page.getByRole("button", { name: "Restart run" }).click();
+const restartedId = await until("the restarted run's page", async () => {
+  const hash = await page.evaluate(() => location.hash);
+  const id = decodeURIComponent(hash.slice("#/runs/".length));
+  return hash.startsWith("#/runs/wfr_") && id !== failedRun.workflowRunId ? id : null;
+});
+await page.getByRole("heading", { name: `Run ${restartedId}` }).waitFor();
+const restarted = await api(DEV, DEV_TOKEN, `/v2/workflows/logs?workflowRunId=${restartedId}`);
+check(restarted.runs.length === 1, "the restart is a new run of this tenant");
+
 // --- 3. A failing message lands in the DLQ page; its retry button makes it succeed.
 const failing = await api(DEV, DEV_TOKEN, `/v2/publish/${RECEIVER}/flaky`, {
   method: "POST",
@@ -200,6 +240,17 @@ await until("the retried message delivered", async () => {
   return ev.events.some((e) => e.state === "DELIVERED");
 });
 await until("the dead letter gone from the list", async () => (await dlqRow.count()) === 0);
+// Bulk: every dead letter left (the failed runs') selected and deleted at once.
+// (The failed run and its restart, which fails too, each left one.)
+const rowsLeft = await until("both failed runs' dead letters", async () => {
+  const l = (await api(DEV, DEV_TOKEN, "/v2/dlq")).messages.length;
+  return l >= 2 && (await page.locator("main tbody tr").count()) === l ? l : null;
+});
+await page.getByLabel("Select all").check();
+await page.getByText(`${rowsLeft} selected`).waitFor();
+await page.getByRole("button", { name: "Delete selected" }).click();
+await page.getByText("The DLQ is empty.").waitFor({ timeout: 10_000 });
+check((await api(DEV, DEV_TOKEN, "/v2/dlq")).messages.length === 0, "the server's DLQ is empty");
 
 // --- 4. Messages: the event stream, and a message cancelled from the console.
 const delayed = await api(DEV, DEV_TOKEN, `/v2/publish/${RECEIVER}/later`, {

@@ -283,8 +283,7 @@ fn summary(log: &RunLog, url: &str, keys: &Keys, endpoint: &str) -> String {
     format!(
         "demo: run {} ended {}{took}: {outcome}\n\
          \n\
-         The server keeps running (Ctrl-C stops it and the endpoint). See the run in the console,\n\
-         {url}/console/#/runs/{}, or try, in another shell:\n\
+         The server keeps running (Ctrl-C stops it and the endpoint). Try, in another shell:\n\
          \n\
          \x20 export {bin_dir}QSTASH_URL={url} QSTASH_TOKEN={}\n\
          \x20 qstash logs          # the runs and their steps\n\
@@ -293,10 +292,14 @@ fn summary(log: &RunLog, url: &str, keys: &Keys, endpoint: &str) -> String {
          \x20 qstash trigger {endpoint}/workflow --content-type application/json \\\n\
          \x20   --body '{{\"n\": 4, \"fail\": true}}' --retries 1 --retry-delay 500 --failure-callback\n\
          \x20 qstash dlq list      # the failed run's message\n\
-         \x20 qstash events        # every message's events\n",
+         \x20 qstash events        # every message's events\n\
+         \n\
+         The run in the web console:\n\
+         \x20 {url}/console/#token={}&then=/runs/{}\n",
         log.workflow_run_id.as_str(),
         log.workflow_state.as_deref().unwrap_or("-"),
-        log.workflow_run_id.as_str(),
         keys.token,
+        crate::serve::fragment(&keys.token),
+        log.workflow_run_id.as_str(),
     )
 }

@@ -365,8 +365,8 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
     )
 }
 
-/// `token` for a URL's fragment: every byte but unreserved ones (and `=`) percent-encoded.
-fn fragment(token: &str) -> String {
+/// `token` for the console's URL fragment (`#token=…`): every byte but unreserved ones (and `=`) percent-encoded.
+pub(crate) fn fragment(token: &str) -> String {
     let mut out = String::with_capacity(token.len());
     for b in token.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~=".contains(&b) {

@@ -77,7 +77,10 @@ fn the_demo_runs_the_example_workflow_to_its_end() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("http://127.0.0.1:{port}/console/#/runs/wfr_")),
+        out.contains(&format!(
+            "http://127.0.0.1:{port}/console/#token={}&then=/runs/wfr_",
+            qstash_server::DEV_TOKEN
+        )),
         "{out}"
     );
     let endpoint: u16 = out

@@ -175,7 +175,10 @@ const flakyRun = await api(DEV, DEV_TOKEN, `/v2/trigger/${FEATURES}`, {
   headers: { "Content-Type": "application/json", "Upstash-Retries": "5", "Upstash-Retry-Delay": "300" },
   body: JSON.stringify({ tag: "retry", failUntil: "console-flag" }),
 });
-await page.goto(`${DEV}/console/#/runs/${flakyRun.workflowRunId}`);
+// The link form qstash dev --demo prints: it logs in and opens the run's page.
+await page.evaluate(() => sessionStorage.clear());
+await page.goto(`${DEV}/console/#token=${encodeURIComponent(DEV_TOKEN)}&then=/runs/${flakyRun.workflowRunId}`);
+await page.reload();
 await page.getByRole("heading", { name: `Run ${flakyRun.workflowRunId}` }).waitFor();
 await until("a failed attempt of the flaky step", async () => {
   const ev = await api(DEV, DEV_TOKEN, `/v2/events?state=RETRY`);

@@ -73,11 +73,12 @@ function loginPage(problem) {
 
 /** Shows the page of the current hash. */
 async function route() {
-  // `#token=…` (printed by qstash dev) logs in once and is removed from the address.
-  const m = location.hash.match(/^#token=(.+)$/);
+  // `#token=…` (printed by qstash dev), optionally `&then=/runs/ID`, logs in once and is
+  // removed from the address.
+  const m = location.hash.match(/^#token=([^&]+)(?:&then=(\/[^&]*))?$/);
   if (m) {
     setToken(decodeURIComponent(m[1]));
-    history.replaceState(null, "", `${location.pathname}#/runs`);
+    history.replaceState(null, "", `${location.pathname}#${m[2] ?? "/runs"}`);
   }
   if (!token()) return loginPage();
   const [path, ...rest] = location.hash.replace(/^#\/?/, "").split("/");

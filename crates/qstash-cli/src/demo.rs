@@ -292,9 +292,14 @@ fn summary(log: &RunLog, url: &str, keys: &Keys, endpoint: &str) -> String {
          \x20 qstash trigger {endpoint}/workflow --content-type application/json \\\n\
          \x20   --body '{{\"n\": 4, \"fail\": true}}' --retries 1 --retry-delay 500 --failure-callback\n\
          \x20 qstash dlq list      # the failed run's message\n\
-         \x20 qstash events        # every message's events\n",
+         \x20 qstash events        # every message's events\n\
+         \n\
+         The run in the web console:\n\
+         \x20 {url}/console/#token={}&then=/runs/{}\n",
         log.workflow_run_id.as_str(),
         log.workflow_state.as_deref().unwrap_or("-"),
         keys.token,
+        crate::serve::fragment(&keys.token),
+        log.workflow_run_id.as_str(),
     )
 }

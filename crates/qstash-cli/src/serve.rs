@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use qstash_delay::Delay;
 use qstash_server::{
-    DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig, DestinationPolicy,
-    HttpLimits, Limits, MetricsAccess, Retention, RunningServer, Server, ServerBuilder, Token,
+    Console, DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN, DeliveryConfig,
+    DestinationPolicy, HttpLimits, Limits, MetricsAccess, Retention, RunningServer, Server,
+    ServerBuilder, Token,
 };
 use qstash_store::Store;
 use qstash_store::postgres::{PgOptions, PgStore};
@@ -182,6 +183,9 @@ pub(crate) struct DevArgs {
     /// The next signing key.
     #[arg(long, default_value = DEV_NEXT_SIGNING_KEY, hide_default_value = true)]
     next_signing_key: String,
+    /// Do not serve the web console at /console (served by default).
+    #[arg(long)]
+    no_console: bool,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -239,6 +243,10 @@ pub(crate) struct ServeArgs {
     /// Serves `GET /metrics` without a token on its own address (keep it private).
     #[arg(long, env = "QSTASH_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// Serves the web console at /console; each tenant logs in with its token and sees only
+    /// its own work.
+    #[arg(long, env = "QSTASH_CONSOLE")]
+    console: bool,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -328,12 +336,25 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
                 .signing_keys(current, next)
                 // A laptop's server calls whatever the developer runs, loopback first.
                 .destination_policy(DestinationPolicy::allow_all());
+            let builder = if args.no_console {
+                builder
+            } else {
+                builder.console(Console::new().store(format!("SQLite {}", db.display())))
+            };
             args.tuning.apply(builder)
         },
         move |server| {
             let url = server.url();
+            let console = if args.no_console {
+                String::new()
+            } else {
+                format!(
+                    "  console: {url}/console/#token={}\n",
+                    fragment(&banner_keys.token)
+                )
+            };
             format!(
-                "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n",
+                "qstash dev server on {url}\n  store:   {} (delete it to start afresh)\n  QSTASH_URL={url}\n  QSTASH_TOKEN={}\n  QSTASH_CURRENT_SIGNING_KEY={}\n  QSTASH_NEXT_SIGNING_KEY={}\n{console}",
                 args.data_dir.join("qstash.db").display(),
                 banner_keys.token,
                 banner_keys.current,
@@ -342,6 +363,19 @@ pub(crate) fn dev(args: &DevArgs, outer_token: Option<&str>) -> Result<String, F
         },
         demo,
     )
+}
+
+/// `token` for the console's URL fragment (`#token=…`): every byte but unreserved ones (and `=`) percent-encoded.
+pub(crate) fn fragment(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Takes the data directory's lock file (`qstash.lock`, an advisory lock held while the
@@ -427,6 +461,11 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
         }
     };
     let policy = args.destination_policy()?;
+    let console = args.console.then(|| match &store_url {
+        // The path stays with the operator: tenants see only the kind of store.
+        StoreUrl::Sqlite(_) => Console::new().store("SQLite"),
+        StoreUrl::Postgres { .. } => Console::new().store("PostgreSQL"),
+    });
     let metrics = match &args.metrics_token {
         Some(t) => MetricsAccess::Bearer(Token::new(t.trim()).map_err(|_| {
             Failure::input("--metrics-token: a token must be non-empty visible ASCII")
@@ -456,6 +495,9 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
             if let Some(addr) = metrics_listen {
                 builder = builder.metrics_listen(addr);
             }
+            if let Some(console) = console {
+                builder = builder.console(console);
+            }
             for t in &tokens {
                 builder = builder.token(t.clone()).map_err(|_| {
                     Failure::input("--tokens: a token must be non-empty visible ASCII")
@@ -466,12 +508,18 @@ pub(crate) fn serve(args: &ServeArgs, outer_token: Option<&str>) -> Result<Strin
             }
             args.tuning.apply(builder)
         },
-        |server| match server.metrics_addr() {
-            Some(m) => format!(
-                "qstash server on {}\n  metrics: http://{m}/metrics\n",
-                server.url()
-            ),
-            None => format!("qstash server on {}\n", server.url()),
+        move |server| {
+            let mut text = format!("qstash server on {}\n", server.url());
+            if let Some(m) = server.metrics_addr() {
+                text.push_str(&format!("  metrics: http://{m}/metrics\n"));
+            }
+            if args.console {
+                text.push_str(&format!(
+                    "  console: {}/console/ (log in with a tenant's token)\n",
+                    server.url()
+                ));
+            }
+            text
         },
         None,
     )

@@ -71,6 +71,18 @@ fn the_demo_runs_the_example_workflow_to_its_end() {
         );
     }
     assert!(out.contains("qstash logs"), "{out}");
+    // The banner links the console; the summary links the run's page in it.
+    assert!(
+        out.contains(&format!("console: http://127.0.0.1:{port}/console/#token=")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "http://127.0.0.1:{port}/console/#token={}&then=/runs/wfr_",
+            qstash_server::DEV_TOKEN
+        )),
+        "{out}"
+    );
     let endpoint: u16 = out
         .lines()
         .find_map(|l| l.strip_prefix("demo: workflow endpoint on http://127.0.0.1:"))

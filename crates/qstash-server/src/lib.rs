@@ -5,6 +5,8 @@
 //! `Upstash-Signature` JWT, retried with the message's retry-delay program (or `Retry-After`, or
 //! the default backoff), with callbacks after every attempt, a failure callback and a dead letter
 //! when it fails for good. Every token is a tenant: no endpoint shows one token another's data.
+//! With [`ServerBuilder::console`], it also serves a web console at `/console` that reads and
+//! acts through the same API with a tenant's token.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +38,7 @@
 
 mod api;
 mod config;
+mod console;
 mod destination;
 mod engine;
 mod error;
@@ -56,6 +59,7 @@ use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use config::{DeliveryConfig, InvalidToken, Limits, MetricsAccess, Token};
+pub use console::{ASSETS as CONSOLE_ASSETS, Asset, Console};
 pub use destination::{Cidr, DestinationPolicy, DestinationRefused, SystemResolver};
 pub use http::HttpLimits;
 /// The DNS resolver interface a server may be given ([`ServerBuilder::resolver`]).
@@ -109,6 +113,7 @@ pub struct ServerBuilder {
     resolver: Arc<dyn Resolve>,
     metrics: MetricsAccess,
     metrics_listen: Option<SocketAddr>,
+    console: Option<Console>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -123,6 +128,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("destinations", &self.destinations)
             .field("metrics", &self.metrics)
             .field("metrics_listen", &self.metrics_listen)
+            .field("console", &self.console)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +154,7 @@ impl Server {
             resolver: Arc::new(SystemResolver),
             metrics: MetricsAccess::Open,
             metrics_listen: None,
+            console: None,
         }
     }
 }
@@ -210,6 +217,14 @@ impl ServerBuilder {
     /// free port; see [`RunningServer::metrics_addr`]).
     pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
         self.metrics_listen = Some(addr);
+        self
+    }
+
+    /// Serves the web console at `/console` (off by default; `qstash dev` turns it on, `qstash
+    /// serve` with `--console`). Its pages read and act through the API with a tenant's token,
+    /// so it shows each tenant only its own work.
+    pub fn console(mut self, console: Console) -> Self {
+        self.console = Some(console);
         self
     }
 
@@ -303,7 +318,11 @@ impl ServerBuilder {
                 }
             })
         });
-        let app = api::router(state);
+        let console = self.console.map(|c| console::router(state.clone(), c));
+        let mut app = api::router(state);
+        if let Some(console) = console {
+            app = app.merge(console);
+        }
         let api_task = tokio::spawn(http::serve(listener, app, self.http, stop_rx));
         Ok(RunningServer {
             local_addr,

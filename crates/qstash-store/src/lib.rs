@@ -45,6 +45,19 @@
 //!   processes with `LISTEN`/`NOTIFY` ([`Store::due_wakeups`]).
 //!
 //! Any backend must pass the [`conformance`] suite (feature `conformance`).
+//!
+//! # Layout
+//! - This file: the crate's modules and re-exports; [`Store`] (the trait) lives in `store.rs`,
+//!   the model types in `model.rs`, [`StoreError`] and [`StoreErrorKind`] in `error.rs`, all
+//!   re-exported here (`qstash_store::StoreError`, …). `codec.rs` holds the encodings both SQL
+//!   backends share, `flow.rs` their flow-control arithmetic.
+//! - One module per backend, `sqlite/` and `postgres/`: `mod.rs` holds the store type, its
+//!   options and its [`Store`] implementation; one file per job beside it (`schema.rs` with the
+//!   numbered migrations under `migrations/NNN_name.sql`, the writer, the row decoding) and
+//!   one per area for its SQL (`messages.rs`, `claim.rs`, `finish.rs`, `runs.rs`,
+//!   `waiters.rs`, `flow.rs`, `dlq.rs`, `events.rs`, `tenant_keys.rs`, `retention.rs`).
+//! - `conformance/`: the suite, one file per area, and the
+//!   [`conformance_tests!`](crate::conformance_tests) macro that makes one test per check.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub use async_trait::async_trait;

@@ -1,4 +1,5 @@
-//! Unit tests of the backend's private parts: encodings, query plans, migrations.
+//! Unit tests of the backend's private parts: error kinds from SQLSTATE codes, schema names,
+//! encodings.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! Unit tests of the backend's private parts: encodings, query plans, migrations.
+//! Unit tests of the backend's private parts: encodings, query plans, migrating an old file.
 
 use super::schema::MIGRATIONS;
 use super::*;

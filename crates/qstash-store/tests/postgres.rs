@@ -103,12 +103,11 @@ async fn fresh(url: &str) -> (PgStore, Schema) {
     (store, schema)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
-async fn conformance_suite() {
-    let url = database_url();
-    conformance::run_all(|| fresh(&url)).await;
-}
+// One test per conformance check, each on a fresh schema: `conformance_suite::<check>`.
+qstash_store::conformance_tests!(
+    #[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
+    fresh_store = fresh(&database_url())
+);
 
 /// Two stores (two processes) on one database, many claimers each: a message is claimed once
 /// per lease, and after the lease ends once more, by exactly one claimer.

@@ -16,10 +16,8 @@ fn fresh() -> (SqliteStore, TempDir) {
     (store, dir)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance_suite() {
-    conformance::run_all(|| async { fresh() }).await;
-}
+// One test per conformance check, each on a fresh file: `conformance_suite::<check>`.
+qstash_store::conformance_tests!(fresh_store = async { fresh() });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_survives_reopen() {

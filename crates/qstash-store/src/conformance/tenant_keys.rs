@@ -1,5 +1,6 @@
-//! Conformance checks of each tenant's own signing keys
-//! ([`Store::tenant_signing_keys_or_init`], [`Store::rotate_tenant_signing_keys`]).
+//! Conformance checks of the signing keys: the store-wide pair ([`Store::signing_keys_or_init`],
+//! [`Store::rotate_signing_keys`]) and each tenant's own ([`Store::tenant_signing_keys_or_init`],
+//! [`Store::rotate_tenant_signing_keys`]).
 
 use std::sync::Arc;
 
@@ -123,5 +124,43 @@ pub async fn concurrent_tenant_signing_keys<S: Store>(store: Arc<S>) {
             .await
             .expect("keys of tz"),
         first
+    );
+}
+
+/// The first proposed pair is kept; rotation makes next current.
+pub async fn signing_keys<S: Store>(store: &S) {
+    let first = SigningKeys {
+        current: "sig_one".to_string(),
+        next: "sig_two".to_string(),
+    };
+    let second = SigningKeys {
+        current: "sig_x".to_string(),
+        next: "sig_y".to_string(),
+    };
+    assert_eq!(
+        store
+            .signing_keys_or_init(first.clone())
+            .await
+            .expect("keys"),
+        first
+    );
+    assert_eq!(
+        store.signing_keys_or_init(second).await.expect("keys"),
+        first,
+        "the first pair is kept"
+    );
+    let rotated = store
+        .rotate_signing_keys("sig_three".to_string())
+        .await
+        .expect("rotate");
+    let expected = SigningKeys {
+        current: "sig_two".to_string(),
+        next: "sig_three".to_string(),
+    };
+    assert_eq!(rotated, expected);
+    assert_eq!(
+        store.signing_keys_or_init(first).await.expect("keys"),
+        expected,
+        "rotation is stored"
     );
 }

@@ -1,13 +1,35 @@
-//! A tenant's own signing keys in the PostgreSQL store: two rows of `settings` per tenant
-//! (`signing_key_current:<tenant>`, `signing_key_next:<tenant>`). Writes run under the
-//! schema's signing-keys lock ([`super::lock_keys`]), so concurrent first uses in several
-//! processes store one pair.
+//! The signing keys in the PostgreSQL store: the store-wide pair and a tenant's own, two rows of
+//! `settings` each (`signing_key_current:<tenant>`, `signing_key_next:<tenant>` for a tenant).
+//! Writes run under the schema's signing-keys lock ([`lock_keys`]), so concurrent first uses in
+//! several processes store one pair.
 
 use deadpool_postgres::{GenericClient, Transaction};
 
+use super::schema::{KEYS_LOCK, LOCK_KEY};
 use super::{col, exec, rows};
-use crate::codec::{corrupt, tenant_key_names};
+use crate::codec::{KEY_CURRENT, KEY_NEXT, corrupt, tenant_key_names};
 use crate::{Result, SigningKeys, StoreError};
+
+/// The store-wide pair, if there is one.
+pub(super) async fn read_keys<C: GenericClient>(c: &C) -> Result<Option<SigningKeys>> {
+    read_pair(c, KEY_CURRENT, KEY_NEXT, "signing keys").await
+}
+
+/// Writes the store-wide pair.
+pub(super) async fn write_keys(tx: &Transaction<'_>, keys: &SigningKeys) -> Result<()> {
+    write_pair(tx, KEY_CURRENT, KEY_NEXT, keys).await
+}
+
+/// Serializes the transactions that read and write the signing keys of this schema.
+pub(super) async fn lock_keys(tx: &Transaction<'_>) -> Result<()> {
+    exec(
+        tx,
+        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || ':keys') + $2)",
+        &[&LOCK_KEY, &KEYS_LOCK],
+    )
+    .await?;
+    Ok(())
+}
 
 /// The tenant's pair, if it has one (both rows in one statement, so one snapshot).
 pub(super) async fn read<C: GenericClient>(c: &C, tenant: &str) -> Result<Option<SigningKeys>> {

@@ -1,11 +1,22 @@
-//! A tenant's own signing keys in the SQLite store: two rows of `settings` per tenant
-//! (`signing_key_current:<tenant>`, `signing_key_next:<tenant>`), written by the writer thread.
+//! The signing keys in the SQLite store: the store-wide pair and a tenant's own, two rows of
+//! `settings` each (`signing_key_current:<tenant>`, `signing_key_next:<tenant>` for a tenant),
+//! written by the writer thread.
 
 use rusqlite::{Connection, OptionalExtension};
 
 use super::Db;
-use crate::codec::{corrupt, tenant_key_names};
+use crate::codec::{KEY_CURRENT, KEY_NEXT, corrupt, tenant_key_names};
 use crate::{Result, SigningKeys, StoreError};
+
+/// The store-wide pair, if there is one.
+pub(super) fn read_keys(conn: &Connection) -> Result<Option<SigningKeys>> {
+    read_pair(conn, KEY_CURRENT, KEY_NEXT, "signing keys")
+}
+
+/// Writes the store-wide pair.
+pub(super) fn write_keys(conn: &Connection, keys: &SigningKeys) -> Result<()> {
+    write_pair(conn, KEY_CURRENT, KEY_NEXT, keys)
+}
 
 /// The tenant's pair, if it has one.
 pub(super) fn read(conn: &Connection, tenant: &str) -> Result<Option<SigningKeys>> {

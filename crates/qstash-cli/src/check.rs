@@ -1,9 +1,10 @@
-//! `qstash check delay|retry-delay|flow-control VALUE`: the canonical form and meaning of a
-//! value, or the error with the value echoed and a caret under the fault.
+//! `qstash check delay|retry-delay|flow-control|cron VALUE`: the canonical form and meaning
+//! of a value, or the error with the value echoed and a caret under the fault.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use qstash_cron::Cron;
 use qstash_delay::Delay;
 use qstash_flow_control::FlowControl;
 use qstash_retry_delay::RetryDelay;
@@ -12,6 +13,9 @@ use crate::diagnostic::Diagnostic;
 
 /// How many retries `check retry-delay` previews.
 const PREVIEW: u32 = 5;
+
+/// How many ticks `check cron` lists.
+const TICKS: usize = 5;
 
 /// `check delay`.
 pub fn delay(value: &str) -> Result<String, Diagnostic> {
@@ -69,6 +73,63 @@ pub fn flow_control(value: &str) -> Result<String, Diagnostic> {
             "rate:        at most {r} starts per {}{default}",
             fc.period()
         );
+    }
+    Ok(out)
+}
+
+/// `check cron`: the canonical form, the zone and the next ticks after `from` (an RFC 3339
+/// time; now without it), in UTC and, with a `CRON_TZ` zone, local time.
+pub fn cron(value: &str, from: Option<&str>) -> Result<String, Diagnostic> {
+    let cron = Cron::parse(value).map_err(|e| Diagnostic::at(e.to_string(), value, e.span()))?;
+    let after = match from {
+        Some(from) => {
+            let ts: jiff::Timestamp = from.parse().map_err(|e| {
+                Diagnostic::at(
+                    format!("--from: not an RFC 3339 time ({e})"),
+                    from,
+                    0..from.len(),
+                )
+            })?;
+            u64::try_from(ts.as_millisecond())
+                .map_err(|_| Diagnostic::at("--from: before 1970", from, 0..from.len()))?
+        }
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let mut out = format!(
+        "canonical: {cron}
+"
+    );
+    match cron.zone() {
+        Some(zone) => {
+            let _ = writeln!(out, "zone:      {zone}");
+        }
+        None => out.push_str(
+            "zone:      UTC (no CRON_TZ)
+",
+        ),
+    }
+    let _ = writeln!(
+        out,
+        "next {TICKS} ticks after {}:",
+        crate::show::time(after)
+    );
+    let mut any = false;
+    for tick in cron.ticks_after(after).take(TICKS) {
+        any = true;
+        let utc = crate::show::time(tick);
+        match (cron.zone(), cron.local_time(tick)) {
+            (Some(_), Some(local)) => {
+                let _ = writeln!(out, "  {utc}  {local}");
+            }
+            _ => {
+                let _ = writeln!(out, "  {utc}");
+            }
+        }
+    }
+    if !any {
+        out.push_str("  none before the year 5000\n");
     }
     Ok(out)
 }
@@ -152,6 +213,44 @@ mod tests {
         );
         let out = flow_control("rate=100, period=60").unwrap();
         assert!(out.contains("at most 100 starts per 1m\n"), "{out}");
+    }
+
+    #[test]
+    fn cron_lists_ticks_in_utc_and_local_time() {
+        let out = cron(
+            "CRON_TZ=America/New_York 0 9 * * mon-fri",
+            Some("2026-03-06T12:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "canonical: CRON_TZ=America/New_York 0 9 * * MON-FRI\n\
+             zone:      America/New_York\n\
+             next 5 ticks after 2026-03-06T12:00:00Z:\n  \
+             2026-03-06T14:00:00Z  2026-03-06T09:00:00-05:00\n  \
+             2026-03-09T13:00:00Z  2026-03-09T09:00:00-04:00\n  \
+             2026-03-10T13:00:00Z  2026-03-10T09:00:00-04:00\n  \
+             2026-03-11T13:00:00Z  2026-03-11T09:00:00-04:00\n  \
+             2026-03-12T13:00:00Z  2026-03-12T09:00:00-04:00\n"
+        );
+        let out = cron("*/30 * * * *", Some("2026-01-01T00:00:00Z")).unwrap();
+        assert!(out.contains("zone:      UTC (no CRON_TZ)\n"), "{out}");
+        assert!(out.ends_with("  2026-01-01T02:30:00Z\n"), "{out}");
+    }
+
+    #[test]
+    fn cron_errors_point_at_the_field() {
+        let err = cron("0 25 * * *", None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "error: invalid cron \"0 25 * * *\": the hour field \"25\" is out of range 0-23 at \
+             byte 2\n  |\n  | 0 25 * * *\n  |   ^^"
+        );
+        let err = cron("* * * * *", Some("tomorrow")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("error: --from: not an RFC 3339 time"),
+            "{err}"
+        );
     }
 
     #[test]

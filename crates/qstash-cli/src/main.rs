@@ -136,6 +136,9 @@ enum Command {
         what: CheckWhat,
         /// The value, as it would travel in its header.
         value: String,
+        /// `check cron`: list the ticks after this RFC 3339 time instead of after now.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
     },
     /// Show when each retry of a failing delivery happens.
     RetrySchedule {
@@ -182,6 +185,8 @@ enum CheckWhat {
     RetryDelay,
     /// An Upstash-Flow-Control-Value (`parallelism=2, rate=5, period=1m`).
     FlowControl,
+    /// An Upstash-Cron schedule (`0 9 * * MON-FRI`, `CRON_TZ=America/New_York 0 9 * * *`).
+    Cron,
 }
 
 fn main() -> ExitCode {
@@ -204,10 +209,14 @@ fn main() -> ExitCode {
 /// Runs the command and returns what to print on stdout.
 fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
-        Command::Check { what, value } => match what {
-            CheckWhat::Delay => check::delay(&value),
-            CheckWhat::RetryDelay => check::retry_delay(&value),
-            CheckWhat::FlowControl => check::flow_control(&value),
+        Command::Check { what, value, from } => match (what, from) {
+            (CheckWhat::Cron, from) => check::cron(&value, from.as_deref()),
+            (_, Some(_)) => Err(diagnostic::Diagnostic::new(
+                "--from applies to `qstash check cron` only",
+            )),
+            (CheckWhat::Delay, None) => check::delay(&value),
+            (CheckWhat::RetryDelay, None) => check::retry_delay(&value),
+            (CheckWhat::FlowControl, None) => check::flow_control(&value),
         }
         .map_err(Failure::Input),
         Command::RetrySchedule { expr, retries } => {

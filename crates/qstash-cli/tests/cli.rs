@@ -180,6 +180,47 @@ fn check_flow_control_and_retry_delay() {
 }
 
 #[test]
+fn check_cron_lists_the_next_ticks() {
+    let o = qstash(&[
+        "check",
+        "cron",
+        "CRON_TZ=Europe/Berlin 30 2 * * *",
+        "--from",
+        "2026-03-28T12:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // March 29th's 02:30 does not exist in Berlin: it fires right after the gap.
+    assert_eq!(
+        stdout(&o),
+        "canonical: CRON_TZ=Europe/Berlin 30 2 * * *\n\
+         zone:      Europe/Berlin\n\
+         next 5 ticks after 2026-03-28T12:00:00Z:\n  \
+         2026-03-29T01:00:00Z  2026-03-29T03:00:00+02:00\n  \
+         2026-03-30T00:30:00Z  2026-03-30T02:30:00+02:00\n  \
+         2026-03-31T00:30:00Z  2026-03-31T02:30:00+02:00\n  \
+         2026-04-01T00:30:00Z  2026-04-01T02:30:00+02:00\n  \
+         2026-04-02T00:30:00Z  2026-04-02T02:30:00+02:00\n"
+    );
+
+    let o = qstash(&["check", "cron", "0 9 * * MON-FRY"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: invalid cron \"0 9 * * MON-FRY\": the day of week field \"MON-FRY\": \"FRY\" is \
+         not a day of week name (SUN-SAT) at byte 12\n  |\n  | 0 9 * * MON-FRY\n  |             ^^^\n"
+    );
+    assert_eq!(stdout(&o), "");
+
+    let o = qstash(&["check", "delay", "1s", "--from", "2026-01-01T00:00:00Z"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--from applies to `qstash check cron` only"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn retry_schedule_table() {
     let o = qstash(&["retry-schedule", "1000 * (1 + retried)", "--retries", "3"]);
     assert_eq!(o.status.code(), Some(0));

@@ -69,6 +69,7 @@ mod client;
 mod error;
 mod logs;
 mod messages;
+mod notify;
 mod publish;
 mod rate_limit;
 mod replay;
@@ -81,6 +82,7 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind};
 pub use logs::{DlqPages, EventPages, LogPages, PagedQuery, Pages};
+pub use notify::NotifyResult;
 pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;

@@ -58,6 +58,7 @@ impl Api {
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| server_error(what, e))?;
         if status == StatusCode::BAD_REQUEST {
+            tracing::debug!(what, answer = %String::from_utf8_lossy(&body), "the server answered 400: the run has ended");
             return Ok(Answer::RunEnded);
         }
         if !status.is_success() {
@@ -137,13 +138,13 @@ impl Api {
         headers: &BTreeMap<String, String>,
         body: String,
     ) -> Result<Answer<()>, Error> {
+        let mut headers = headers.clone();
+        headers.insert("content-type".into(), "application/json".into());
+        headers.insert("upstash-method".into(), "POST".into());
         let mut b = self.request(http::Method::POST, &format!("/v2/publish/{url}"))?;
-        for (k, v) in headers {
+        for (k, v) in &headers {
             b = b.header(k.as_str(), v.as_str());
         }
-        b = b
-            .header("content-type", "application/json")
-            .header("upstash-method", "POST");
         Ok(match self.send("POST /v2/publish", b.body(body)).await? {
             Answer::Ok(_) => Answer::Ok(()),
             Answer::RunEnded => Answer::RunEnded,

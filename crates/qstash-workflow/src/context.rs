@@ -166,11 +166,16 @@ enum Resolved {
         step_id: u64,
         concurrent: u64,
     },
+    /// Another step of the group runs: wait until it is done, then stop.
+    AwaitGroup,
 }
 
 struct Group {
     members: Vec<Lazy>,
     resolution: Option<Vec<Result<Resolved, Error>>>,
+    /// The step of the group that runs has finished.
+    settled: bool,
+    waiting: Vec<Waker>,
 }
 
 struct State {
@@ -183,6 +188,8 @@ struct State {
     groups: Vec<Group>,
     executing: Option<String>,
     outcome: Option<Outcome>,
+    /// A step's code failed (kept for the request's answer whatever the workflow does).
+    failure: Option<Error>,
 }
 
 /// The replay of one request: the recorded steps, the step calls made so far and what is to
@@ -231,12 +238,45 @@ impl Executor {
                 groups: Vec::new(),
                 executing: None,
                 outcome: None,
+                failure: None,
             }),
         }
     }
 
     pub(crate) fn take_outcome(&self) -> Option<Outcome> {
         lock(&self.state).outcome.take()
+    }
+
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        lock(&self.state).failure.take()
+    }
+
+    /// The running step of `group` is done: the others of the group stop now.
+    fn settle(&self, group: usize) {
+        let wakers = {
+            let mut st = lock(&self.state);
+            let g = &mut st.groups[group];
+            g.settled = true;
+            std::mem::take(&mut g.waiting)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Waits until the running step of `group` is done.
+    async fn await_group(&self, group: usize) {
+        std::future::poll_fn(|cx| {
+            let mut st = lock(&self.state);
+            let g = &mut st.groups[group];
+            if g.settled {
+                Poll::Ready(())
+            } else {
+                g.waiting.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     fn register(&self, lazy: Lazy) -> Result<(usize, usize), Error> {
@@ -266,6 +306,8 @@ impl Executor {
                 st.groups.push(Group {
                     members: Vec::new(),
                     resolution: None,
+                    settled: false,
+                    waiting: Vec::new(),
                 });
                 let g = st.groups.len() - 1;
                 st.open = Some(g);
@@ -426,6 +468,13 @@ impl Executor {
                 }
                 let mut out = all(Error::suspended());
                 out[index] = self.execute(st, lazy, target, len as u64);
+                if let Ok(Resolved::Execute { .. }) = out[index] {
+                    for (i, slot) in out.iter_mut().enumerate() {
+                        if i != index {
+                            *slot = Ok(Resolved::AwaitGroup);
+                        }
+                    }
+                }
                 out
             }
             None => {
@@ -527,11 +576,18 @@ impl Executor {
         }
     }
 
-    /// One step call: registers it, lets the rest of its group register, and resolves.
-    async fn step(&self, lazy: Lazy) -> Result<Resolved, Error> {
+    /// One step call: registers it, lets the rest of its group register, and resolves;
+    /// returns its group too.
+    async fn step(&self, lazy: Lazy) -> Result<(usize, Resolved), Error> {
         let ticket = self.register(lazy)?;
         YieldOnce::default().await;
-        self.resolve(ticket)
+        match self.resolve(ticket)? {
+            Resolved::AwaitGroup => {
+                self.await_group(ticket.0).await;
+                Err(Error::suspended())
+            }
+            other => Ok((ticket.0, other)),
+        }
     }
 }
 
@@ -649,21 +705,36 @@ impl<P> Context<P> {
             kind: LazyKind::Run,
         };
         match self.exec.step(lazy.clone()).await? {
-            Resolved::Memo(step) => parse_out(&step).map_err(|e| e.with_step(name)),
-            Resolved::Execute {
-                step_id,
-                concurrent,
-            } => {
+            (_, Resolved::Memo(step)) => parse_out(&step).map_err(|e| e.with_step(name)),
+            (
+                group,
+                Resolved::Execute {
+                    step_id,
+                    concurrent,
+                },
+            ) => {
                 self.exec.set_executing(Some(name.to_owned()));
                 let result = f().await;
                 self.exec.set_executing(None);
-                let value = result
-                    .map_err(|e| Error::new(ErrorKind::Step, e.to_string()).with_step(name))?;
-                let mut step = lazy.base(step_id, concurrent);
-                step.out = Some(Value::String(serde_json::to_string(&value)?));
-                self.exec.finish_run(&lazy, &step)?;
+                let done = match result {
+                    Ok(value) => serde_json::to_string(&value)
+                        .map_err(Error::from)
+                        .and_then(|out| {
+                            let mut step = lazy.base(step_id, concurrent);
+                            step.out = Some(Value::String(out));
+                            self.exec.finish_run(&lazy, &step)
+                        })
+                        .map_err(|e| e.with_step(name)),
+                    Err(e) => Err(Error::new(ErrorKind::Step, e.to_string()).with_step(name)),
+                };
+                if let Err(e) = &done {
+                    lock(&self.exec.state).failure = Some(e.clone());
+                }
+                self.exec.settle(group);
+                done?;
                 Err(Error::suspended())
             }
+            (_, Resolved::AwaitGroup) => Err(Error::suspended()),
         }
     }
 
@@ -691,9 +762,9 @@ impl<P> Context<P> {
             name: name.to_owned(),
             kind,
         };
-        match self.exec.step(lazy).await? {
+        match self.exec.step(lazy).await?.1 {
             Resolved::Memo(_) => Ok(()),
-            Resolved::Execute { .. } => Err(Error::suspended()),
+            Resolved::Execute { .. } | Resolved::AwaitGroup => Err(Error::suspended()),
         }
     }
 
@@ -708,9 +779,9 @@ impl<P> Context<P> {
             name: name.to_owned(),
             kind: LazyKind::Call(Box::new(request)),
         };
-        match self.exec.step(lazy).await? {
+        match self.exec.step(lazy).await?.1 {
             Resolved::Memo(step) => CallResponse::from_step(&step).map_err(|e| e.with_step(name)),
-            Resolved::Execute { .. } => Err(Error::suspended()),
+            Resolved::Execute { .. } | Resolved::AwaitGroup => Err(Error::suspended()),
         }
     }
 
@@ -732,7 +803,7 @@ impl<P> Context<P> {
                 timeout: format!("{}s", timeout.as_secs().max(1)),
             },
         };
-        match self.exec.step(lazy).await? {
+        match self.exec.step(lazy).await?.1 {
             Resolved::Memo(step) => {
                 let event_data = match &step.out {
                     Some(Value::String(s)) => {
@@ -746,7 +817,7 @@ impl<P> Context<P> {
                     event_data,
                 })
             }
-            Resolved::Execute { .. } => Err(Error::suspended()),
+            Resolved::Execute { .. } | Resolved::AwaitGroup => Err(Error::suspended()),
         }
     }
 

@@ -128,7 +128,10 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
             .unwrap_or_default()
             .to_owned();
         match self.dispatch(&parts.uri, &parts.headers, &body).await {
-            Ok(r) => r,
+            Ok(r) => {
+                tracing::debug!(run_id, status = %r.status(), "workflow request answered");
+                r
+            }
             Err(e) => {
                 tracing::warn!(run_id, error = %e, "workflow request failed");
                 error_response(&e, Some(&run_id))
@@ -314,6 +317,12 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
             return Ok(ok_response(&run_id, "duplicate-step"));
         }
         let steps = wire::deduplicate(steps);
+        tracing::debug!(
+            run_id,
+            lazy = body.is_empty(),
+            steps = ?steps.iter().map(|s| (s.step_id, s.target_step, s.step_name.as_str())).collect::<Vec<_>>(),
+            "step delivery"
+        );
         let payload: P = parse_payload(&payload).map_err(|e| {
             Error::non_retryable(format!(
                 "the run's payload is not the workflow's input type: {e}"
@@ -334,6 +343,7 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
         let api = &self.shared.api;
         match (outcome, result) {
             (Some(Outcome::Send(outgoing)), _) => {
+                tracing::debug!(run_id, ?outgoing, "handing over");
                 api.send_outgoing(&outgoing).await?;
             }
             (Some(Outcome::Discard), _) => {}
@@ -525,7 +535,10 @@ pub(crate) async fn run_workflow<P>(
         payload,
         exec: exec.clone(),
     };
-    let result = f(ctx).await;
+    let result = match (f(ctx).await, exec.take_failure()) {
+        (Err(e), Some(failure)) if e.is_suspended() => Err(failure),
+        (result, _) => result,
+    };
     (exec.take_outcome(), result)
 }
 

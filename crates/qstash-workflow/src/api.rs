@@ -58,7 +58,7 @@ impl Api {
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| server_error(what, e))?;
         if status == StatusCode::BAD_REQUEST {
-            tracing::debug!(what, answer = %String::from_utf8_lossy(&body), "the server answered 400: the run has ended");
+            tracing::info!(what, answer = %String::from_utf8_lossy(&body), "the server answered 400: the run has ended");
             return Ok(Answer::RunEnded);
         }
         if !status.is_success() {

@@ -138,6 +138,7 @@ impl CallRequest {
         let mut run_headers = exec.run.headers.clone();
         run_headers.init = false;
         run_headers.call = true;
+        run_headers.failure_url = None;
         run_headers.run_id.clone_from(&exec.run.run_id);
         run_headers.url.clone_from(&exec.run.url);
         run_headers.content_type = Some(content_type.clone());

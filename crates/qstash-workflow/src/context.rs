@@ -492,6 +492,8 @@ impl Executor {
         let mut h = self.run.headers.clone();
         h.init = false;
         h.call = call;
+        // The run's failure callback is the one its Init message carries.
+        h.failure_url = None;
         h.run_id.clone_from(&self.run.run_id);
         h.url.clone_from(&self.run.url);
         h.build()

@@ -224,7 +224,6 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
             retries: o.retries,
             retry_delay: o.retry_delay.clone(),
             flow_control: o.flow_control.clone(),
-            failure_url: o.failure.as_ref().map(|_| url.to_owned()),
             ..RunHeaders::default()
         }
     }
@@ -240,6 +239,8 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
     ) -> Result<Response<Body>, Error> {
         let mut rh = self.run_headers(url);
         rh.init = true;
+        // The failure function: the run's failure callback is this workflow.
+        rh.failure_url = self.shared.options.failure.as_ref().map(|_| url.to_owned());
         rh.run_id.clone_from(&run_id);
         rh.user_headers = user_headers(headers);
         rh.content_type = header(headers, "content-type").map(str::to_owned);

@@ -1,5 +1,6 @@
 //! An async client of the QStash API: it starts workflow runs
-//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs; it
+//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs,
+//! releases runs waiting for an event ([`Client::notify`]); it
 //! publishes messages ([`Client::publish_url`], [`Client::publish`],
 //! [`Client::publish_batch`]), reads and cancels them ([`Client::message`],
 //! [`Client::cancel_message`]), reads their events ([`Client::events`]), manages the

@@ -549,6 +549,7 @@ pub(crate) enum Op {
     RotateSigningKeys,
     FlowControl,
     FlowControls,
+    Notify,
 }
 
 impl Op {
@@ -572,6 +573,7 @@ impl Op {
             Op::RotateSigningKeys => "rotate_signing_keys",
             Op::FlowControl => "flow_control",
             Op::FlowControls => "flow_controls",
+            Op::Notify => "notify",
         }
     }
 }

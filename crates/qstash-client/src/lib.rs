@@ -1,5 +1,6 @@
 //! An async client of the QStash API: it starts workflow runs
-//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs; it
+//! (`POST /v2/trigger/{workflowUrl}`), in batches too, cancels runs and reads their logs,
+//! releases runs waiting for an event ([`Client::notify`]); it
 //! publishes messages ([`Client::publish_url`], [`Client::publish`],
 //! [`Client::publish_batch`]), reads and cancels them ([`Client::message`],
 //! [`Client::cancel_message`]), reads their events ([`Client::events`]), manages the
@@ -69,6 +70,7 @@ mod client;
 mod error;
 mod logs;
 mod messages;
+mod notify;
 mod publish;
 mod rate_limit;
 mod replay;
@@ -81,6 +83,7 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind};
 pub use logs::{DlqPages, EventPages, LogPages, PagedQuery, Pages};
+pub use notify::NotifyResult;
 pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;

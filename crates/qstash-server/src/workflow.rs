@@ -5,13 +5,12 @@
 //! called once per step with every step so far; it answers by publishing the next step message
 //! (`Upstash-Workflow-RunId` and friends) and, at the end, `DELETE /v2/workflows/runs/{id}`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use qstash_protocol::{FailureTarget, PublishRequest, TriggerRequest};
 use qstash_store::{FlowLimits, Millis, NewMessage, NewRun, RunLink, RunStep};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole, header_pairs};
+pub(crate) use crate::engine::steps::steps_body;
 
 /// The configuration a trigger gave its run, applied to every later message of the run
 /// (upstream feature `WF_TriggerOnConfig`). Stored as JSON with the run.
@@ -167,27 +166,6 @@ fn failure_function_headers(run_id: &str, url: &str) -> Vec<(String, String)> {
         ("Upstash-Workflow-Init".into(), "false".into()),
         ("Upstash-Workflow-Calltype".into(), "failureCall".into()),
     ]
-}
-
-/// The body of a step delivery: `[{"messageId", "body": <standard base64>, "callType": "step"}]`
-/// in step order.
-pub(crate) fn steps_body(steps: &[RunStep]) -> Vec<u8> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Raw<'a> {
-        message_id: &'a str,
-        body: String,
-        call_type: &'static str,
-    }
-    let raw: Vec<Raw<'_>> = steps
-        .iter()
-        .map(|s| Raw {
-            message_id: &s.message_id,
-            body: STANDARD.encode(&s.body),
-            call_type: "step",
-        })
-        .collect();
-    serde_json::to_vec(&raw).unwrap_or_default()
 }
 
 /// The workflow headers of a published message, when it belongs to a run.
@@ -362,33 +340,5 @@ pub(crate) fn add_callback_workflow_headers(
         if !forward.iter().any(|(n, _)| n.eq_ignore_ascii_case(&target)) {
             forward.push((target, value.clone()));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_body_is_standard_base64_in_order() {
-        let steps = [
-            RunStep {
-                seq: 0,
-                message_id: "m0".into(),
-                body: br#"{"n":1}"#.to_vec(),
-                created_at: 1,
-            },
-            RunStep {
-                seq: 1,
-                message_id: "m1".into(),
-                body: vec![0xfb, 0xff],
-                created_at: 2,
-            },
-        ];
-        let body = String::from_utf8(steps_body(&steps)).unwrap();
-        assert_eq!(
-            body,
-            r#"[{"messageId":"m0","body":"eyJuIjoxfQ==","callType":"step"},{"messageId":"m1","body":"+/8=","callType":"step"}]"#
-        );
     }
 }

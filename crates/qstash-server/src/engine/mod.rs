@@ -5,6 +5,7 @@
 pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
+pub(crate) mod steps;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -380,7 +381,7 @@ impl Engine {
                     .run_steps(&msg.tenant, &wf.run_id, Some(&msg.id))
                     .await
                 {
-                    Ok(steps) if !steps.is_empty() => Some(crate::workflow::steps_body(&steps)),
+                    Ok(steps) if !steps.is_empty() => Some(steps::steps_body(&steps)),
                     Ok(_) => Some(msg.body.clone()),
                     Err(e) => {
                         tracing::warn!(message_id = %msg.id, error = %e, "reading a run's steps failed");

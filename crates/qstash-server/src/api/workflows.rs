@@ -8,8 +8,8 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use qstash_protocol::{
-    BatchResponseEntry, BulkCancel, BulkCancelResponse, LogsQuery, LogsResponse, RunId,
-    TriggerBatch, TriggerRequest, TriggerResponse,
+    BatchResponseEntry, BulkCancel, BulkCancelResponse, DecodeErrorKind, LogsQuery, LogsResponse,
+    RunAgainOverrides, RunAgainQuery, TriggerBatch, TriggerRequest, TriggerResponse,
 };
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ use super::messages::read_body;
 use super::{AppState, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
-use crate::service::dlq::{Again, RunOverrides};
+use crate::service::dlq::Again;
 use crate::service::runs::RunEnd;
 
 pub(crate) async fn trigger(
@@ -164,7 +164,7 @@ async fn run_again_many(
     let overrides = run_overrides(headers)?;
     let runs: Vec<Value> = state
         .service()
-        .run_again_many(tenant, &ids, how, &overrides, now_ms())
+        .run_again_many(tenant, ids.dlq_ids(), how, &overrides, now_ms())
         .await?
         .into_iter()
         .map(|(run_id, created_at)| {
@@ -174,121 +174,22 @@ async fn run_again_many(
     Ok(Json(json!({ "workflowRuns": runs })))
 }
 
-/// The overrides a restart or resume gives in its headers.
-fn run_overrides(headers: &HeaderMap) -> ApiResult<RunOverrides> {
-    let mut o = RunOverrides {
-        run_id: match headers.get("upstash-workflow-runid") {
-            None => None,
-            Some(_) => Some(new_run_id(headers)?),
-        },
-        ..RunOverrides::default()
-    };
-    overrides(headers, &mut o)?;
-    Ok(o)
+/// The overrides of a restart or resume, from its headers.
+fn run_overrides(headers: &HeaderMap) -> ApiResult<RunAgainOverrides> {
+    RunAgainOverrides::from_headers(headers).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// The run id a restart or resume asks for (`Upstash-Workflow-RunId`), else a new one.
-fn new_run_id(headers: &HeaderMap) -> ApiResult<RunId> {
-    match headers.get("upstash-workflow-runid") {
-        None => Ok(RunId::generate()),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .and_then(|s| RunId::new(s).ok())
-            .ok_or_else(|| ApiError::bad_request("Upstash-Workflow-RunId is not a valid run id")),
-    }
-}
-
-/// What a restart or resume may change: `Upstash-Retries`, `Upstash-Retry-Delay`,
-/// `Upstash-Flow-Control-Key` and `Upstash-Label` (the SDK's `retries` and `flowControl`
-/// options, and upstream's other overrides).
-fn overrides(headers: &HeaderMap, config: &mut RunOverrides) -> ApiResult<()> {
-    if let Some(v) = headers.get("upstash-retry-delay") {
-        let expr = v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|e| qstash_retry_delay::RetryDelay::compile(e).is_ok())
-            .ok_or_else(|| {
-                ApiError::bad_request("Upstash-Retry-Delay is not a valid expression")
-            })?;
-        config.retry_delay = Some(expr.to_owned());
-    }
-    if let Some(v) = headers.get("upstash-label") {
-        let label = v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .ok_or_else(|| ApiError::bad_request("Upstash-Label must not be empty"))?;
-        config.label = Some(label.to_owned());
-    }
-    if let Some(v) = headers.get("upstash-retries") {
-        let retries = v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .ok_or_else(|| ApiError::bad_request("Upstash-Retries must be a number"))?;
-        config.retries = Some(retries);
-    }
-    if let Some(v) = headers.get("upstash-flow-control-key") {
-        let key = v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ApiError::bad_request("Upstash-Flow-Control-Key must not be empty"))?;
-        config.flow_key = Some(key.to_owned());
-    }
-    Ok(())
-}
-
-/// The `dlqIds` of a query (`dlqIds=a&dlqIds=b`, or comma-separated).
-fn dlq_ids(query: Option<&str>) -> ApiResult<Vec<String>> {
-    let mut ids = Vec::new();
-    for pair in query.unwrap_or("").split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if name == "dlqIds" || name == "dlqIds%5B%5D" || name == "dlqIds[]" {
-            let value = percent_decode(value);
-            ids.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
+/// The `dlqIds` of a bulk restart or resume.
+fn dlq_ids(query: Option<&str>) -> ApiResult<RunAgainQuery> {
+    RunAgainQuery::from_query(query.unwrap_or("")).map_err(|e| {
+        if e.kind() == DecodeErrorKind::MissingFilter {
+            ApiError::bad_request(
+                "give the dead letters as dlqIds=<id>&dlqIds=<id> (filters are not supported here)",
+            )
+        } else {
+            ApiError::bad_request(e.to_string())
         }
-    }
-    if ids.is_empty() {
-        return Err(ApiError::bad_request(
-            "give the dead letters as dlqIds=<id>&dlqIds=<id> (filters are not supported here)",
-        ));
-    }
-    Ok(ids)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    })
 }
 
 /// `POST /v2/workflows/dlq/restart?dlqIds=…` (the SDK's `client.dlq.restart`) →
@@ -311,21 +212,4 @@ pub(crate) async fn dlq_resume_many(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     run_again_many(&state, &tenant, query.as_deref(), Again::Resume, &headers).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dlq_ids_of_a_query() {
-        assert_eq!(
-            dlq_ids(Some("dlqIds=a&count=3&dlqIds=b%2Cc&dlqIds%5B%5D=d")).unwrap(),
-            ["a", "b", "c", "d"]
-        );
-        assert_eq!(dlq_ids(Some("dlqIds=dlq_%41+x")).unwrap(), ["dlq_A x"]);
-        assert!(dlq_ids(Some("label=x")).is_err());
-        assert!(dlq_ids(None).is_err());
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-    }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use qstash_protocol::{PublishBatch, PublishRequest, PublishResponse};
+use qstash_protocol::{PublishBatch, PublishRequest, PublishResponse, RunMessage};
 use qstash_store::{
     CreateRunOutcome, Dedup, EndRun, InsertOutcome, Millis, NewMessage, RunState, RunToCreate,
 };
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::{Error, Result, Service};
 use crate::engine::envelope::{Envelope, header_pairs};
 use crate::ids::message_id;
-use crate::workflow::{self, RunConfig, RunHeaders};
+use crate::workflow::{self, RunConfig};
 
 /// What accepting one message did.
 #[derive(Debug)]
@@ -130,7 +130,7 @@ impl Service {
                 batch.entries().len()
             )));
         }
-        if batch.entries().iter().any(|e| RunHeaders::of(e).is_some()) {
+        if batch.entries().iter().any(RunMessage::present) {
             // Messages of workflow runs each follow their run's rules.
             return self.batch_with_runs(tenant, batch, now).await;
         }
@@ -180,8 +180,12 @@ impl Service {
         self.check_destinations(&message).await?;
         let store = &self.engine().store;
         let id = message.id.clone();
-        let run_headers = RunHeaders::of(req);
-        if waiter.is_some() && !run_headers.as_ref().is_some_and(|h| !h.init && h.is_step()) {
+        let run_headers = RunMessage::of(req).map_err(|e| Error::invalid(e.to_string()))?;
+        if waiter.is_some()
+            && !run_headers
+                .as_ref()
+                .is_some_and(|h| !h.init() && h.is_step())
+        {
             return Err(Error::invalid(
                 "a wait must carry Upstash-Workflow-RunId of a started run, as a step \
                  (Upstash-Workflow-Init: false)",
@@ -191,8 +195,9 @@ impl Service {
             return Ok(Prepared::Message(message));
         };
         let mut envelope = Envelope::decode(&message.extra);
-        match store.get_run(tenant, &h.run_id).await? {
-            None if h.init => {
+        let run_id = h.run_id().as_str();
+        match store.get_run(tenant, run_id).await? {
+            None if h.init() => {
                 let url = message.destination.clone();
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
@@ -204,25 +209,23 @@ impl Service {
                 }))
             }
             None => Err(Error::invalid(format!(
-                "workflow run {} does not exist",
-                h.run_id
+                "workflow run {run_id} does not exist"
             ))),
             Some(run) if run.state != RunState::Started => Err(Error::invalid(format!(
-                "workflow run {} has ended ({})",
-                h.run_id,
+                "workflow run {run_id} has ended ({})",
                 run.state.as_str()
             ))),
             Some(run) => {
-                if h.init {
+                if h.init() {
                     // An Init message continues a run only as the answer to its trigger
                     // delivery, and only once.
-                    let steps = store.run_steps(tenant, &h.run_id, None).await?;
-                    if !h.trigger_by_sdk || !steps.is_empty() {
+                    let steps = store.run_steps(tenant, run_id, None).await?;
+                    if !h.trigger_by_sdk() || !steps.is_empty() {
                         let first = steps.first().map_or(id, |s| s.message_id.clone());
                         return Ok(Prepared::Answer(deduplicated(first)));
                     }
                 }
-                if h.is_step() && !h.init {
+                if h.is_step() && !h.init() {
                     check_step_body(&message.body)?;
                 }
                 if h.is_step() {

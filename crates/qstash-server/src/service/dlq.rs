@@ -2,7 +2,8 @@
 //! restarting or resuming the workflow run of a run's dead letter.
 
 use qstash_protocol::{
-    CallbackState, DlqDelete, DlqListResponse, DlqMessage, DlqQuery, FailureCallbackInfo, RunId,
+    CallbackState, DlqDelete, DlqListResponse, DlqMessage, DlqQuery, FailureCallbackInfo,
+    RunAgainOverrides, RunId,
 };
 use qstash_store::{DlqEntry, DlqFilter, Millis, NewRun, RunLink, RunToCreate};
 
@@ -23,35 +24,20 @@ pub(crate) enum Again {
     Resume,
 }
 
-/// What a restart or resume may change of the run's configuration, and the new run's id.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RunOverrides {
-    /// The new run's id (else a new one).
-    pub run_id: Option<RunId>,
-    /// The retries of the new run's messages.
-    pub retries: Option<u32>,
-    /// The retry-delay expression of the new run's messages.
-    pub retry_delay: Option<String>,
-    /// The flow-control key of the new run's messages.
-    pub flow_key: Option<String>,
-    /// The new run's label.
-    pub label: Option<String>,
-}
-
-impl RunOverrides {
-    fn apply(&self, config: &mut RunConfig) {
-        if let Some(d) = &self.retry_delay {
-            config.retry_delay = Some(d.clone());
-        }
-        if let Some(l) = &self.label {
-            config.labels = vec![l.clone()];
-        }
-        if let Some(r) = self.retries {
-            config.retries = Some(r);
-        }
-        if let Some(k) = &self.flow_key {
-            config.flow_key = Some(k.clone());
-        }
+/// Applies what a restart or resume overrides to the failed run's configuration. A new
+/// flow-control key keeps the run's limits (the value sent beside it is checked, not applied).
+fn apply_overrides(o: &RunAgainOverrides, config: &mut RunConfig) {
+    if let Some(d) = &o.retry_delay {
+        config.retry_delay = Some(d.as_str().to_owned());
+    }
+    if let Some(l) = &o.label {
+        config.labels = vec![l.as_str().to_owned()];
+    }
+    if let Some(r) = o.retries {
+        config.retries = Some(r);
+    }
+    if let Some(k) = &o.flow_control_key {
+        config.flow_key = Some(k.as_str().to_owned());
     }
 }
 
@@ -123,7 +109,7 @@ impl Service {
         tenant: &str,
         dlq_id: &str,
         how: Again,
-        overrides: &RunOverrides,
+        overrides: &RunAgainOverrides,
         now: Millis,
     ) -> Result<(RunId, Millis)> {
         let (run_id, run) = self
@@ -140,7 +126,7 @@ impl Service {
         tenant: &str,
         dlq_ids: &[String],
         how: Again,
-        overrides: &RunOverrides,
+        overrides: &RunAgainOverrides,
         now: Millis,
     ) -> Result<Vec<(RunId, Millis)>> {
         if dlq_ids.len() > 1 && overrides.run_id.is_some() {
@@ -180,7 +166,7 @@ impl Service {
         tenant: &str,
         dlq_id: &str,
         how: Again,
-        overrides: &RunOverrides,
+        overrides: &RunAgainOverrides,
         now: Millis,
     ) -> Result<(RunId, RunToCreate)> {
         let store = &self.engine().store;
@@ -195,7 +181,7 @@ impl Service {
             .await?
             .ok_or_else(|| Error::not_found("workflow run"))?;
         let mut config = RunConfig::decode(&run.run.config);
-        overrides.apply(&mut config);
+        apply_overrides(overrides, &mut config);
         // The completed steps: up to the failed step message, or all of them when the failed
         // message is not a step (a call, the trigger's delivery).
         let copied = match how {

@@ -38,8 +38,8 @@ const NOT_FORWARDED: [&str; 6] = [
     "authorization",
     "content-length",
     "host",
-    "upstash-delay",
-    "upstash-not-before",
+    qstash_protocol::header::Known::Delay.as_str(),
+    qstash_protocol::header::Known::NotBefore.as_str(),
     "connection",
 ];
 
@@ -75,7 +75,7 @@ impl Service {
         }
         let delay = http::HeaderValue::from_str(&timeout)
             .map_err(|_| Error::invalid(format!("timeout: {timeout:?} is not a duration")))?;
-        message_headers.insert("upstash-delay", delay);
+        message_headers.insert(qstash_protocol::header::DELAY, delay);
         let destination = req.timeout_url.as_deref().unwrap_or(&req.url);
         let mut timed_out = step;
         timed_out.insert("waitTimeout".into(), Value::Bool(true));
@@ -173,7 +173,7 @@ fn waiter_view(waiter: &Waiter) -> Value {
     let kept: Vec<(String, String)> = m
         .headers
         .iter()
-        .filter(|(n, _)| !n.eq_ignore_ascii_case("upstash-delay"))
+        .filter(|(n, _)| !n.eq_ignore_ascii_case(qstash_protocol::header::DELAY.as_str()))
         .cloned()
         .collect();
     let headers = header_lists(&kept);

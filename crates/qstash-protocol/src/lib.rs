@@ -137,7 +137,7 @@ pub use run_message::{
 };
 pub use runs::{
     BulkCancel, BulkCancelResponse, CancelRun, LOGS_PATH, LogsQuery, LogsResponse, RUNS_PATH,
-    RunLog, RunState,
+    RunEndQuery, RunLog, RunState,
 };
 pub use trigger::{
     FailureCallback, FailureTarget, TRIGGER_PATH, TriggerRequest, TriggerRequestBuilder,

@@ -12,17 +12,13 @@ use super::{AppState, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 
+/// `GET /v2/dlq` (`source=workflow`: the dead letters of workflow runs only).
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<DlqListResponse>> {
-    // `source=workflow` lists the dead letters of workflow runs only.
-    let workflow = query
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|p| p == "source=workflow"))
-        .then_some(true);
-    list_filtered(state, tenant, query, workflow).await
+    list_filtered(state, tenant, query, false).await
 }
 
 /// `GET /v2/workflows/dlq`: the dead letters of workflow runs.
@@ -31,17 +27,18 @@ pub(crate) async fn list_workflow(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<DlqListResponse>> {
-    list_filtered(state, tenant, query, Some(true)).await
+    list_filtered(state, tenant, query, true).await
 }
 
 async fn list_filtered(
     state: AppState,
     Tenant(tenant): Tenant,
     query: Option<String>,
-    workflow: Option<bool>,
+    workflow_only: bool,
 ) -> ApiResult<Json<DlqListResponse>> {
     let q = DlqQuery::from_query(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let workflow = (workflow_only || q.workflow).then_some(true);
     Ok(Json(state.service().list_dlq(&tenant, &q, workflow).await?))
 }
 

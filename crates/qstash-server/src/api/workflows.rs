@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use qstash_protocol::{
     BatchResponseEntry, BulkCancel, BulkCancelResponse, DecodeErrorKind, LogsQuery, LogsResponse,
-    RunAgainOverrides, RunAgainQuery, TriggerBatch, TriggerRequest, TriggerResponse,
+    RunAgainOverrides, RunAgainQuery, RunEndQuery, TriggerBatch, TriggerRequest, TriggerResponse,
 };
 use serde_json::{Value, json};
 
@@ -68,8 +68,9 @@ pub(crate) async fn end_run(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let cancel = !matches!(query.as_deref(), Some(q) if q.split('&').any(|p| p == "cancel=false"));
-    let end = if cancel {
+    let q = RunEndQuery::from_query(query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let end = if q.cancel {
         RunEnd::Cancel
     } else {
         RunEnd::Success(body.to_vec())

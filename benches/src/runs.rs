@@ -1,6 +1,6 @@
 //! The workflow runs benchmark: the real `qstash` binary on a temporary embedded store and a
 //! minimal Rust workflow endpoint that speaks the SDK's step protocol
-//! (`crates/qstash-server/tests/common/workflow_endpoint.rs`, the same one the tests use).
+//! (`qstash_test_support::workflow_endpoint`, the same one the tests use).
 //!
 //! ```text
 //! cargo build --release -p qstash-cli && \
@@ -23,8 +23,6 @@
 //! Every run must end with the right result; a run that fails or a step that runs twice is
 //! reported. `--quick` (CI's smoke run) uses tiny numbers and ends in a few seconds.
 
-#[path = "../../crates/qstash-server/tests/common/workflow_endpoint.rs"]
-mod workflow_endpoint;
 
 mod server;
 
@@ -39,7 +37,7 @@ use server::{
     Result, Scratch, ServerProcess, TOKEN, clock_ticks, dir_size, locate_qstash, proc_cpu_ticks,
     proc_status_kib, wait_healthy,
 };
-use workflow_endpoint::{Endpoint, expected_result, input};
+use qstash_test_support::workflow_endpoint::{Endpoint, expected_result, input};
 
 #[derive(Debug, Clone)]
 struct Options {

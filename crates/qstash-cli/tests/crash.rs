@@ -4,8 +4,6 @@
 //! workflow run caught mid-way (sleeping, or with a step delivery in flight) still completes.
 
 mod common;
-#[path = "../../qstash-server/tests/common/workflow_endpoint.rs"]
-mod workflow_endpoint;
 
 use common::free_port;
 
@@ -197,7 +195,7 @@ fn logged_steps(run: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_every_workflow_run_still_completes() {
-    use workflow_endpoint::{Endpoint, expected_outs, expected_result, plan};
+    use qstash_test_support::workflow_endpoint::{Endpoint, expected_outs, expected_result, plan};
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("qstash.db");

@@ -1,8 +1,9 @@
-//! Decoding helpers shared by every request: single-valued headers and forwarded headers.
+//! Decoding helpers shared by every request: single-valued headers, booleans and forwarded
+//! headers.
 
 use http::{HeaderName, HeaderValue};
 
-use crate::error::{DecodeError, DecodeErrorKind, HeaderError};
+use crate::error::{DecodeError, DecodeErrorKind, HeaderError, ValueError, ValueErrorKind};
 use crate::forward::ForwardedHeaders;
 use crate::header::{ForwardPrefix, Known};
 use crate::values::check_header_value;
@@ -43,4 +44,24 @@ pub(crate) fn decode_forward(
         .map_err(|e| DecodeError::invalid(format!("{prefix_canonical}{bare}"), e))?;
     map.push(full.clone(), value.clone());
     Ok(())
+}
+
+/// Parses a boolean header (`Upstash-Content-Based-Deduplication`, `Upstash-Workflow-Init`):
+/// `true` or `false`, in any case.
+pub(crate) fn parse_bool(v: &[u8]) -> Result<bool, ValueError> {
+    if v.eq_ignore_ascii_case(b"true") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case(b"false") {
+        Ok(false)
+    } else if v.is_empty() {
+        Err(ValueError::new("boolean", ValueErrorKind::Empty, v, 0, 0))
+    } else {
+        Err(ValueError::new(
+            "boolean",
+            ValueErrorKind::UnknownValue,
+            v,
+            0,
+            v.len(),
+        ))
+    }
 }

@@ -208,6 +208,8 @@ pub struct DlqQuery {
     pub label: Option<Label>,
     /// Only entries whose last response had this status (100..=599).
     pub response_status: Option<u16>,
+    /// Only entries of workflow runs (`source=workflow`, as the workflow SDK lists them).
+    pub workflow: bool,
 }
 
 impl DlqQuery {
@@ -272,6 +274,9 @@ impl DlqQuery {
         if let Some(s) = self.response_status {
             q.pair("responseStatus", &s.to_string());
         }
+        if self.workflow {
+            q.pair("source", "workflow");
+        }
         strip_question_mark(q.0)
     }
 
@@ -292,6 +297,8 @@ impl DlqQuery {
                 "count" => param(&mut out.count, "count", value, parse_count)?,
                 "url" => param(&mut out.url, "url", value, Ok)?,
                 "label" => param(&mut out.label, "label", value, Label::new)?,
+                // Other sources list every entry.
+                "source" => out.workflow |= value == "workflow",
                 "responseStatus" => {
                     param(&mut out.response_status, "responseStatus", value, |s| {
                         let n = parse_u64("status", s.as_bytes(), 599)?;

@@ -56,7 +56,9 @@
 //! [`from_parts`](PublishRequest::from_parts)), [`PublishBatch`] (`POST /v2/batch`), and the
 //! bodies [`PublishResponse`], [`Message`], [`Event`] with [`EventsQuery`], [`DlqMessage`] with
 //! [`DlqQuery`] and [`DlqDelete`], [`CallbackBody`], [`SigningKeysResponse`] and
-//! [`FlowControlInfo`].
+//! [`FlowControlInfo`]. The workflow headers of a run's messages are read by [`RunMessage`],
+//! the overrides and `dlqIds` of a restart or resume of a run's dead letter by
+//! [`RunAgainOverrides`] and [`RunAgainQuery`].
 //!
 //! # Decoding rules
 //! - Header names are case-insensitive; unknown `Upstash-*` headers and other headers are
@@ -102,6 +104,8 @@ mod message;
 mod publish;
 mod publish_batch;
 mod response;
+mod run_again;
+mod run_message;
 mod runs;
 mod trigger;
 mod uri;
@@ -126,9 +130,14 @@ pub use message::{
 pub use publish::{MessageCallback, PUBLISH_PATH, PublishRequest, PublishRequestBuilder};
 pub use publish_batch::{BATCH_PATH, MAX_BATCH_ENTRIES, PublishBatch};
 pub use response::{ApiErrorKind, BatchResponseEntry, ErrorBody, TriggerResponse};
+pub use run_again::{RunAgainOverrides, RunAgainQuery};
+pub use run_message::{
+    CallType, FEATURE_SET, FeatureSet, RunMessage, WORKFLOW_CALL_TYPE, WORKFLOW_INIT,
+    WORKFLOW_TRIGGER_BY_SDK, WORKFLOW_URL,
+};
 pub use runs::{
     BulkCancel, BulkCancelResponse, CancelRun, LOGS_PATH, LogsQuery, LogsResponse, RUNS_PATH,
-    RunLog, RunState,
+    RunEndQuery, RunLog, RunState,
 };
 pub use trigger::{
     FailureCallback, FailureTarget, TRIGGER_PATH, TriggerRequest, TriggerRequestBuilder,

@@ -224,6 +224,45 @@ impl BulkCancel {
     }
 }
 
+/// The query of `DELETE /v2/workflows/runs/{workflowRunId}`: `?cancel=false` ends the run as
+/// a success with the request body as its result (the SDK's last call); `?cancel=true`, or no
+/// `cancel`, cancels it.
+///
+/// ```
+/// use qstash_protocol::RunEndQuery;
+///
+/// assert!(!RunEndQuery::from_query("cancel=false")?.cancel);
+/// assert!(RunEndQuery::from_query("")?.cancel);
+/// assert!(RunEndQuery::from_query("?cancel=yes").is_err());
+/// # Ok::<(), qstash_protocol::DecodeError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RunEndQuery {
+    /// Whether the run is cancelled (else it ends as a success).
+    pub cancel: bool,
+}
+
+impl RunEndQuery {
+    /// Decodes a query string (with or without a leading `?`); other parameters are ignored.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming `cancel` when it is not `true` or `false`, or is repeated.
+    pub fn from_query(query: &str) -> Result<RunEndQuery, DecodeError> {
+        let mut cancel = None;
+        for (key, value) in query_pairs(query.strip_prefix('?').unwrap_or(query)) {
+            if key == "cancel" {
+                param(&mut cancel, "cancel", value, |v| {
+                    crate::decode::parse_bool(v.as_bytes())
+                })?;
+            }
+        }
+        Ok(RunEndQuery {
+            cancel: cancel.unwrap_or(true),
+        })
+    }
+}
+
 /// Stores a decoded query parameter, failing when it was already set.
 pub(crate) fn param<T>(
     slot: &mut Option<T>,

@@ -41,9 +41,11 @@ fn dlq_query() -> impl Strategy<Value = DlqQuery> {
         prop::option::of("\\PC{1,30}"),
         prop::option::of("[!-+--~]{1,20}".prop_map(|s| Label::new(s).unwrap())),
         prop::option::of(0u16..=599),
+        any::<bool>(),
     )
-        .prop_map(|(cursor, count, url, label, response_status)| {
+        .prop_map(|(cursor, count, url, label, response_status, workflow)| {
             let mut q = DlqQuery::default();
+            q.workflow = workflow;
             q.cursor = cursor;
             q.count = count;
             q.url = url;

@@ -27,16 +27,6 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    pub(crate) fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
-    }
-
-    /// The same error with `prefix` before its message (`entry 3: …`).
-    pub(crate) fn prefixed(mut self, prefix: &str) -> ApiError {
-        self.message.insert_str(0, prefix);
-        self
-    }
-
     pub(crate) fn unauthorized(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, message)
     }
@@ -68,6 +58,19 @@ impl From<StoreError> for ApiError {
                 other => ApiError::bad_request(other.to_string()),
             },
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal store error"),
+        }
+    }
+}
+
+impl From<crate::service::Error> for ApiError {
+    fn from(e: crate::service::Error) -> ApiError {
+        use crate::service::Error;
+        match e {
+            Error::Invalid(m) => ApiError::bad_request(m),
+            Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
+            Error::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+            Error::Internal(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
+            Error::Store(e) => ApiError::from(e),
         }
     }
 }

@@ -47,6 +47,7 @@ mod ids;
 mod keys;
 mod metrics;
 mod retention;
+mod service;
 mod workflow;
 
 use std::net::SocketAddr;
@@ -294,7 +295,8 @@ impl ServerBuilder {
             .iter()
             .map(|t| (t.digest(), t.tenant()))
             .collect();
-        let state = api::AppState::new(engine.clone(), tenants, self.limits, self.metrics);
+        let service = service::Service::new(engine.clone(), self.limits);
+        let state = api::AppState::new(service, tenants, self.metrics);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (engine_task, engine_abort) =
             supervise(engine.clone(), stop_rx.clone(), self.shutdown_grace);

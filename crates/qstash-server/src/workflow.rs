@@ -5,13 +5,12 @@
 //! called once per step with every step so far; it answers by publishing the next step message
 //! (`Upstash-Workflow-RunId` and friends) and, at the end, `DELETE /v2/workflows/runs/{id}`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use qstash_protocol::{FailureTarget, PublishRequest, TriggerRequest};
+use qstash_protocol::{FailureTarget, RunMessage, TriggerRequest};
 use qstash_store::{FlowLimits, Millis, NewMessage, NewRun, RunLink, RunStep};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::envelope::{Envelope, Kind, WorkflowInfo, WorkflowRole, header_pairs};
+pub(crate) use crate::engine::steps::steps_body;
 
 /// The configuration a trigger gave its run, applied to every later message of the run
 /// (upstream feature `WF_TriggerOnConfig`). Stored as JSON with the run.
@@ -169,81 +168,22 @@ fn failure_function_headers(run_id: &str, url: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// The body of a step delivery: `[{"messageId", "body": <standard base64>, "callType": "step"}]`
-/// in step order.
-pub(crate) fn steps_body(steps: &[RunStep]) -> Vec<u8> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Raw<'a> {
-        message_id: &'a str,
-        body: String,
-        call_type: &'static str,
-    }
-    let raw: Vec<Raw<'_>> = steps
-        .iter()
-        .map(|s| Raw {
-            message_id: &s.message_id,
-            body: STANDARD.encode(&s.body),
-            call_type: "step",
-        })
-        .collect();
-    serde_json::to_vec(&raw).unwrap_or_default()
-}
-
-/// The workflow headers of a published message, when it belongs to a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RunHeaders {
-    pub run_id: String,
-    pub init: bool,
-    pub trigger_by_sdk: bool,
-    pub url: Option<String>,
-    pub feature_set: Option<String>,
-    pub call_type: Option<String>,
-}
-
-impl RunHeaders {
-    /// The run headers of `req`, if it carries `Upstash-Workflow-RunId`.
-    pub(crate) fn of(req: &PublishRequest) -> Option<RunHeaders> {
-        let get = |name: &str| {
-            req.extra_header(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim().to_owned())
-        };
-        let run_id = get("upstash-workflow-runid").filter(|s| !s.is_empty())?;
-        Some(RunHeaders {
-            run_id,
-            init: get("upstash-workflow-init").as_deref() == Some("true"),
-            trigger_by_sdk: get("upstash-workflow-trigger-by-sdk").as_deref() == Some("true"),
-            url: get("upstash-workflow-url"),
-            feature_set: get("upstash-feature-set"),
-            call_type: get("upstash-workflow-calltype"),
-        })
-    }
-
-    /// Whether the message is one of the run's steps (recorded in its step list) rather than a
-    /// call to a third party or another side message.
-    pub(crate) fn is_step(&self) -> bool {
-        match self.call_type.as_deref() {
-            None | Some("step") => true,
-            Some(_) => false,
-        }
-    }
-}
-
 /// Marks a message as a message of `run_id` and says how it is delivered.
 pub(crate) fn link(
     message: &mut NewMessage,
     envelope: &mut Envelope,
-    headers: &RunHeaders,
+    headers: &RunMessage,
     run_url: &str,
     run_created_at: Millis,
 ) {
     let step = headers.is_step();
     envelope.workflow = Some(WorkflowInfo {
-        run_id: headers.run_id.clone(),
-        url: headers.url.clone().unwrap_or_else(|| run_url.to_owned()),
+        run_id: headers.run_id().as_str().to_owned(),
+        url: headers
+            .url()
+            .map_or_else(|| run_url.to_owned(), |u| u.as_str().to_owned()),
         created_at: run_created_at,
-        feature_set: headers.feature_set.clone(),
+        feature_set: headers.feature_set().map(|f| f.as_str().to_owned()),
         role: if step {
             WorkflowRole::Step
         } else {
@@ -251,7 +191,7 @@ pub(crate) fn link(
         },
     });
     message.run = Some(RunLink {
-        run_id: headers.run_id.clone(),
+        run_id: headers.run_id().as_str().to_owned(),
         step,
     });
 }
@@ -305,12 +245,12 @@ pub(crate) fn trigger_run(
 /// or a plain POST to a `serve()` endpoint). What the Init message configured (retries, retry
 /// delay, flow control, labels, failure callback) belongs to the run, as a trigger's would
 /// (`WF_TriggerOnConfig`): the SDK's later step messages do not repeat it.
-pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage) -> NewRun {
+pub(crate) fn init_run(tenant: &str, headers: &RunMessage, message: &NewMessage) -> NewRun {
     let envelope = Envelope::decode(&message.extra);
     let gave_retries = message
         .headers
         .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("upstash-retries"));
+        .any(|(n, _)| n.eq_ignore_ascii_case(qstash_protocol::header::RETRIES.as_str()));
     let config = RunConfig {
         retries: gave_retries.then_some(message.max_retries),
         retry_delay: envelope.retry_delay.clone(),
@@ -323,11 +263,10 @@ pub(crate) fn init_run(tenant: &str, headers: &RunHeaders, message: &NewMessage)
     };
     NewRun {
         tenant: tenant.to_owned(),
-        run_id: headers.run_id.clone(),
+        run_id: headers.run_id().as_str().to_owned(),
         workflow_url: headers
-            .url
-            .clone()
-            .unwrap_or_else(|| message.destination.clone()),
+            .url()
+            .map_or_else(|| message.destination.clone(), |u| u.as_str().to_owned()),
         created_at: message.created_at,
         initial_body: message.body.clone(),
         labels: message.labels.clone(),
@@ -362,33 +301,5 @@ pub(crate) fn add_callback_workflow_headers(
         if !forward.iter().any(|(n, _)| n.eq_ignore_ascii_case(&target)) {
             forward.push((target, value.clone()));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_body_is_standard_base64_in_order() {
-        let steps = [
-            RunStep {
-                seq: 0,
-                message_id: "m0".into(),
-                body: br#"{"n":1}"#.to_vec(),
-                created_at: 1,
-            },
-            RunStep {
-                seq: 1,
-                message_id: "m1".into(),
-                body: vec![0xfb, 0xff],
-                created_at: 2,
-            },
-        ];
-        let body = String::from_utf8(steps_body(&steps)).unwrap();
-        assert_eq!(
-            body,
-            r#"[{"messageId":"m0","body":"eyJuIjoxfQ==","callType":"step"},{"messageId":"m1","body":"+/8=","callType":"step"}]"#
-        );
     }
 }

@@ -1,17 +1,15 @@
 //! Many workflow runs at once: a thousand runs of a three-step workflow, against a Rust endpoint
-//! that speaks the SDK's step protocol (tests/common/workflow_endpoint.rs), on a real server
+//! that speaks the SDK's step protocol (`qstash-test-support`), on a real server
 //! and SQLite file.
 
 mod common;
-#[path = "common/workflow_endpoint.rs"]
-mod workflow_endpoint;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
+use qstash_test_support::workflow_endpoint::{Endpoint, expected_outs, expected_result, input};
 use serde_json::{Value, json};
-use workflow_endpoint::{Endpoint, expected_outs, expected_result, input};
 
 const RUNS: u64 = 1000;
 /// How many of them start through `POST /v2/batch/trigger`, 10 per request.

@@ -299,6 +299,93 @@ async fn a_step_message_of_an_unknown_run_is_refused() {
 }
 
 #[tokio::test]
+async fn malformed_workflow_headers_are_refused_naming_the_header() {
+    let sink = Sink::start().await;
+    let s = start().await;
+    let wf = format!("{}/wf/malformed", sink.url);
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("Upstash-Workflow-RunId", "wfr_m"),
+                ("Upstash-Workflow-Init", "yes"),
+            ],
+            "Upstash-Workflow-Init",
+        ),
+        (
+            &[
+                ("Upstash-Workflow-RunId", "wfr_m"),
+                ("Upstash-Workflow-Init", "true"),
+                ("Upstash-Workflow-Url", "not-a-url"),
+            ],
+            "Upstash-Workflow-Url",
+        ),
+        (
+            &[("Upstash-Workflow-RunId", "a,b")],
+            "Upstash-Workflow-RunId",
+        ),
+        (
+            &[
+                ("Upstash-Workflow-RunId", "wfr_m"),
+                ("Upstash-Workflow-Trigger-By-Sdk", "maybe"),
+            ],
+            "Upstash-Workflow-Trigger-By-Sdk",
+        ),
+    ];
+    for (headers, named) in cases {
+        let mut req = s.post(&format!("/v2/publish/{wf}")).body("{}");
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{headers:?}");
+        let body: Value = resp.json().await.unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(named), "{error:?} should name {named}");
+    }
+    // Nothing was stored: no run, no delivery.
+    assert_eq!(status_of(s.get("/v2/workflows/runs/wfr_m")).await, 404);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(sink.to("/wf/malformed").is_empty());
+}
+
+#[tokio::test]
+async fn malformed_restart_overrides_are_refused_naming_the_header() {
+    let s = start().await;
+    for (name, value) in [
+        ("Upstash-Retries", "many"),
+        ("Upstash-Retry-Delay", "pow("),
+        ("Upstash-Workflow-RunId", "a,b"),
+        ("Upstash-Flow-Control-Value", "rate=1"),
+    ] {
+        let resp = s
+            .post("/v2/workflows/dlq/restart?dlqIds=dlq_any")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{name}: {value}");
+        let body: Value = resp.json().await.unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(name), "{error:?} should name {name}");
+    }
+    // A bad id in the query is named too.
+    let resp = s
+        .post("/v2/workflows/dlq/resume?dlqIds=%zz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dlqIds"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn a_destination_that_is_not_a_workflow_endpoint_fails_the_run() {
     let sink = Sink::start().await;
     let s = start().await;

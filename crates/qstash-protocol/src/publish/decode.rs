@@ -6,7 +6,7 @@ use qstash_delay::Delay;
 use qstash_flow_control::{FlowControl, FlowControlKey};
 use qstash_retry_delay::RetryDelay;
 
-use crate::decode::{decode_forward, once};
+use crate::decode::{decode_forward, once, parse_bool};
 use crate::error::{DecodeError, DecodeErrorKind, HeaderError, ValueError, ValueErrorKind};
 use crate::forward::{ForwardedHeaders, MAX_FORWARDED_HEADERS};
 use crate::header::{ForwardPrefix, Known};
@@ -58,25 +58,6 @@ fn parse_method(v: &[u8]) -> Result<Method, ValueError> {
     }
     Method::from_bytes(v)
         .map_err(|_| ValueError::new(WHAT, ValueErrorKind::InvalidByte, v, 0, v.len()))
-}
-
-/// Parses `Upstash-Content-Based-Deduplication`: `true` or `false`, in any case.
-fn parse_bool(v: &[u8]) -> Result<bool, ValueError> {
-    if v.eq_ignore_ascii_case(b"true") {
-        Ok(true)
-    } else if v.eq_ignore_ascii_case(b"false") {
-        Ok(false)
-    } else if v.is_empty() {
-        Err(ValueError::new("boolean", ValueErrorKind::Empty, v, 0, 0))
-    } else {
-        Err(ValueError::new(
-            "boolean",
-            ValueErrorKind::UnknownValue,
-            v,
-            0,
-            v.len(),
-        ))
-    }
 }
 
 /// Decodes the headers of a message into a request.

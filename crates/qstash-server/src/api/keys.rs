@@ -11,8 +11,7 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<SigningKeysResponse>> {
-    let engine = state.engine();
-    let keys = engine.keys.keys(&*engine.store, &tenant).await?;
+    let keys = state.service().signing_keys(&tenant).await?;
     Ok(Json(SigningKeysResponse::new(keys.current, keys.next)))
 }
 
@@ -20,7 +19,6 @@ pub(crate) async fn rotate(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<SigningKeysResponse>> {
-    let engine = state.engine();
-    let keys = engine.keys.rotate(&*engine.store, &tenant).await?;
+    let keys = state.service().rotate_signing_keys(&tenant).await?;
     Ok(Json(SigningKeysResponse::new(keys.current, keys.next)))
 }

@@ -9,7 +9,6 @@ mod metrics_access;
 mod wait;
 mod workflows;
 
-pub(crate) use crate::engine::outcome::header_lists;
 pub(crate) use metrics_access::metrics_router;
 
 use std::sync::Arc;
@@ -22,8 +21,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use crate::config::Limits;
-use crate::engine::Engine;
 use crate::error::ApiError;
+use crate::service::Service;
+use crate::service::reads::Health;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -32,69 +32,36 @@ pub(crate) struct AppState {
 }
 
 struct Inner {
-    engine: Arc<Engine>,
+    service: Service,
     /// The tenants: each token's SHA-256 digest and its tenant id.
     tenants: Vec<([u8; 32], String)>,
-    limits: Limits,
     /// Who may read `/metrics` on the API listener.
     metrics: crate::config::MetricsAccess,
 }
 
 impl AppState {
     pub(crate) fn new(
-        engine: Arc<Engine>,
+        service: Service,
         tenants: Vec<([u8; 32], String)>,
-        limits: Limits,
         metrics: crate::config::MetricsAccess,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
-                engine,
+                service,
                 tenants,
-                limits,
                 metrics,
             }),
         }
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.inner.engine
+    /// The operations the handlers call.
+    pub(crate) fn service(&self) -> &Service {
+        &self.inner.service
     }
 
     pub(crate) fn limits(&self) -> &Limits {
-        &self.inner.limits
+        self.inner.service.limits()
     }
-}
-
-/// Checks every URL a message will call (its destination, callback and failure callback)
-/// against the destination policy: a refused one is a 400 naming the range and the flag that
-/// opens it. Nothing is written before this passes.
-pub(crate) async fn check_destinations(
-    state: &AppState,
-    message: &qstash_store::NewMessage,
-) -> Result<(), ApiError> {
-    let guard = &state.engine().guard;
-    if guard.is_open() {
-        return Ok(());
-    }
-    let envelope = crate::engine::envelope::Envelope::decode(&message.extra);
-    let urls = [
-        ("the destination", Some(message.destination.as_str())),
-        ("Upstash-Callback", envelope.callback.as_deref()),
-        (
-            "Upstash-Failure-Callback",
-            envelope.failure_callback.as_deref(),
-        ),
-    ];
-    for (what, url) in urls {
-        if let Some(url) = url {
-            guard
-                .check_url(url)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("{what}: {e}")))?;
-        }
-    }
-    Ok(())
 }
 
 /// The tenant of the request's bearer token; a missing or unknown token is a 401.
@@ -197,21 +164,19 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    if let Some(reason) = state.engine().stopped_reason() {
-        return (
+    match state.service().health().await {
+        Health::EngineStopped(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({
                 "status": "engine stopped",
                 "error": format!("the engine's scheduler is not running: {reason}"),
             })),
-        );
-    }
-    match state.engine().store.ping().await {
-        Ok(()) => (
+        ),
+        Health::Ok => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),
         ),
-        Err(_) => (
+        Health::StoreUnavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({"status": "store unavailable"})),
         ),
@@ -221,33 +186,13 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: the Prometheus text exposition (who may read it: see [`metrics_access`]).
 /// Tenants appear in its labels only as their ids, hashes of their tokens.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let engine = state.engine();
-    let now = crate::ids::now_ms();
-    let due = match engine.store.due_count(now).await {
-        Ok(n) => Some(n),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the due backlog for /metrics failed");
-            None
-        }
-    };
     let mut tenants: Vec<&String> = state.inner.tenants.iter().map(|(_, t)| t).collect();
     tenants.sort();
     tenants.dedup();
-    let mut flow = Vec::new();
-    let mut flow_ok = true;
-    for tenant in tenants {
-        match engine.store.list_flow_control(tenant, now).await {
-            Ok(keys) => flow.extend(keys.into_iter().map(|k| (tenant.clone(), k))),
-            Err(e) => {
-                tracing::warn!(error = %e, "reading flow-control keys for /metrics failed");
-                flow_ok = false;
-                break;
-            }
-        }
-    }
-    let body = engine
-        .metrics
-        .render(engine.in_flight(), due, flow_ok.then_some(flow.as_slice()));
+    let body = state
+        .service()
+        .metrics_text(&tenants, crate::ids::now_ms())
+        .await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -259,23 +204,4 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
-}
-
-/// The default and the largest page of a list.
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
-
-fn page_size(count: Option<u32>) -> usize {
-    count.map_or(DEFAULT_PAGE, |c| (c as usize).clamp(1, MAX_PAGE))
-}
-
-/// A list cursor: the position of the last item of the previous page.
-fn parse_cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
-    cursor
-        .map(|c| {
-            c.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(format!("cursor: {c:?} is not a cursor this server gave"))
-            })
-        })
-        .transpose()
 }

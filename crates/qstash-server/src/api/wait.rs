@@ -1,53 +1,16 @@
 //! A run's wait for an event (`context.waitForEvent`) and its release (`notify`):
 //! `POST /v2/wait/{eventId}`, `POST /v2/notify/{eventId}`, `POST /v2/notify/{runId}/{eventId}`
-//! and `GET /v2/waiters/{eventId}`.
-//!
-//! A wait is a step message of its run (`stepType: "Wait"`) stored as a waiter, due when the
-//! wait times out with the body `{…, "waitTimeout": true}`. A notify releases every waiter of
-//! the tenant with that event id: the store swaps the body for `{…, "out": <standard base64 of
-//! the event data>, "waitTimeout": false}` and makes it due now, in one transaction that
-//! excludes the timeout's delivery, so that a wait ends with exactly one delivery.
+//! and `GET /v2/waiters/{eventId}` (the rules: `crate::service::wait`).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use qstash_protocol::PublishRequest;
-use qstash_store::{Millis, Waiter};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::messages::{accept, read_body};
+use super::messages::read_body;
 use super::{AppState, Tenant};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::ids::now_ms;
-
-/// The body of `POST /v2/wait/{eventId}` (the SDK's `WaitRequest`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WaitRequest {
-    /// The workflow URL the event's step is delivered to.
-    url: String,
-    /// How long to wait (`"7d"`, `"20s"`); the SDK always sends one.
-    timeout: Option<Value>,
-    /// Where the timeout is delivered (the SDK sends the workflow URL).
-    #[serde(default)]
-    timeout_url: Option<String>,
-    /// The step being waited on: `stepId`, `stepName`, `stepType`, `concurrent`, `targetStep`.
-    step: Map<String, Value>,
-}
-
-/// Headers of the wait request that are about the request itself, not the message.
-const NOT_FORWARDED: [&str; 6] = [
-    "authorization",
-    "content-length",
-    "host",
-    "upstash-delay",
-    "upstash-not-before",
-    "connection",
-];
 
 /// `POST /v2/wait/{eventId}`: registers the run's wait; answers `{"messageId"}`.
 pub(crate) async fn wait(
@@ -58,124 +21,11 @@ pub(crate) async fn wait(
     body: axum::body::Body,
 ) -> ApiResult<Json<Value>> {
     let body = read_body(body, state.limits().max_body).await?;
-    let req: WaitRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("a wait request must be JSON: {e}")))?;
-    let timeout = match &req.timeout {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        Some(Value::Number(n)) => format!("{n}s"),
-        None => "7d".to_owned(),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "timeout: {other} is not a duration"
-            )));
-        }
-    };
-    let step = wait_step(&req.step, &event_id, &timeout)?;
-    let mut message_headers = HeaderMap::new();
-    for (name, value) in &headers {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
-            message_headers.append(name.clone(), value.clone());
-        }
-    }
-    let delay = http::HeaderValue::from_str(&timeout)
-        .map_err(|_| ApiError::bad_request(format!("timeout: {timeout:?} is not a duration")))?;
-    message_headers.insert("upstash-delay", delay);
-    let destination = req.timeout_url.as_deref().unwrap_or(&req.url);
-    let mut timed_out = step;
-    timed_out.insert("waitTimeout".into(), Value::Bool(true));
-    let publish = PublishRequest::from_parts(
-        destination,
-        &message_headers,
-        Bytes::from(serde_json::to_vec(&timed_out).unwrap_or_default()),
-    )
-    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (_, answer) = accept(&state, &tenant, &publish, now_ms(), Some(&event_id)).await?;
-    Ok(Json(json!({ "messageId": answer.message_id })))
-}
-
-/// The step a wait stores: the SDK's step with its wait fields, checked.
-fn wait_step(
-    step: &Map<String, Value>,
-    event_id: &str,
-    timeout: &str,
-) -> ApiResult<Map<String, Value>> {
-    if !step.get("stepId").is_some_and(Value::is_u64) {
-        return Err(ApiError::bad_request("step.stepId must be a number"));
-    }
-    if !step.get("stepName").is_some_and(Value::is_string) {
-        return Err(ApiError::bad_request("step.stepName must be a string"));
-    }
-    let mut out = step.clone();
-    out.entry("stepType")
-        .or_insert_with(|| Value::String("Wait".into()));
-    out.entry("concurrent").or_insert_with(|| Value::from(1));
-    out.insert("waitEventId".into(), Value::String(event_id.to_owned()));
-    out.insert("timeout".into(), Value::String(timeout.to_owned()));
-    out.remove("out");
-    out.remove("waitTimeout");
-    Ok(out)
-}
-
-/// The step body a released waiter is delivered with: its step with the event's data.
-fn released_body(waiter: &Waiter, event: &[u8]) -> Vec<u8> {
-    let mut step: Map<String, Value> =
-        serde_json::from_slice(&waiter.message.message.body).unwrap_or_default();
-    step.insert("out".into(), Value::String(STANDARD.encode(event)));
-    step.insert("waitTimeout".into(), Value::Bool(false));
-    serde_json::to_vec(&step).unwrap_or_default()
-}
-
-/// A waiter as upstream shows it: `{url, deadline, headers, timeoutUrl, timeoutBody,
-/// timeoutHeaders}` (the deadline in unix seconds).
-fn waiter_view(waiter: &Waiter) -> Value {
-    let m = &waiter.message.message;
-    // The wait's own headers, without the delay this server added for the timeout.
-    let kept: Vec<(String, String)> = m
-        .headers
-        .iter()
-        .filter(|(n, _)| !n.eq_ignore_ascii_case("upstash-delay"))
-        .cloned()
-        .collect();
-    let headers = super::header_lists(&kept);
-    json!({
-        "url": m.destination,
-        "deadline": waiter.message.due_at / 1000,
-        "headers": headers,
-        "timeoutUrl": m.destination,
-        "timeoutBody": Value::Null,
-        "timeoutHeaders": headers,
-    })
-}
-
-async fn release_all(
-    state: &AppState,
-    tenant: &str,
-    event_id: &str,
-    run_id: Option<&str>,
-    event: &[u8],
-    now: Millis,
-) -> ApiResult<Json<Vec<Value>>> {
-    let store = &state.engine().store;
-    let waiters = store.list_waiters(tenant, event_id, run_id).await?;
-    let mut out = Vec::with_capacity(waiters.len());
-    for waiter in &waiters {
-        let body = released_body(waiter, event);
-        // A waiter that timed out or was released by another notify meanwhile is skipped.
-        if store
-            .release_waiter(tenant, &waiter.message.message.id, body, now)
-            .await?
-        {
-            out.push(json!({
-                "waiter": waiter_view(waiter),
-                "messageId": waiter.message.message.id,
-                "error": "",
-            }));
-        }
-    }
-    if !out.is_empty() {
-        state.engine().wake();
-    }
-    Ok(Json(out))
+    let message_id = state
+        .service()
+        .wait(&tenant, &event_id, &headers, &body, now_ms())
+        .await?;
+    Ok(Json(json!({ "messageId": message_id })))
 }
 
 /// `POST /v2/notify/{eventId}`: releases every waiter of the tenant with this event id, with
@@ -187,7 +37,11 @@ pub(crate) async fn notify(
     body: axum::body::Body,
 ) -> ApiResult<Json<Vec<Value>>> {
     let body = read_body(body, state.limits().max_body).await?;
-    release_all(&state, &tenant, &event_id, None, &body, now_ms()).await
+    let out = state
+        .service()
+        .notify(&tenant, &event_id, None, &body, now_ms())
+        .await?;
+    Ok(Json(out))
 }
 
 /// `POST /v2/notify/{runId}/{eventId}`: as [`notify`], for the waiters of one run.
@@ -198,7 +52,11 @@ pub(crate) async fn notify_run(
     body: axum::body::Body,
 ) -> ApiResult<Json<Vec<Value>>> {
     let body = read_body(body, state.limits().max_body).await?;
-    release_all(&state, &tenant, &event_id, Some(&run_id), &body, now_ms()).await
+    let out = state
+        .service()
+        .notify(&tenant, &event_id, Some(&run_id), &body, now_ms())
+        .await?;
+    Ok(Json(out))
 }
 
 /// `GET /v2/waiters/{eventId}`: the tenant's waiters of this event that can still be notified.
@@ -207,10 +65,5 @@ pub(crate) async fn waiters(
     Tenant(tenant): Tenant,
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let waiters = state
-        .engine()
-        .store
-        .list_waiters(&tenant, &event_id, None)
-        .await?;
-    Ok(Json(waiters.iter().map(waiter_view).collect()))
+    Ok(Json(state.service().waiters(&tenant, &event_id).await?))
 }

@@ -5,15 +5,13 @@
 pub(crate) mod deliver;
 pub(crate) mod envelope;
 pub(crate) mod outcome;
+pub(crate) mod steps;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use qstash_store::{
-    BatchOutcome, Claimed, CreateRunOutcome, FinishOutcome, InsertOutcome, Millis, NewMessage,
-    NewRun, RunStep, RunToCreate, Store, Transition,
-};
+use qstash_store::{Claimed, FinishOutcome, Millis, Store, Transition};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -93,92 +91,10 @@ impl Engine {
         &self.config
     }
 
-    /// Tells the scheduler that new work may be due (a message was accepted or retried).
+    /// Tells the scheduler that new work may be due (the service calls it after a write that
+    /// makes work due; the engine after an outcome that does).
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// Stores accepted messages (see [`Store::insert_messages`]), counts the ones stored and
-    /// wakes the scheduler.
-    pub(crate) async fn accept(
-        &self,
-        messages: Vec<NewMessage>,
-        now: Millis,
-    ) -> qstash_store::Result<Vec<InsertOutcome>> {
-        let outcomes = self.store.insert_messages(messages, now).await?;
-        let stored = outcomes
-            .iter()
-            .filter(|o| matches!(o, InsertOutcome::Inserted))
-            .count();
-        self.metrics.accepted.inc_by(stored as u64);
-        self.wake();
-        Ok(outcomes)
-    }
-
-    /// Stores a run's wait for an event (see [`Store::register_waiter`]), counts it when stored
-    /// and wakes the scheduler (the wait's timeout is a due time).
-    pub(crate) async fn register_waiter(
-        &self,
-        event_id: &str,
-        message: NewMessage,
-        now: Millis,
-    ) -> qstash_store::Result<InsertOutcome> {
-        let outcome = self.store.register_waiter(event_id, message, now).await?;
-        if matches!(outcome, InsertOutcome::Inserted) {
-            self.metrics.accepted.inc();
-        }
-        self.wake();
-        Ok(outcome)
-    }
-
-    /// Creates a workflow run with its first message (see [`Store::create_run`]; with `steps`,
-    /// a resumed run that starts with those completed steps, see
-    /// [`Store::create_run_with_steps`]), counts it and wakes the scheduler.
-    pub(crate) async fn create_run(
-        &self,
-        run: NewRun,
-        steps: Vec<RunStep>,
-        first: NewMessage,
-        now: Millis,
-    ) -> qstash_store::Result<CreateRunOutcome> {
-        let outcome = if steps.is_empty() {
-            self.store.create_run(run, first, now).await?
-        } else {
-            self.store
-                .create_run_with_steps(run, steps, first, now)
-                .await?
-        };
-        if matches!(outcome, CreateRunOutcome::Created) {
-            self.metrics.runs_created.inc();
-            self.metrics.accepted.inc();
-            self.wake();
-        }
-        Ok(outcome)
-    }
-
-    /// Creates runs and stores messages in one transaction, all or nothing (see
-    /// [`Store::write_batch`]), counts what was stored and wakes the scheduler.
-    pub(crate) async fn write_batch(
-        &self,
-        runs: Vec<RunToCreate>,
-        messages: Vec<NewMessage>,
-        now: Millis,
-    ) -> qstash_store::Result<BatchOutcome> {
-        let out = self.store.write_batch(runs, messages, now).await?;
-        let created = out
-            .runs
-            .iter()
-            .filter(|o| matches!(o, CreateRunOutcome::Created))
-            .count() as u64;
-        let stored = out
-            .messages
-            .iter()
-            .filter(|o| matches!(o, InsertOutcome::Inserted))
-            .count() as u64;
-        self.metrics.runs_created.inc_by(created);
-        self.metrics.accepted.inc_by(created + stored);
-        self.wake();
-        Ok(out)
     }
 
     /// The scheduler loop: runs until `stop` turns true, then waits up to `grace` for the
@@ -380,7 +296,7 @@ impl Engine {
                     .run_steps(&msg.tenant, &wf.run_id, Some(&msg.id))
                     .await
                 {
-                    Ok(steps) if !steps.is_empty() => Some(crate::workflow::steps_body(&steps)),
+                    Ok(steps) if !steps.is_empty() => Some(steps::steps_body(&steps)),
                     Ok(_) => Some(msg.body.clone()),
                     Err(e) => {
                         tracing::warn!(message_id = %msg.id, error = %e, "reading a run's steps failed");

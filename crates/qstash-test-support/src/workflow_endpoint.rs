@@ -2,8 +2,8 @@
 //! `serve()` does (SERVER.md §9, workflow-sdk-traffic.md), written in Rust so that tests and the
 //! runs benchmark can drive many runs without Node.
 //!
-//! Shared by the server's tests, the CLI's crash test and the `runs` benchmark through
-//! `#[path]` module includes; it is not part of any crate's API.
+//! Shared by the server's tests, the CLI's crash test and the `runs` benchmark through this
+//! crate; it is not part of any published crate's API.
 //!
 //! The workflow, run on the input `{"n": N}` (optional `"sleep": S` seconds, `"hold": ms`):
 //! 1. `context.run("double")` returns `2N`;
@@ -58,6 +58,7 @@ pub enum Planned {
 }
 
 impl Planned {
+    /// The step's name.
     pub fn name(&self) -> &'static str {
         match self {
             Planned::Run(n) | Planned::Sleep(n, _) => n,

@@ -23,7 +23,6 @@
 //! Every run must end with the right result; a run that fails or a step that runs twice is
 //! reported. `--quick` (CI's smoke run) uses tiny numbers and ends in a few seconds.
 
-
 mod server;
 
 use std::collections::HashMap;
@@ -33,11 +32,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use qstash_test_support::workflow_endpoint::{Endpoint, expected_result, input};
 use server::{
     Result, Scratch, ServerProcess, TOKEN, clock_ticks, dir_size, locate_qstash, proc_cpu_ticks,
     proc_status_kib, wait_healthy,
 };
-use qstash_test_support::workflow_endpoint::{Endpoint, expected_result, input};
 
 #[derive(Debug, Clone)]
 struct Options {

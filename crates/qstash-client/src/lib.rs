@@ -60,7 +60,7 @@
 struct ReadmeDoctests;
 
 /// The workspace README's examples of every crate, checked here because this crate depends
-/// on all of them.
+/// on them (`qstash-cron` as a dev-dependency, for this check only).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadmeDoctests;

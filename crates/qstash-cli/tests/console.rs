@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::{free_port, qstash};
 use qstash_server::{CONSOLE_ASSETS, DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN};
+use qstash_test_support::node::npm_ci;
 
 /// A child process killed when dropped.
 struct Running(Child);
@@ -224,19 +225,6 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|p| p.is_file())
     })
-}
-
-/// Runs `npm ci` in `dir` when its `node_modules` lacks `probe`.
-fn npm_ci(dir: &Path, probe: &str) {
-    if dir.join("node_modules").join(probe).exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs (is Node.js installed?)");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
 #[test]

@@ -8,11 +8,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use qstash_test_support::node::{example_workflow_dir, npm_ci};
 use serde_json::{Value, json};
 
 mod common;
@@ -198,29 +199,6 @@ fn next_to(rx: &mpsc::Receiver<Delivery>, path: &str) -> Delivery {
             return d;
         }
     }
-}
-
-/// The `node_modules` of `examples/workflow` (with `@upstash/qstash`), installed with `npm ci`
-/// when missing.
-fn node_modules() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflow");
-    if !dir
-        .join("node_modules/@upstash/qstash/package.json")
-        .exists()
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm must be installed to run the signing-key tests");
-        assert!(
-            out.status.success(),
-            "npm ci in {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir.join("node_modules")
 }
 
 const VERIFY: &str = r#"
@@ -715,4 +693,12 @@ async fn a_tenants_workflow_steps_are_signed_with_its_keys() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(log["workflowState"], "RUN_SUCCESS", "{log:#}");
+}
+
+/// The `node_modules` of `examples/workflow` (with `@upstash/qstash`), installed with `npm ci`
+/// when missing.
+fn node_modules() -> PathBuf {
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/qstash/package.json");
+    dir.join("node_modules")
 }

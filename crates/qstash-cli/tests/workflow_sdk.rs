@@ -17,45 +17,20 @@ mod common;
 
 use common::free_port;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qstash_server::Server;
 use qstash_store::sqlite::SqliteStore;
+use qstash_test_support::node::{example_workflow_dir, npm_ci};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "workflow-sdk-test-token";
 const CURRENT_KEY: &str = "sig_e2eCurrentKey00000000000000";
 const NEXT_KEY: &str = "sig_e2eNextKey000000000000000000";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflow")
-}
-
-/// The example's packages, installed with `npm ci` when they are missing. Failing to install
-/// them fails the test.
-fn ensure_packages(dir: &Path) {
-    if dir
-        .join("node_modules/@upstash/workflow/package.json")
-        .exists()
-    {
-        return;
-    }
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .output()
-        .expect("npm must be installed to run the workflow SDK test");
-    assert!(
-        out.status.success(),
-        "npm ci in {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The node endpoint; killed when dropped.
 struct Endpoint {
@@ -312,8 +287,8 @@ async fn assert_failed_once(api: &Api, endpoint: &Endpoint, run_id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_sdk_endpoint_completes_runs_triggered_three_ways() {
-    let dir = example_dir();
-    ensure_packages(&dir);
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
 
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(data.path().join("qstash.db")).unwrap();
@@ -594,8 +569,8 @@ impl Api {
 /// without running its completed steps again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_sdk_waits_for_events_runs_in_parallel_and_resumes() {
-    let dir = example_dir();
-    ensure_packages(&dir);
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
 
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(data.path().join("qstash.db")).unwrap();

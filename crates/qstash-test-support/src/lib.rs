@@ -4,5 +4,7 @@
 //!
 //! - [`workflow_endpoint`]: a Rust workflow endpoint that speaks the step protocol of the
 //!   official workflow SDK, for driving many runs without Node.
+//! - [`node`]: the Node example's folder and `npm ci` for the tests that run the official SDKs.
 
+pub mod node;
 pub mod workflow_endpoint;

@@ -6,43 +6,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use common::{Effects, serve, start_server};
 use qstash_client::RunId;
+use qstash_test_support::node::{example_workflow_dir, npm_ci};
 use qstash_workflow::{Context, Error};
 use serde_json::{Value, json};
 
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflow")
-}
-
-fn ensure_packages(dir: &Path) {
-    if dir
-        .join("node_modules/@upstash/workflow/package.json")
-        .exists()
-    {
-        return;
-    }
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .output()
-        .expect("npm must be installed to run the official SDK test");
-    assert!(
-        out.status.success(),
-        "npm ci in {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_triggered_by_the_typescript_client_completes_on_the_rust_endpoint() {
-    let dir = example_dir();
-    ensure_packages(&dir);
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
     let ts = start_server().await;
     let fx = Effects::default();
     let f = fx.clone();

@@ -178,23 +178,41 @@ async fn serve_has_no_console_without_the_flag_and_one_with_it() {
             assert_eq!(get(&format!("{url}{path}")).await.status(), 404, "{path}");
         }
     }
-    let (_serve, url, banner) = serve(dir.path(), &["--console"]);
-    assert!(
-        banner.contains(&format!("console: {url}/console/ (log in")),
-        "{banner}"
+    {
+        let (_serve, url, banner) = serve(dir.path(), &["--console"]);
+        assert!(
+            banner.contains(&format!("console: {url}/console/ (log in")),
+            "{banner}"
+        );
+        assert!(!banner.contains("tenant-a-token"), "{banner}");
+        assert_eq!(get(&format!("{url}/console/")).await.status(), 200);
+        let info = info_as(&url, "tenant-b-token").await;
+        // The file's path stays with the operator, and so does the number of tenants.
+        assert_eq!(info["store"], "SQLite", "{info}");
+        assert!(info.get("tenants").is_none(), "{info}");
+    }
+    // The operator is the tenant whose token is also the metrics token: it sees how many
+    // tenants share the server; the other tenant still does not.
+    let (_serve, url, _) = serve(
+        dir.path(),
+        &["--console", "--metrics-token", "tenant-a-token"],
     );
-    assert!(!banner.contains("tenant-a-token"), "{banner}");
-    assert_eq!(get(&format!("{url}/console/")).await.status(), 200);
+    let info = info_as(&url, "tenant-a-token").await;
+    assert_eq!(info["tenants"], 2, "{info}");
+    let info = info_as(&url, "tenant-b-token").await;
+    assert!(info.get("tenants").is_none(), "{info}");
+}
+
+/// `GET /console/api/info` with `token`, which must answer 200.
+async fn info_as(url: &str, token: &str) -> serde_json::Value {
     let info = client()
         .get(format!("{url}/console/api/info"))
-        .bearer_auth("tenant-b-token")
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
     assert_eq!(info.status(), 200);
-    let info: serde_json::Value = info.json().await.unwrap();
-    // The file's path stays with the operator.
-    assert_eq!(info["store"], "SQLite", "{info}");
+    info.json().await.unwrap()
 }
 
 #[tokio::test]

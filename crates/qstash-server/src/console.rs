@@ -28,6 +28,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+use axum::extract::State;
+
+use crate::api::metrics_access::is_operator;
 use crate::api::{AppState, Tenant};
 
 /// The console's options ([`ServerBuilder::console`](crate::ServerBuilder::console)).
@@ -113,7 +116,11 @@ pub(crate) fn router(state: AppState, console: Console) -> Router {
         )
         .route(
             "/console/api/info",
-            get(move |tenant: Tenant| async move { server_info(tenant, &info) }),
+            get(
+                move |tenant: Tenant, State(state): State<AppState>, headers: HeaderMap| async move {
+                    server_info(tenant, &state, &headers, &info)
+                },
+            ),
         )
         .route(
             "/console/{*path}",
@@ -126,13 +133,24 @@ pub(crate) fn router(state: AppState, console: Console) -> Router {
         .with_state(state)
 }
 
-/// `GET /console/api/info`: the server's version and store, for the tenant's token.
-fn server_info(Tenant(_tenant): Tenant, console: &Console) -> Response {
-    axum::Json(serde_json::json!({
+/// `GET /console/api/info`: the server's version and store, for the tenant's token; and the
+/// number of tenants when the request also may read the server-wide numbers (`qstash dev`,
+/// or `serve` with the `--metrics-token` as the token): a tenant never learns how many others
+/// share the server.
+fn server_info(
+    Tenant(_tenant): Tenant,
+    state: &AppState,
+    headers: &HeaderMap,
+    console: &Console,
+) -> Response {
+    let mut info = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "store": console.store,
-    }))
-    .into_response()
+    });
+    if is_operator(state, headers) == Some(true) {
+        info["tenants"] = state.tenant_count().into();
+    }
+    axum::Json(info).into_response()
 }
 
 /// The ETag of an asset: a hash of its bytes, so that a new build is fetched at once.

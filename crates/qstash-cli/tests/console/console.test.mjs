@@ -217,7 +217,7 @@ const failing = await api(DEV, DEV_TOKEN, `/v2/publish/${RECEIVER}/flaky`, {
   headers: { "Content-Type": "application/json", "Upstash-Retries": "0", "Upstash-Label": "flaky" },
   body: JSON.stringify({ order: 42 }),
 });
-await page.getByRole("link", { name: "DLQ" }).click();
+await page.locator("nav").getByRole("link", { name: "DLQ", exact: true }).click();
 await page.getByRole("heading", { name: "Dead-letter queue" }).waitFor();
 const dlqRow = page.locator("tr", { hasText: `${RECEIVER}/flaky` });
 await dlqRow.waitFor({ timeout: 30_000 });
@@ -261,7 +261,7 @@ const delayed = await api(DEV, DEV_TOKEN, `/v2/publish/${RECEIVER}/later`, {
   headers: { "Upstash-Delay": "1h", "Upstash-Label": "to-cancel" },
   body: "later",
 });
-await page.getByRole("link", { name: "Messages" }).click();
+await page.locator("nav").getByRole("link", { name: "Messages", exact: true }).click();
 await page.getByRole("heading", { name: "Messages" }).waitFor();
 await page.locator("#events-list").getByRole("link", { name: delayed.messageId }).first().waitFor();
 await page.getByLabel("Label").fill("to-cancel");
@@ -286,11 +286,11 @@ await api(DEV, DEV_TOKEN, `/v2/publish/${RECEIVER}/fc`, {
   headers: { "Upstash-Flow-Control-Key": "console-key", "Upstash-Flow-Control-Value": "parallelism=2, rate=10, period=1m" },
   body: "fc",
 });
-await page.getByRole("link", { name: "Flow control" }).click();
+await page.locator("nav").getByRole("link", { name: "Flow control", exact: true }).click();
 await page.getByRole("cell", { name: "console-key" }).waitFor({ timeout: 15_000 });
 await shot("08-flow-control");
 await accessible("flow control");
-await page.getByRole("link", { name: "Server" }).click();
+await page.locator("nav").getByRole("link", { name: "Server", exact: true }).click();
 await page.locator("figure.chart").first().waitFor();
 await until("two metrics readings", async () => (await page.locator("figure.chart polyline").first().getAttribute("points"))?.includes(" "));
 check((await page.locator("main").textContent()).includes("SQLite"), "the store is shown");
@@ -312,11 +312,11 @@ const aDlq = await until("A's dead letters", async () => {
 });
 await login(SERVE, TENANT_B);
 await page.getByText("No runs yet").waitFor();
-await page.getByRole("link", { name: "Messages" }).click();
+await page.locator("nav").getByRole("link", { name: "Messages", exact: true }).click();
 await page.getByText("No events yet").waitFor();
-await page.getByRole("link", { name: "DLQ" }).click();
+await page.locator("nav").getByRole("link", { name: "DLQ", exact: true }).click();
 await page.getByText("The DLQ is empty.").waitFor();
-await page.getByRole("link", { name: "Flow control" }).click();
+await page.locator("nav").getByRole("link", { name: "Flow control", exact: true }).click();
 await page.getByText("No flow-control keys yet").waitFor();
 await shot("10-tenant-b");
 // B asks for A's run and dead letter by id: not found (404 answers expected here).
@@ -330,9 +330,9 @@ check(!text.includes(aFailed.messageId), "B never sees A's message id");
 // The same pages with A's token show A's work (the check above could fail).
 await login(SERVE, TENANT_A);
 await page.getByRole("link", { name: aRun.workflowRunId }).waitFor();
-await page.getByRole("link", { name: "DLQ" }).click();
+await page.locator("nav").getByRole("link", { name: "DLQ", exact: true }).click();
 await page.getByRole("link", { name: aDlq[0].dlqId }).waitFor();
-await page.getByRole("link", { name: "Server" }).click();
+await page.locator("nav").getByRole("link", { name: "Server", exact: true }).click();
 await page.getByText("The metrics are not open to this token").waitFor();
 await shot("11-tenant-a");
 

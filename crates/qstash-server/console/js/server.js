@@ -87,6 +87,7 @@ export async function serverPage(view) {
     facts([
       ["Version", info.version],
       ["Store", info.store ?? "not described"],
+      ...(info.tenants === undefined ? [] : [["Tenants", String(info.tenants)]]),
       ["Console", "this tenant's work only, read through the API with its token"],
     ]),
     h("h2", {}, "Throughput"),

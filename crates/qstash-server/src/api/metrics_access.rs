@@ -12,30 +12,38 @@ use super::{AppState, metrics};
 use crate::config::MetricsAccess;
 use crate::error::ApiError;
 
-/// `GET /metrics` on the API listener.
-pub(super) async fn on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Whether a request with these headers may read the server-wide numbers: `/metrics` on the
+/// API listener, and what the console shows only to the operator (the count of tenants).
+/// `None` when nobody may (`MetricsAccess::Closed`).
+pub(crate) fn is_operator(state: &AppState, headers: &HeaderMap) -> Option<bool> {
     match &state.inner.metrics {
-        MetricsAccess::Open => {}
-        MetricsAccess::Closed => {
-            return ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").into_response();
-        }
+        MetricsAccess::Open => Some(true),
+        MetricsAccess::Closed => None,
         MetricsAccess::Bearer(token) => {
             let given = headers
                 .get(axum::http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim);
-            let allowed = given.is_some_and(|g| {
+            Some(given.is_some_and(|g| {
                 use sha2::{Digest, Sha256};
                 let digest: [u8; 32] = Sha256::digest(g.as_bytes()).into();
                 bool::from(digest.ct_eq(&token.digest()))
-            });
-            if !allowed {
-                return ApiError::unauthorized(
-                    "/metrics needs Authorization: Bearer <the metrics token>",
-                )
-                .into_response();
-            }
+            }))
+        }
+    }
+}
+
+/// `GET /metrics` on the API listener.
+pub(super) async fn on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match is_operator(&state, &headers) {
+        Some(true) => {}
+        None => return ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").into_response(),
+        Some(false) => {
+            return ApiError::unauthorized(
+                "/metrics needs Authorization: Bearer <the metrics token>",
+            )
+            .into_response();
         }
     }
     metrics(State(state)).await.into_response()

@@ -5,7 +5,7 @@ mod events;
 mod flow_control;
 mod keys;
 mod messages;
-mod metrics_access;
+pub(crate) mod metrics_access;
 mod wait;
 mod workflows;
 
@@ -61,6 +61,11 @@ impl AppState {
 
     pub(crate) fn limits(&self) -> &Limits {
         self.inner.service.limits()
+    }
+
+    /// How many tenants (tokens) the server serves; for the operator only.
+    pub(crate) fn tenant_count(&self) -> usize {
+        self.inner.tenants.len()
     }
 }
 

@@ -1,12 +1,14 @@
 //! The order workflow of `examples/workflow` (the Node one), written with `qstash-workflow`.
 //!
-//!   POST /workflow   the workflow: steps "double", "add-ten", a sleep "pause", "describe",
-//!                    and a call "echo" to POST /echo
-//!   POST /echo       a third party: answers 201 {"echo": <value>}
-//!   GET  /events     what ran so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
+//! ```text
+//! POST /workflow   the workflow: steps "double", "add-ten", a sleep "pause", "describe",
+//!                  and a call "echo" to POST /echo
+//! POST /echo       a third party: answers 201 {"echo": <value>}
+//! GET  /events     what ran so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
+//! ```
 //!
-//! Input (JSON): {"n": 3, "tag": "x", "sleep": 1, "fail": false}; the run returns
-//! {"result": "<tag>:<add-ten>", "echoStatus": 201, "echo": {"echo": <add-ten>}}.
+//! Input (JSON): `{"n": 3, "tag": "x", "sleep": 1, "fail": false}`; the run returns
+//! `{"result": "<tag>:<add-ten>", "echoStatus": 201, "echo": {"echo": <add-ten>}}`.
 //!
 //! Environment: PORT (default 3000), QSTASH_URL and QSTASH_TOKEN (default: `qstash dev`'s
 //! address and token), QSTASH_CURRENT_SIGNING_KEY with QSTASH_NEXT_SIGNING_KEY (both: every

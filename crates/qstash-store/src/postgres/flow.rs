@@ -145,6 +145,8 @@ impl KeyStates {
                 window_start: uint(col(row, 5)?)?,
                 window_count: uint(col(row, 6)?)?,
                 in_flight: in_flight.get(&id).copied().unwrap_or(0),
+                waiting: 0,
+                promoted: 0,
                 dirty: false,
             };
             self.0.insert(id, Some(state));

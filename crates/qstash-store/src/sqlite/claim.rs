@@ -1,5 +1,6 @@
-//! Claims: the scan of due messages page by page (skipping those a flow-control key holds
-//! back), claiming them under a lease, and the next due time.
+//! Claims: the scan of the due index page by page (moving the messages a flow-control key holds
+//! back to its wait list, once), claiming them under a lease, and the next due time. The design
+//! is in [`crate::flow`]'s documentation.
 
 use super::*;
 
@@ -32,7 +33,8 @@ pub(super) fn due_page(
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT rowid, due_at, tenant, flow_key FROM messages \
-                     WHERE state = 'PENDING' AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?2",
+                     WHERE state = 'PENDING' AND held = 0 AND due_at <= ?1 \
+                     ORDER BY due_at, rowid LIMIT ?2",
                 )
                 .db()?;
             let rows = stmt
@@ -48,7 +50,7 @@ pub(super) fn due_page(
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT rowid, due_at, tenant, flow_key FROM messages \
-                         WHERE state = 'PENDING' AND due_at = ?1 AND rowid > ?2 \
+                         WHERE state = 'PENDING' AND held = 0 AND due_at = ?1 AND rowid > ?2 \
                          ORDER BY rowid LIMIT ?3",
                     )
                     .db()?;
@@ -62,7 +64,7 @@ pub(super) fn due_page(
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT rowid, due_at, tenant, flow_key FROM messages \
-                         WHERE state = 'PENDING' AND due_at > ?2 AND due_at <= ?1 \
+                         WHERE state = 'PENDING' AND held = 0 AND due_at > ?2 AND due_at <= ?1 \
                          ORDER BY due_at, rowid LIMIT ?3",
                     )
                     .db()?;
@@ -79,8 +81,84 @@ pub(super) fn due_page(
 }
 
 /// The smallest page the claim scan reads after the first one (which is `limit` long, so that
-/// a store without held-back messages reads exactly what it claims).
+/// a store with nothing newly held back reads exactly what it claims).
 pub(super) const MIN_SCAN_PAGE: usize = 1024;
+
+/// The most keys one claim wakes (whose rate window ended while messages wait); the others
+/// are woken by the next claims.
+const WAKE_MAX: i64 = 256;
+
+/// Promotes from the keys whose `wake_at` has come: their rate window ended, or their limits
+/// changed, while messages wait.
+fn wake(
+    conn: &Connection,
+    now: Millis,
+    keys: &mut Keys,
+    promoted: &mut HashSet<i64>,
+) -> Result<()> {
+    let woken: Vec<(String, String)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT tenant, key FROM flow_keys WHERE wake_at <= ?1 ORDER BY wake_at LIMIT ?2",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(rusqlite::params![int(now)?, WAKE_MAX], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
+    };
+    for (tenant, key) in woken {
+        if let Some(state) = keys.get(conn, &tenant, &key, now)? {
+            promote(conn, &tenant, &key, state, now, promoted)?;
+            // Its wake time is written again, whatever the promotion did.
+            state.dirty = true;
+        }
+    }
+    Ok(())
+}
+
+/// What a claim does with a due keyed message.
+enum Gate {
+    Start,
+    Hold,
+}
+
+/// Decides whether a due message of `key` starts now or joins the key's wait list: it starts
+/// when it was promoted for this claim, or when the key has a place and no held message due
+/// before it. A key with held messages due before it and free places promotes them first.
+#[allow(clippy::too_many_arguments)]
+fn gate(
+    conn: &Connection,
+    tenant: &str,
+    key: &str,
+    state: &mut KeyState,
+    row: (i64, i64),
+    now: Millis,
+    promoted: &mut HashSet<i64>,
+    promoted_now: &mut bool,
+) -> Result<Gate> {
+    if promoted.remove(&row.1) {
+        // Its place was reserved when it was promoted.
+        state.promoted = state.promoted.saturating_sub(1);
+    } else if state.waiting > 0
+        && let Some(first) = head(conn, tenant, key)?
+        && first < row
+    {
+        if promote(conn, tenant, key, state, now, promoted)? > 0 {
+            *promoted_now = true;
+        }
+        if state.waiting > 0 || state.hold(now) != Hold::Free {
+            return Ok(Gate::Hold);
+        }
+    }
+    Ok(if state.hold(now) == Hold::Free {
+        Gate::Start
+    } else {
+        Gate::Hold
+    })
+}
 
 pub(super) fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<Vec<Claimed>> {
     if limit == 0 {
@@ -97,65 +175,107 @@ pub(super) fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<
     let sql: &str = &SQL;
     let mut claimed = Vec::with_capacity(limit.min(1024));
     let mut keys = Keys::default();
-    let mut after = None;
-    let mut page_len = limit;
+    let mut promoted = HashSet::new();
+    wake(conn, now, &mut keys, &mut promoted)?;
     'scan: loop {
-        let page = due_page(conn, now, after, page_len)?;
-        let full = page.len() == page_len;
-        for row in &page {
-            if let Some(key) = &row.flow_key
-                && let Some(state) = keys.get(conn, &row.tenant, key, now)?
-            {
-                if state.hold(now) != Hold::Free {
-                    continue;
+        let mut after = None;
+        let mut page_len = limit;
+        // Messages promoted during this pass are due before where it is: one more pass.
+        let mut promoted_now = false;
+        loop {
+            let page = due_page(conn, now, after, page_len)?;
+            let full = page.len() == page_len;
+            for row in &page {
+                if let Some(key) = &row.flow_key
+                    && let Some(state) = keys.get(conn, &row.tenant, key, now)?
+                {
+                    let at = (row.due_at, row.rowid);
+                    match gate(
+                        conn,
+                        &row.tenant,
+                        key,
+                        state,
+                        at,
+                        now,
+                        &mut promoted,
+                        &mut promoted_now,
+                    )? {
+                        Gate::Start => state.start(now),
+                        Gate::Hold => {
+                            hold_message(conn, state, row.rowid)?;
+                            continue;
+                        }
+                    }
                 }
-                state.start(now);
+                let message = {
+                    let mut stmt = conn.prepare_cached(sql).db()?;
+                    let mut rows = stmt.query(rusqlite::params![int(now)?, row.rowid]).db()?;
+                    let row = rows.next().db()?.ok_or_else(|| corrupt("message"))?;
+                    decode_message(row, 0)?
+                };
+                let labels = encode_labels(&message.message.labels)?;
+                append_event(
+                    conn,
+                    &message.message.tenant,
+                    now,
+                    &message.message.id,
+                    "ACTIVE",
+                    &message.message.destination,
+                    &labels,
+                    None,
+                    None,
+                    None,
+                )?;
+                claimed.push(Claimed {
+                    claim: message.claim,
+                    lease_until: message.due_at,
+                    message,
+                });
+                if claimed.len() == limit {
+                    break 'scan;
+                }
             }
-            let message = {
-                let mut stmt = conn.prepare_cached(sql).db()?;
-                let mut rows = stmt.query(rusqlite::params![int(now)?, row.rowid]).db()?;
-                let row = rows.next().db()?.ok_or_else(|| corrupt("message"))?;
-                decode_message(row, 0)?
-            };
-            let labels = encode_labels(&message.message.labels)?;
-            append_event(
-                conn,
-                &message.message.tenant,
-                now,
-                &message.message.id,
-                "ACTIVE",
-                &message.message.destination,
-                &labels,
-                None,
-                None,
-                None,
-            )?;
-            claimed.push(Claimed {
-                claim: message.claim,
-                lease_until: message.due_at,
-                message,
-            });
-            if claimed.len() == limit {
-                break 'scan;
+            match page.last() {
+                Some(last) if full => after = Some((last.due_at, last.rowid)),
+                _ => break,
             }
+            page_len = limit.max(MIN_SCAN_PAGE);
         }
-        // Held-back messages stay in the range: look further, past the last one seen.
-        match page.last() {
-            Some(last) if full => after = Some((last.due_at, last.rowid)),
-            _ => break,
+        if !promoted_now {
+            break;
         }
-        page_len = limit.max(MIN_SCAN_PAGE);
     }
-    keys.save(conn)?;
+    keys.save(conn, now)?;
     Ok(claimed)
 }
 
-/// [`Store::next_due`]: the earliest time a claim may find something, held-back messages
-/// counted at the end of their rate window or not at all.
+/// How many due entries [`next_due`] sorts out at most before it answers `now` (a claim is
+/// then due to sort them out).
+const NEXT_DUE_SCAN: usize = 256;
+
+/// [`Store::next_due`]: the earliest time a claim may find something: the first entry of the due
+/// index that a claim would start (due entries a claim would hold are skipped), or the
+/// earliest end of a full rate window with messages waiting.
 pub(super) fn next_due(conn: &Connection, now: Millis) -> Result<Option<Millis>> {
+    let wake: Option<Millis> = conn
+        .prepare_cached("SELECT min(wake_at) FROM flow_keys WHERE wake_at IS NOT NULL")
+        .db()?
+        .query_row([], |row| row.get::<_, Option<i64>>(0))
+        .db()?
+        .map(uint)
+        .transpose()?;
+    let due = due_entry(conn, now)?;
+    Ok(match (due, wake) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// The first entry of the due index a claim would start (or sort out).
+fn due_entry(conn: &Connection, now: Millis) -> Result<Option<Millis>> {
     let first: Option<(i64, Option<String>)> = conn
         .prepare_cached(
-            "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' \
+            "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' AND held = 0 \
              ORDER BY due_at LIMIT 1",
         )
         .db()?
@@ -169,10 +289,11 @@ pub(super) fn next_due(conn: &Connection, now: Millis) -> Result<Option<Millis>>
     if due > now || key.is_none() {
         return Ok(Some(due));
     }
-    // Something with a key is due: look for the first due message that is not held back.
+    // Keyed messages are due: those a claim would hold are skipped (they became due since the
+    // last claim, so they are few; past `NEXT_DUE_SCAN` of them a claim is due to sort them).
     let mut best: Option<Millis> = conn
         .prepare_cached(
-            "SELECT due_at FROM messages WHERE state = 'PENDING' AND due_at > ?1 \
+            "SELECT due_at FROM messages WHERE state = 'PENDING' AND held = 0 AND due_at > ?1 \
              ORDER BY due_at LIMIT 1",
         )
         .db()?
@@ -182,41 +303,30 @@ pub(super) fn next_due(conn: &Connection, now: Millis) -> Result<Option<Millis>>
         .map(uint)
         .transpose()?;
     let mut keys = Keys::default();
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT due_at, tenant, flow_key FROM messages WHERE state = 'PENDING' \
-             AND due_at <= ?1 ORDER BY due_at",
-        )
-        .db()?;
-    let mut rows = stmt.query([int(now)?]).db()?;
-    // A held-back backlog is read row by row: the text is borrowed, and a row of the same key
-    // as the one before reuses its answer.
-    let mut last: Option<(String, String, Hold)> = None;
-    while let Some(row) = rows.next().db()? {
-        let due = uint(row.get(0).db()?)?;
-        let key = row.get_ref(2).db()?;
-        let hold = if key == rusqlite::types::ValueRef::Null {
-            Hold::Free
-        } else {
-            let key = key.as_str().map_err(|_| corrupt("flow key"))?;
-            let tenant = row
-                .get_ref(1)
-                .db()?
-                .as_str()
-                .map_err(|_| corrupt("tenant"))?;
-            match &last {
-                Some((t, k, hold)) if t == tenant && k == key => *hold,
-                _ => {
-                    let hold = keys
-                        .get(conn, tenant, key, now)?
-                        .map_or(Hold::Free, |state| state.hold(now));
-                    last = Some((tenant.to_string(), key.to_string(), hold));
-                    hold
+    let page = due_page(conn, now, None, NEXT_DUE_SCAN)?;
+    if page.len() == NEXT_DUE_SCAN {
+        return Ok(Some(now));
+    }
+    for row in &page {
+        let hold = match &row.flow_key {
+            None => Hold::Free,
+            Some(key) => match keys.get(conn, &row.tenant, key, now)? {
+                None => Hold::Free,
+                Some(state) => {
+                    let behind = state.waiting > 0
+                        && head(conn, &row.tenant, key)?
+                            .is_some_and(|first| first < (row.due_at, row.rowid));
+                    match state.hold(now) {
+                        // A claim would promote the held ones: something starts now.
+                        Hold::Free => Hold::Free,
+                        _ if behind => Hold::Parallelism,
+                        hold => hold,
+                    }
                 }
-            }
+            },
         };
         match hold {
-            Hold::Free => return Ok(Some(due)),
+            Hold::Free => return Ok(Some(uint(row.due_at)?)),
             Hold::Parallelism => {}
             Hold::RateUntil(end) => best = Some(best.map_or(end, |b| b.min(end))),
         }

@@ -4,10 +4,11 @@
 use super::*;
 
 pub(super) fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome> {
-    let current: Option<(i64, String, i64, bool, String, String)> = conn
+    type Current = (i64, String, i64, bool, String, String, Option<String>, bool);
+    let current: Option<Current> = conn
         .prepare_cached(
-            "SELECT rowid, state, claim, claim_open, destination, labels FROM messages \
-             WHERE id = ?1 AND tenant = ?2",
+            "SELECT rowid, state, claim, claim_open, destination, labels, flow_key, held \
+             FROM messages WHERE id = ?1 AND tenant = ?2",
         )
         .db()?
         .query_row(rusqlite::params![f.message_id, f.tenant], |row| {
@@ -18,11 +19,13 @@ pub(super) fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome>
                 row.get(3)?,
                 row.get(4)?,
                 row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
             ))
         })
         .optional()
         .db()?;
-    let Some((rowid, state, claim, open, url, labels)) = current else {
+    let Some((rowid, state, claim, open, url, labels, flow_key, held)) = current else {
         return Ok(FinishOutcome::Stale);
     };
     // A claim is finished at most once: a finish closes it.
@@ -32,21 +35,21 @@ pub(super) fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome>
     let changed = match f.transition {
         Transition::Delivered => conn
             .prepare_cached(
-                "UPDATE messages SET state = 'DELIVERED', claim_open = 0, finished_at = ?2 \
+                "UPDATE messages SET state = 'DELIVERED', claim_open = 0, held = 0, finished_at = ?2 \
                  WHERE rowid = ?1",
             )
             .db()?
             .execute([rowid, int(f.now)?]),
         Transition::Failed => conn
             .prepare_cached(
-                "UPDATE messages SET state = 'FAILED', claim_open = 0, finished_at = ?2 \
+                "UPDATE messages SET state = 'FAILED', claim_open = 0, held = 0, finished_at = ?2 \
                  WHERE rowid = ?1",
             )
             .db()?
             .execute([rowid, int(f.now)?]),
         Transition::Retry { at } => conn
             .prepare_cached(
-                "UPDATE messages SET retried = retried + 1, due_at = ?2, claim_open = 0 \
+                "UPDATE messages SET retried = retried + 1, due_at = ?2, claim_open = 0, held = 0 \
                  WHERE rowid = ?1",
             )
             .db()?
@@ -55,6 +58,11 @@ pub(super) fn finish_one(conn: &Connection, f: &Finish) -> Result<FinishOutcome>
     .db()?;
     if changed != 1 {
         return Err(corrupt("message"));
+    }
+    // The attempt's place (or its place in the wait list, for one whose lease had ended) goes
+    // to the key's first held messages.
+    if let Some(key) = &flow_key {
+        release(conn, &f.tenant, key, held, f.now)?;
     }
     if let Some(response) = &f.response {
         conn.prepare_cached(

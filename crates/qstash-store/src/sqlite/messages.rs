@@ -127,7 +127,7 @@ pub(super) fn insert_one(conn: &Connection, m: &NewMessage, now: Millis) -> Resu
         Err(e) => return Err(map_error(e)),
     }
     if let Some(key) = &m.flow_key {
-        register_flow_key(conn, &m.tenant, key, m.flow_limits)?;
+        register_flow_key(conn, &m.tenant, key, m.flow_limits, now)?;
     }
     if let (Some(seq), Some(link)) = (step_seq, &m.run) {
         conn.prepare_cached(
@@ -174,17 +174,26 @@ pub(super) fn cancel(
     id: &str,
     now: Millis,
 ) -> Result<CancelOutcome> {
-    let current: Option<(i64, String, String, String)> = conn
+    type Current = (i64, String, String, String, Option<String>, bool);
+    let current: Option<Current> = conn
         .prepare_cached(
-            "SELECT rowid, state, destination, labels FROM messages WHERE id = ?1 AND tenant = ?2",
+            "SELECT rowid, state, destination, labels, flow_key, held FROM messages \
+             WHERE id = ?1 AND tenant = ?2",
         )
         .db()?
         .query_row(rusqlite::params![id, tenant], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
         })
         .optional()
         .db()?;
-    let Some((rowid, state, url, labels)) = current else {
+    let Some((rowid, state, url, labels, flow_key, held)) = current else {
         return Ok(CancelOutcome::NotFound);
     };
     let state = MessageState::from_name(&state).ok_or_else(|| corrupt("state"))?;
@@ -192,11 +201,15 @@ pub(super) fn cancel(
         return Ok(CancelOutcome::AlreadyFinal(state));
     }
     conn.prepare_cached(
-        "UPDATE messages SET state = 'CANCELLED', claim_open = 0, finished_at = ?2 WHERE rowid = ?1",
+        "UPDATE messages SET state = 'CANCELLED', claim_open = 0, held = 0, finished_at = ?2 \
+         WHERE rowid = ?1",
     )
     .db()?
     .execute([rowid, int(now)?])
     .db()?;
+    if let Some(key) = &flow_key {
+        release(conn, tenant, key, held, now)?;
+    }
     for event in ["CANCEL_REQUESTED", "CANCELLED"] {
         append_event(
             conn, tenant, now, id, event, &url, &labels, None, None, None,

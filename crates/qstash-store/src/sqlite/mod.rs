@@ -79,7 +79,7 @@ use tenant_keys::{read_keys, write_keys};
 use waiters::*;
 use writer::*;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -515,9 +515,11 @@ impl Store for SqliteStore {
 
     async fn due_count(&self, now: Millis) -> Result<u64> {
         self.read(move |conn| {
+            // The due index, and the keys' wait lists (held messages are due).
             let n: i64 = conn
                 .prepare_cached(
-                    "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= ?1",
+                    "SELECT (SELECT count(*) FROM messages WHERE state = 'PENDING' AND held = 0 \
+                     AND due_at <= ?1) + (SELECT coalesce(sum(waiting), 0) FROM flow_keys)",
                 )
                 .db()?
                 .query_row([int(now)?], |row| row.get(0))

@@ -153,31 +153,42 @@ pub(super) fn end_run(
         end.reason,
     ])
     .db()?;
-    let pending: Vec<(i64, String, String, String)> = {
+    type Pending = (i64, String, String, String, Option<String>, bool);
+    let pending: Vec<Pending> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT rowid, id, destination, labels FROM messages \
+                "SELECT rowid, id, destination, labels, flow_key, held FROM messages \
                  WHERE tenant = ?1 AND run_id = ?2 AND state = 'PENDING'",
             )
             .db()?;
         let rows = stmt
             .query_map([tenant, run_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
             })
             .db()?;
         rows.collect::<rusqlite::Result<_>>().db()?
     };
-    for (rowid, id, url, labels) in pending {
+    for (rowid, id, url, labels, flow_key, held) in pending {
         if except == Some(id.as_str()) {
             continue;
         }
         conn.prepare_cached(
-            "UPDATE messages SET state = 'CANCELLED', claim_open = 0, finished_at = ?2 \
+            "UPDATE messages SET state = 'CANCELLED', claim_open = 0, held = 0, finished_at = ?2 \
              WHERE rowid = ?1",
         )
         .db()?
         .execute([rowid, int(now)?])
         .db()?;
+        if let Some(key) = &flow_key {
+            release(conn, tenant, key, held, now)?;
+        }
         append_event(
             conn,
             tenant,

@@ -36,6 +36,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // messages that finished before are taken as finished at their last due time. The indexes
     // find what is old enough to remove, and the dead letters of a message or a run.
     include_str!("migrations/005_retention.sql"),
+    // Version 6: the claim path's wait lists (see `crate::flow`). A due message its key holds
+    // back is `held` and leaves the due index; the key counts them (`waiting`) and keeps when
+    // its full rate window ends (`wake_at`). Messages held back before are sorted out by the
+    // first claims (they are in the due index, not held).
+    include_str!("migrations/006_claim_wait_lists.sql"),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {

@@ -53,14 +53,14 @@ fn hot_queries_use_their_indexes() {
     let conn = Connection::open(&path).unwrap();
     let claim = plan(
         &conn,
-        "SELECT rowid FROM messages WHERE state = 'PENDING' AND due_at <= 5 \
+        "SELECT rowid FROM messages WHERE state = 'PENDING' AND held = 0 AND due_at <= 5 \
              ORDER BY due_at, rowid LIMIT 10",
     );
     assert!(claim.contains("messages_due"), "{claim}");
     assert!(!claim.contains("TEMP B-TREE"), "{claim}");
     let next = plan(
         &conn,
-        "SELECT due_at FROM messages WHERE state = 'PENDING' ORDER BY due_at LIMIT 1",
+        "SELECT due_at FROM messages WHERE state = 'PENDING' AND held = 0 ORDER BY due_at LIMIT 1",
     );
     assert!(next.contains("messages_due"), "{next}");
     let events = plan(
@@ -132,26 +132,48 @@ fn hot_queries_use_their_indexes() {
     let in_flight = plan(
         &conn,
         "SELECT COUNT(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
-             AND state = 'PENDING' AND claim_open = 1 AND due_at > 5",
+             AND state = 'PENDING' AND held = 0 AND claim_open = 1 AND due_at > 5",
     );
     assert!(in_flight.contains("messages_flow"), "{in_flight}");
+    assert!(in_flight.contains("due_at>?"), "{in_flight}");
     let waiting = plan(
         &conn,
         "SELECT COUNT(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
-             AND state = 'PENDING' AND claim_open IN (0, 1) AND due_at <= 5",
+             AND state = 'PENDING' AND held = 0 AND claim_open IN (0, 1) AND due_at <= 5",
     );
     assert!(waiting.contains("messages_flow"), "{waiting}");
+    assert!(waiting.contains("due_at<?"), "{waiting}");
+    // A key's wait list is read in order from its own index, never sorted.
+    let head = plan(
+        &conn,
+        "SELECT rowid FROM messages WHERE tenant = 't' AND flow_key = 'k' \
+             AND state = 'PENDING' AND held = 1 ORDER BY due_at, rowid LIMIT 3",
+    );
+    assert!(head.contains("messages_held"), "{head}");
+    assert!(!head.contains("TEMP B-TREE"), "{head}");
+    let wake = plan(
+        &conn,
+        "SELECT tenant, key FROM flow_keys WHERE wake_at <= 5 ORDER BY wake_at LIMIT 9",
+    );
+    assert!(wake.contains("flow_keys_wake"), "{wake}");
+    assert!(!wake.contains("TEMP B-TREE"), "{wake}");
+    let min_wake = plan(
+        &conn,
+        "SELECT min(wake_at) FROM flow_keys WHERE wake_at IS NOT NULL",
+    );
+    assert!(min_wake.contains("flow_keys_wake"), "{min_wake}");
     let same_due = plan(
         &conn,
         "SELECT rowid, due_at, tenant, flow_key FROM messages \
-             WHERE state = 'PENDING' AND due_at = 3 AND rowid > 9 ORDER BY rowid LIMIT 10",
+             WHERE state = 'PENDING' AND held = 0 AND due_at = 3 AND rowid > 9 \
+             ORDER BY rowid LIMIT 10",
     );
     assert!(same_due.contains("due_at=? AND rowid>?"), "{same_due}");
     assert!(!same_due.contains("TEMP B-TREE"), "{same_due}");
     let later = plan(
         &conn,
         "SELECT rowid, due_at, tenant, flow_key FROM messages \
-             WHERE state = 'PENDING' AND due_at > 3 AND due_at <= 5 \
+             WHERE state = 'PENDING' AND held = 0 AND due_at > 3 AND due_at <= 5 \
              ORDER BY due_at, rowid LIMIT 10",
     );
     assert!(later.contains("messages_due"), "{later}");
@@ -283,7 +305,7 @@ async fn a_version_1_database_migrates() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     // Messages that had finished take their last due time as their finish time.
     let finished = |id: &str| -> Option<i64> {
         conn.query_row(

@@ -460,14 +460,38 @@ async fn hot_queries_use_their_indexes() {
     };
     for (sql, index, sorted) in [
         (
-            "SELECT seq FROM messages WHERE state = 'PENDING' AND due_at <= 5 \
+            "SELECT seq FROM messages WHERE state = 'PENDING' AND NOT held AND due_at <= 5 \
              ORDER BY due_at, seq LIMIT 10 FOR UPDATE SKIP LOCKED",
             "messages_due",
             true,
         ),
         (
-            "SELECT min(due_at) FROM messages WHERE state = 'PENDING'",
+            "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' AND NOT held \
+             ORDER BY due_at, seq LIMIT 1",
             "messages_due",
+            true,
+        ),
+        (
+            "SELECT min(due_at) FROM messages WHERE state = 'PENDING' AND NOT held AND due_at > 5",
+            "messages_due",
+            false,
+        ),
+        (
+            // A key's wait list is read in order from its own index, never sorted.
+            "SELECT seq FROM messages WHERE tenant = 't' AND flow_key = 'k' \
+             AND state = 'PENDING' AND held ORDER BY due_at, seq LIMIT 3",
+            "messages_held",
+            true,
+        ),
+        (
+            "SELECT tenant, key FROM flow_keys WHERE wake_at <= 5 ORDER BY wake_at LIMIT 9 \
+             FOR UPDATE SKIP LOCKED",
+            "flow_keys_wake",
+            true,
+        ),
+        (
+            "SELECT min(wake_at) FROM flow_keys WHERE wake_at IS NOT NULL",
+            "flow_keys_wake",
             false,
         ),
         (
@@ -506,13 +530,14 @@ async fn hot_queries_use_their_indexes() {
         ),
         (
             "SELECT count(*) FROM messages WHERE tenant = 't' AND flow_key = 'k' \
-             AND state = 'PENDING' AND flow_key IS NOT NULL AND claim_open AND due_at > 5",
+             AND state = 'PENDING' AND flow_key IS NOT NULL AND NOT held AND claim_open \
+             AND due_at > 5",
             // As for messages_run: on an empty table either partial index will do.
             "Index",
             false,
         ),
         (
-            "SELECT seq FROM messages WHERE state = 'PENDING' AND due_at <= 9 \
+            "SELECT seq FROM messages WHERE state = 'PENDING' AND NOT held AND due_at <= 9 \
              AND (due_at, seq) > (3, 4) ORDER BY due_at, seq LIMIT 10",
             "messages_due",
             true,

@@ -696,13 +696,21 @@ pub async fn concurrent_claims_respect_flow_control<S: Store>(store: Arc<S>) {
         })
         .collect();
     insert(&*store, batch, T0).await;
+    // The claimers stop when every message is claimed (or after a bound: a claim skips a key
+    // another transaction holds, so how many rounds it takes depends on the scheduling).
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let store = Arc::clone(&store);
+        let done = Arc::clone(&done);
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
-            for round in 0..40u64 {
+            for round in 0..2_000u64 {
+                if done.load(std::sync::atomic::Ordering::SeqCst) >= MESSAGES {
+                    break;
+                }
                 let claimed = store.claim_due(T0 + 100 + round, 4).await.expect("claim");
+                done.fetch_add(claimed.len(), std::sync::atomic::Ordering::SeqCst);
                 if claimed.is_empty() {
                     tokio::task::yield_now().await;
                 }

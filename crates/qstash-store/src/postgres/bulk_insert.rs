@@ -15,6 +15,8 @@ pub(super) async fn insert_plain(
     let mut cols = MessageColumns::default();
     let mut ev = EventColumns::default();
     let mut keys = FlowKeys::default();
+    // The latest time of the group: a key whose limits change is woken then.
+    let now = plain.iter().map(|&i| group[i].now).max().unwrap_or(0);
     for &i in plain {
         let job = &group[i];
         for m in &job.messages {
@@ -82,7 +84,7 @@ pub(super) async fn insert_plain(
     let (messages, events, keys, notified) = tokio::join!(
         messages,
         ev.insert(tx),
-        keys.register(tx),
+        keys.register(tx, now),
         notify_due(tx, shared, first_due)
     );
     if messages?.len() != expected {

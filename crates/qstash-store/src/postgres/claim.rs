@@ -1,10 +1,11 @@
-//! Claims: the scan of due messages page by page with `FOR UPDATE SKIP LOCKED` (skipping those
-//! a flow-control key holds back), claiming them under a lease, and the next due time.
+//! Claims: the scan of the due index page by page with `FOR UPDATE SKIP LOCKED` (moving the
+//! messages a flow-control key holds back to its wait list, once), claiming them under a lease,
+//! and the next due time. The design is in [`crate::flow`]'s documentation.
 
 use super::*;
 
 /// The smallest page the claim scan reads after the first one (which is `limit` long, so that
-/// a store without held-back messages reads exactly what it claims).
+/// a store with nothing newly held back reads exactly what it claims).
 pub(super) const MIN_SCAN_PAGE: usize = 256;
 
 /// A due message as the claim scan sees it: `(seq, due_at, tenant, flow_key)`.
@@ -26,14 +27,16 @@ pub(super) async fn due_page<C: GenericClient>(
         None => {
             let sql = format!(
                 "SELECT seq, due_at, tenant, flow_key FROM messages \
-                 WHERE state = 'PENDING' AND due_at <= $1 ORDER BY due_at, seq LIMIT $2{lock}"
+                 WHERE state = 'PENDING' AND NOT held AND due_at <= $1 \
+                 ORDER BY due_at, seq LIMIT $2{lock}"
             );
             rows(c, &sql, &[&now, &limit]).await?
         }
         Some((due, seq)) => {
             let sql = format!(
                 "SELECT seq, due_at, tenant, flow_key FROM messages \
-                 WHERE state = 'PENDING' AND due_at <= $1 AND (due_at, seq) > ($3, $4) \
+                 WHERE state = 'PENDING' AND NOT held AND due_at <= $1 \
+                 AND (due_at, seq) > ($3, $4) \
                  ORDER BY due_at, seq LIMIT $2{lock}"
             );
             rows(c, &sql, &[&now, &limit, &due, &seq]).await?
@@ -43,6 +46,41 @@ pub(super) async fn due_page<C: GenericClient>(
         .iter()
         .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?, col(row, 3)?)))
         .collect()
+}
+
+/// The most keys one claim wakes (whose rate window ended while messages wait); the others
+/// are woken by the next claims.
+const WAKE_MAX: i64 = 256;
+
+/// Promotes from the keys whose `wake_at` has come (their rate window ended, or their limits
+/// changed, while messages wait) and that no other transaction holds.
+async fn wake(
+    tx: &Transaction<'_>,
+    now: Millis,
+    keys: &mut KeyStates,
+    promoted: &mut HashSet<i64>,
+) -> Result<()> {
+    let woken = rows(
+        tx,
+        "SELECT tenant, key FROM flow_keys WHERE wake_at <= $1 ORDER BY wake_at LIMIT $2 \
+         FOR UPDATE SKIP LOCKED",
+        &[&int(now)?, &WAKE_MAX],
+    )
+    .await?;
+    let woken = woken
+        .iter()
+        .map(|row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    keys.load(tx, woken.iter().map(|(t, k)| (t, Some(k))), now, true)
+        .await?;
+    for (tenant, key) in &woken {
+        if let Some(state) = keys.get(tenant, key) {
+            promote(tx, tenant, key, state, now, promoted).await?;
+            // Its wake time is written again, whatever the promotion did.
+            state.dirty = true;
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn claim_due(
@@ -57,35 +95,76 @@ pub(super) async fn claim_due(
         .await
         .map_err(pg)?;
     let mut keys = KeyStates::default();
+    let mut promoted = HashSet::new();
+    wake(tx, now, &mut keys, &mut promoted).await?;
     let mut chosen: Vec<i64> = Vec::new();
-    let mut after = None;
-    let mut page_len = limit;
     'scan: loop {
-        let page = due_page(tx, now, after, page_len, true).await?;
-        let full = page.len() == page_len;
-        keys.load(tx, page.iter().map(|r| (&r.2, r.3.as_ref())), now, true)
-            .await?;
-        for (seq, _, tenant, key) in &page {
-            if let Some(key) = key {
-                match keys.get(tenant, key) {
-                    Some(state) if state.hold(now) == Hold::Free => state.start(now),
-                    // Held back, or another claim holds the key now: left for a later claim.
-                    _ => continue,
+        let mut after = None;
+        let mut page_len = limit;
+        // Messages promoted during this pass are due before where it is: one more pass.
+        let mut promoted_now = false;
+        loop {
+            let page = due_page(tx, now, after, page_len, true).await?;
+            let full = page.len() == page_len;
+            keys.load(tx, page.iter().map(|r| (&r.2, r.3.as_ref())), now, true)
+                .await?;
+            // The messages this page moves to wait lists, and their keys: a later message of
+            // such a key is behind them.
+            let mut to_hold = Vec::new();
+            let mut holding: HashSet<(&str, &str)> = HashSet::new();
+            for (seq, due, tenant, key) in &page {
+                if let Some(key) = key {
+                    // Another claim holds the key now (or it is unknown): left for later.
+                    let Some(state) = keys.get(tenant, key) else {
+                        continue;
+                    };
+                    let start = if promoted.remove(seq) {
+                        // Its place was reserved when it was promoted.
+                        state.promoted = state.promoted.saturating_sub(1);
+                        state.hold(now) == Hold::Free
+                    } else if holding.contains(&(tenant.as_str(), key.as_str())) {
+                        false
+                    } else {
+                        if state.waiting > 0
+                            && let Some(first) = head(tx, tenant, key).await?
+                            && first < (*due, *seq)
+                            && promote(tx, tenant, key, state, now, &mut promoted).await? > 0
+                        {
+                            promoted_now = true;
+                        }
+                        let behind = state.waiting > 0
+                            && head(tx, tenant, key)
+                                .await?
+                                .is_some_and(|first| first < (*due, *seq));
+                        !behind && state.hold(now) == Hold::Free
+                    };
+                    if !start {
+                        to_hold.push(*seq);
+                        holding.insert((tenant, key));
+                        state.waiting += 1;
+                        state.dirty = true;
+                        continue;
+                    }
+                    state.start(now);
+                }
+                chosen.push(*seq);
+                if chosen.len() == limit {
+                    hold_messages(tx, &to_hold).await?;
+                    break 'scan;
                 }
             }
-            chosen.push(*seq);
-            if chosen.len() == limit {
-                break 'scan;
+            hold_messages(tx, &to_hold).await?;
+            match page.last() {
+                Some(last) if full => after = Some((last.1, last.0)),
+                _ => break,
             }
+            page_len = limit.max(MIN_SCAN_PAGE);
         }
-        // Held-back messages stay in the range: look further, past the last one seen.
-        match page.last() {
-            Some(last) if full => after = Some((last.1, last.0)),
-            _ => break,
+        if !promoted_now {
+            break;
         }
-        page_len = limit.max(MIN_SCAN_PAGE);
     }
-    keys.save(tx).await?;
+    keys.save(tx, now).await?;
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
@@ -112,13 +191,34 @@ pub(super) async fn claim_due(
         .collect()
 }
 
-/// [`Store::next_due`]: the earliest time a claim may find something, held-back messages
-/// counted at the end of their rate window or not at all.
+/// How many due entries [`next_due`] sorts out at most before it answers `now` (a claim is
+/// then due to sort them out).
+const NEXT_DUE_SCAN: usize = 256;
+
+/// [`Store::next_due`]: the earliest time a claim may find something: the first entry of the due
+/// index that a claim would start (due entries a claim would hold are skipped), or the
+/// earliest end of a full rate window with messages waiting.
 pub(super) async fn next_due<C: GenericClient>(c: &C, now: Millis) -> Result<Option<Millis>> {
+    let wake = one(
+        c,
+        "SELECT min(wake_at) FROM flow_keys WHERE wake_at IS NOT NULL",
+        &[],
+    )
+    .await?;
+    let wake = opt_uint(col(&wake, 0)?)?;
+    let due = due_entry(c, now).await?;
+    Ok(match (due, wake) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// The first entry of the due index a claim would start (or sort out).
+async fn due_entry<C: GenericClient>(c: &C, now: Millis) -> Result<Option<Millis>> {
     let first = opt(
         c,
-        "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' \
-         ORDER BY due_at LIMIT 1",
+        "SELECT due_at, flow_key FROM messages WHERE state = 'PENDING' AND NOT held \
+         ORDER BY due_at, seq LIMIT 1",
         &[],
     )
     .await?;
@@ -129,34 +229,50 @@ pub(super) async fn next_due<C: GenericClient>(c: &C, now: Millis) -> Result<Opt
     if due > now || col::<Option<String>>(&first, 1)?.is_none() {
         return Ok(Some(due));
     }
-    // Something with a key is due: look for the first due message that is not held back.
+    // Keyed messages are due: those a claim would hold are skipped (they became due since the
+    // last claim, so they are few; past `NEXT_DUE_SCAN` of them a claim is due to sort them).
     let later = one(
         c,
-        "SELECT min(due_at) FROM messages WHERE state = 'PENDING' AND due_at > $1",
+        "SELECT min(due_at) FROM messages WHERE state = 'PENDING' AND NOT held AND due_at > $1",
         &[&int(now)?],
     )
     .await?;
     let mut best = opt_uint(col(&later, 0)?)?;
+    let page = due_page(c, now, None, NEXT_DUE_SCAN, false).await?;
+    if page.len() == NEXT_DUE_SCAN {
+        return Ok(Some(now));
+    }
     let mut keys = KeyStates::default();
-    let mut after = None;
-    loop {
-        let page = due_page(c, now, after, MIN_SCAN_PAGE, false).await?;
-        keys.load(c, page.iter().map(|r| (&r.2, r.3.as_ref())), now, false)
-            .await?;
-        for (_, due, tenant, key) in &page {
-            let hold = match key {
-                Some(key) => keys.get(tenant, key).map_or(Hold::Free, |s| s.hold(now)),
+    keys.load(c, page.iter().map(|r| (&r.2, r.3.as_ref())), now, false)
+        .await?;
+    for (seq, due, tenant, key) in &page {
+        let hold = match key {
+            None => Hold::Free,
+            Some(key) => match keys.get(tenant, key) {
                 None => Hold::Free,
-            };
-            match hold {
-                Hold::Free => return Ok(Some(uint(*due)?)),
-                Hold::Parallelism => {}
-                Hold::RateUntil(end) => best = Some(best.map_or(end, |b| b.min(end))),
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == MIN_SCAN_PAGE => after = Some((last.1, last.0)),
-            _ => return Ok(best),
+                Some(state) => {
+                    let waiting = state.waiting > 0;
+                    match state.hold(now) {
+                        // A claim would promote the held ones: something starts now.
+                        Hold::Free => Hold::Free,
+                        hold if waiting
+                            && head(c, tenant, key)
+                                .await?
+                                .is_some_and(|first| first < (*due, *seq)) =>
+                        {
+                            let _ = hold;
+                            Hold::Parallelism
+                        }
+                        hold => hold,
+                    }
+                }
+            },
+        };
+        match hold {
+            Hold::Free => return Ok(Some(uint(*due)?)),
+            Hold::Parallelism => {}
+            Hold::RateUntil(end) => best = Some(best.map_or(end, |b| b.min(end))),
         }
     }
+    Ok(best)
 }

@@ -34,23 +34,34 @@ pub(super) async fn finish_one(
         None => (false, None, None, None),
     };
     let next = f.event.next_delivery_time.map(int).transpose()?;
+    // Whether the message is in its key's wait list (an attempt whose lease ended and that a
+    // claim held back): read under the key's lock (`lock_flow_keys`), which every mover takes.
+    let was_held = opt(
+        tx,
+        "SELECT held FROM messages WHERE id = $1 AND tenant = $2",
+        &[&f.message_id, &f.tenant],
+    )
+    .await?
+    .map(|row| col::<bool>(&row, 0))
+    .transpose()?
+    .unwrap_or(false);
     let event_status = f.event.response_status.map(i32::from);
     // A claim is finished at most once: a finish closes it. The event is appended by the same
     // statement, only when the update applies.
     let updated = opt(
         tx,
         "WITH u AS (UPDATE messages SET state = $4, retried = retried + $5, \
-         due_at = coalesce($6, due_at), claim_open = FALSE, \
+         due_at = coalesce($6, due_at), claim_open = FALSE, held = FALSE, \
          finished_at = CASE WHEN $4 = 'PENDING' THEN NULL ELSE $11::BIGINT END, \
          last_status = CASE WHEN $7 THEN $8 ELSE last_status END, \
          last_headers = CASE WHEN $7 THEN $9 ELSE last_headers END, \
          last_body = CASE WHEN $7 THEN $10 ELSE last_body END \
          WHERE id = $1 AND tenant = $2 AND claim = $3 AND claim_open AND state = 'PENDING' \
-         RETURNING destination, labels, flow_key), \
+         RETURNING destination, labels, flow_key, $16::BOOLEAN AS was_held), \
          e AS (INSERT INTO events (tenant, time, message_id, state, url, labels, \
          response_status, error, next_delivery_time) \
          SELECT $2, $11, $1, $12, u.destination, u.labels, $13, $14, $15 FROM u) \
-         SELECT flow_key FROM u",
+         SELECT flow_key, was_held FROM u",
         &[
             &f.message_id,
             &f.tenant,
@@ -67,14 +78,21 @@ pub(super) async fn finish_one(
             &event_status,
             &f.event.error,
             &next,
+            &was_held,
         ],
     )
     .await?;
     let Some(updated) = updated else {
         return Ok((FinishOutcome::Stale, None));
     };
-    // A finished attempt of a key frees its place: other processes may claim the key's next.
-    let keyed = col::<Option<String>>(&updated, 0)?.is_some();
+    // A finished attempt of a key frees its place (or its place in the wait list, for one
+    // whose lease had ended): the key's first held messages take it, and other processes may
+    // claim them.
+    let key = col::<Option<String>>(&updated, 0)?;
+    let keyed = key.is_some();
+    if let Some(key) = key {
+        release(tx, &[(f.tenant.clone(), key, col(&updated, 1)?)], f.now).await?;
+    }
     // A run has one ending: when it had ended already, what this finish would spawn for its
     // end (the failure callback) is not inserted.
     let spawn = match &f.end_run {

@@ -1,5 +1,7 @@
 //! Flow control: the keys an insert registers with their limits, the state of the keys a claim
-//! meets (their rows locked, `SKIP LOCKED`), and the reads of a key's counters.
+//! meets (their rows locked, `SKIP LOCKED`), a key's wait list (holding messages back,
+//! promoting the first held ones when a place frees) and the reads of a key's counters. The
+//! design is in [`crate::flow`]'s documentation.
 
 use super::*;
 
@@ -19,8 +21,9 @@ impl FlowKeys {
         }
     }
 
-    /// Registers the keys; those with limits get them (the open rate window is kept).
-    pub(super) async fn register(&self, tx: &Transaction<'_>) -> Result<()> {
+    /// Registers the keys; those with limits get them (the open rate window is kept; a key whose
+    /// limits change while messages wait is looked at by the next claim, `wake_at`).
+    pub(super) async fn register(&self, tx: &Transaction<'_>, now: Millis) -> Result<()> {
         let (mut plain_t, mut plain_k) = (Vec::new(), Vec::new());
         let (mut t, mut k, mut p, mut r, mut period) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -54,8 +57,9 @@ impl FlowKeys {
                  AND f.rate IS NOT DISTINCT FROM w.rate AND f.period_ms = w.period_ms) \
                  ON CONFLICT (tenant, key) DO UPDATE SET \
                  parallelism = EXCLUDED.parallelism, rate = EXCLUDED.rate, \
-                 period_ms = EXCLUDED.period_ms",
-                &[&t, &k, &p, &r, &period],
+                 period_ms = EXCLUDED.period_ms, \
+                 wake_at = CASE WHEN flow_keys.waiting > 0 THEN $6 ELSE flow_keys.wake_at END",
+                &[&t, &k, &p, &r, &period, &int(now)?],
             )
             .await?;
         }
@@ -114,7 +118,7 @@ impl KeyStates {
         };
         let sql = format!(
             "SELECT f.tenant, f.key, f.parallelism, f.rate, f.period_ms, f.window_start, \
-             f.window_count FROM flow_keys f \
+             f.window_count, f.waiting FROM flow_keys f \
              JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, key) \
              ON f.tenant = w.tenant AND f.key = w.key ORDER BY f.tenant, f.key{lock}"
         );
@@ -124,8 +128,8 @@ impl KeyStates {
             "SELECT m.tenant, m.flow_key, count(*) FROM messages m \
              JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, key) \
              ON m.tenant = w.tenant AND m.flow_key = w.key \
-             WHERE m.state = 'PENDING' AND m.flow_key IS NOT NULL AND m.claim_open \
-             AND m.due_at > $3 GROUP BY m.tenant, m.flow_key",
+             WHERE m.state = 'PENDING' AND m.flow_key IS NOT NULL AND NOT m.held \
+             AND m.claim_open AND m.due_at > $3 GROUP BY m.tenant, m.flow_key",
             &[&tenants, &names, &int(now)?],
         )
         .await?;
@@ -145,7 +149,7 @@ impl KeyStates {
                 window_start: uint(col(row, 5)?)?,
                 window_count: uint(col(row, 6)?)?,
                 in_flight: in_flight.get(&id).copied().unwrap_or(0),
-                waiting: 0,
+                waiting: uint(col(row, 7)?)?,
                 promoted: 0,
                 dirty: false,
             };
@@ -154,9 +158,10 @@ impl KeyStates {
         Ok(())
     }
 
-    /// Writes the changed windows back.
-    pub(super) async fn save(self, tx: &Transaction<'_>) -> Result<()> {
+    /// Writes the changed windows, wait list counts and wake times back.
+    pub(super) async fn save(self, tx: &Transaction<'_>, now: Millis) -> Result<()> {
         let (mut t, mut k, mut start, mut count) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut waiting, mut wake) = (Vec::new(), Vec::new());
         for ((tenant, key), state) in self.0 {
             let Some(state) = state.filter(|s| s.dirty) else {
                 continue;
@@ -165,16 +170,20 @@ impl KeyStates {
             k.push(key);
             start.push(int(state.window_start)?);
             count.push(int(state.window_count)?);
+            waiting.push(int(state.waiting)?);
+            wake.push(state.wake_at(now).map(int).transpose()?);
         }
         if t.is_empty() {
             return Ok(());
         }
         exec(
             tx,
-            "UPDATE flow_keys f SET window_start = w.start, window_count = w.count \
-             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) \
-             AS w(tenant, key, start, count) WHERE f.tenant = w.tenant AND f.key = w.key",
-            &[&t, &k, &start, &count],
+            "UPDATE flow_keys f SET window_start = w.start, window_count = w.count, \
+             waiting = w.waiting, wake_at = w.wake \
+             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
+             AS w(tenant, key, start, count, waiting, wake) \
+             WHERE f.tenant = w.tenant AND f.key = w.key",
+            &[&t, &k, &start, &count, &waiting, &wake],
         )
         .await?;
         Ok(())
@@ -193,10 +202,13 @@ pub(super) async fn flow_infos<C: GenericClient>(
     states
         .load(c, keys.iter().map(|k| (&tenant_s, Some(k))), now, false)
         .await?;
+    // The wait lists are counted with the keys; the due messages no claim has sorted out yet
+    // (few: those that became due since the last claim) and those whose lease ended are read.
     let waiting = rows(
         c,
         "SELECT flow_key, count(*) FROM messages WHERE tenant = $1 AND flow_key = ANY($2) \
-         AND state = 'PENDING' AND due_at <= $3 GROUP BY flow_key",
+         AND state = 'PENDING' AND NOT held AND claim_open IN (FALSE, TRUE) AND due_at <= $3 \
+         GROUP BY flow_key",
         &[&tenant, &keys, &int(now)?],
     )
     .await?;
@@ -215,7 +227,7 @@ pub(super) async fn flow_infos<C: GenericClient>(
         let open = state.window_open(now);
         out.push(FlowControlInfo {
             key: key.clone(),
-            wait_list_size: waits.get(key).copied().unwrap_or(0),
+            wait_list_size: waits.get(key).copied().unwrap_or(0) + state.waiting,
             parallelism_max: state
                 .parallelism
                 .map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
@@ -227,4 +239,141 @@ pub(super) async fn flow_infos<C: GenericClient>(
         });
     }
     Ok(out)
+}
+
+/// The most messages one promotion moves; a longer wait list with free places is looked at
+/// again by the next claim (`wake_at` is now).
+pub(super) const PROMOTE_MAX: u64 = 1024;
+
+/// The first held message of a key, as `(due_at, seq)`.
+pub(super) async fn head<C: GenericClient>(
+    c: &C,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<(i64, i64)>> {
+    let row = opt(
+        c,
+        "SELECT due_at, seq FROM messages WHERE tenant = $1 AND flow_key = $2 \
+         AND state = 'PENDING' AND held ORDER BY due_at, seq LIMIT 1",
+        &[&tenant, &key],
+    )
+    .await?;
+    row.map(|row| Ok((col(&row, 0)?, col(&row, 1)?)))
+        .transpose()
+}
+
+/// Moves due messages (of keys this transaction holds) to their keys' wait lists.
+pub(super) async fn hold_messages(tx: &Transaction<'_>, seqs: &[i64]) -> Result<()> {
+    if !seqs.is_empty() {
+        exec(
+            tx,
+            "UPDATE messages SET held = TRUE WHERE seq = ANY($1)",
+            &[&seqs],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves the key's first held messages back into the due index, as many as it has places for
+/// at `now`; their places are reserved in `state` and their seqs added to `promoted`. The key's
+/// row is locked by this transaction.
+pub(super) async fn promote(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    key: &str,
+    state: &mut KeyState,
+    now: Millis,
+    promoted: &mut HashSet<i64>,
+) -> Result<u64> {
+    let n = state.free_places(now).min(state.waiting).min(PROMOTE_MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    let moved = rows(
+        tx,
+        "UPDATE messages SET held = FALSE WHERE seq IN (SELECT seq FROM messages \
+         WHERE tenant = $1 AND flow_key = $2 AND state = 'PENDING' AND held \
+         ORDER BY due_at, seq LIMIT $3) RETURNING seq",
+        &[&tenant, &key, &int(n)?],
+    )
+    .await?;
+    for row in &moved {
+        promoted.insert(col(row, 0)?);
+    }
+    let moved = moved.len() as u64;
+    state.waiting = state.waiting.saturating_sub(moved);
+    state.promoted += moved;
+    state.dirty = true;
+    Ok(moved)
+}
+
+/// Locks the rows of the flow-control keys of these messages (by `(tenant, id)`) and of the
+/// pending messages of these runs (by `(tenant, run_id)`), in key order: the transactions that
+/// move messages between the due index and a wait list take the key first.
+pub(super) async fn lock_flow_keys(
+    tx: &Transaction<'_>,
+    messages: &[(&str, &str)],
+    runs: &[(&str, &str)],
+) -> Result<()> {
+    let (mt, mi): (Vec<&str>, Vec<&str>) = messages.iter().copied().unzip();
+    let (rt, ri): (Vec<&str>, Vec<&str>) = runs.iter().copied().unzip();
+    exec(
+        tx,
+        "SELECT 1 FROM flow_keys f WHERE (f.tenant, f.key) IN ( \
+         SELECT m.tenant, m.flow_key FROM messages m \
+         JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, id) ON m.tenant = w.tenant AND m.id = w.id \
+         WHERE m.flow_key IS NOT NULL \
+         UNION SELECT m.tenant, m.flow_key FROM messages m \
+         JOIN UNNEST($3::text[], $4::text[]) AS r(tenant, run_id) \
+         ON m.tenant = r.tenant AND m.run_id = r.run_id \
+         WHERE m.state = 'PENDING' AND m.flow_key IS NOT NULL) \
+         ORDER BY f.tenant, f.key FOR UPDATE",
+        &[&mt, &mi, &rt, &ri],
+    )
+    .await?;
+    Ok(())
+}
+
+/// After keyed messages left their places or their wait lists (finishes, cancels), given as
+/// `(tenant, key, was_held)`: counts the held ones out of the wait lists and promotes the keys'
+/// first held messages into the freed places, in the same transaction (which holds the keys).
+pub(super) async fn release(
+    tx: &Transaction<'_>,
+    left: &[(String, String, bool)],
+    now: Millis,
+) -> Result<()> {
+    if left.is_empty() {
+        return Ok(());
+    }
+    // Usually locked already (`lock_flow_keys`); waited for otherwise.
+    let tenants: Vec<&str> = left.iter().map(|(t, _, _)| t.as_str()).collect();
+    let names: Vec<&str> = left.iter().map(|(_, k, _)| k.as_str()).collect();
+    exec(
+        tx,
+        "SELECT 1 FROM flow_keys f JOIN UNNEST($1::text[], $2::text[]) AS w(tenant, key) \
+         ON f.tenant = w.tenant AND f.key = w.key ORDER BY f.tenant, f.key FOR UPDATE OF f",
+        &[&tenants, &names],
+    )
+    .await?;
+    let mut states = KeyStates::default();
+    states
+        .load(tx, left.iter().map(|(t, k, _)| (t, Some(k))), now, false)
+        .await?;
+    for (tenant, key, held) in left {
+        if *held && let Some(state) = states.get(tenant, key) {
+            state.waiting = state.waiting.saturating_sub(1);
+        }
+    }
+    let mut seen = HashSet::new();
+    for (tenant, key, _) in left {
+        if !seen.insert((tenant, key)) {
+            continue;
+        }
+        if let Some(state) = states.get(tenant, key) {
+            promote(tx, tenant, key, state, now, &mut HashSet::new()).await?;
+            state.dirty = true;
+        }
+    }
+    states.save(tx, now).await
 }

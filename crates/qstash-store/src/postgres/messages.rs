@@ -154,7 +154,7 @@ pub(super) async fn insert_one(
     if let Some(key) = &m.flow_key {
         let mut keys = FlowKeys::default();
         keys.add(&m.tenant, key, m.flow_limits);
-        keys.register(tx).await?;
+        keys.register(tx, now).await?;
     }
     if let Some(run_id) = step_run {
         let row = one(
@@ -207,10 +207,12 @@ pub(super) async fn cancel(
     id: &str,
     now: Millis,
 ) -> Result<CancelOutcome> {
+    // The key first (see `lock_flow_keys`).
+    lock_flow_keys(tx, &[(tenant, id)], &[]).await?;
     let current = opt(
         tx,
-        "SELECT state, destination, labels FROM messages WHERE id = $1 AND tenant = $2 \
-         FOR UPDATE",
+        "SELECT state, destination, labels, flow_key, held FROM messages \
+         WHERE id = $1 AND tenant = $2 FOR UPDATE",
         &[&id, &tenant],
     )
     .await?;
@@ -225,11 +227,14 @@ pub(super) async fn cancel(
     let labels: String = col(&row, 2)?;
     exec(
         tx,
-        "UPDATE messages SET state = 'CANCELLED', claim_open = FALSE, finished_at = $2 \
-         WHERE id = $1",
+        "UPDATE messages SET state = 'CANCELLED', claim_open = FALSE, held = FALSE, \
+         finished_at = $2 WHERE id = $1",
         &[&id, &int(now)?],
     )
     .await?;
+    if let Some(key) = col::<Option<String>>(&row, 3)? {
+        release(tx, &[(tenant.to_string(), key, col(&row, 4)?)], now).await?;
+    }
     for event in ["CANCEL_REQUESTED", "CANCELLED"] {
         append_event(tx, tenant, now, id, event, &url, &labels, None, None, None).await?;
     }

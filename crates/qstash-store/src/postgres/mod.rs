@@ -86,7 +86,7 @@ use tenant_keys::{lock_keys, read_keys, write_keys};
 use waiters::*;
 use writer::*;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -471,7 +471,9 @@ impl Store for PgStore {
         let client = self.client().await?;
         let row = one(
             &client,
-            "SELECT count(*) FROM messages WHERE state = 'PENDING' AND due_at <= $1",
+            // The due index, and the keys' wait lists (held messages are due).
+            "SELECT (SELECT count(*) FROM messages WHERE state = 'PENDING' AND NOT held \
+             AND due_at <= $1) + (SELECT coalesce(sum(waiting), 0) FROM flow_keys)::BIGINT",
             &[&int(now)?],
         )
         .await?;
@@ -657,8 +659,11 @@ impl Store for PgStore {
                 RunState::Started.as_str()
             )));
         }
-        in_tx!(self, |tx| end_run(&tx, tenant, run_id, &end, now, None)
-            .await?)
+        in_tx!(self, |tx| {
+            // The keys first (see `lock_flow_keys`).
+            lock_flow_keys(&tx, &[], &[(tenant, run_id)]).await?;
+            end_run(&tx, tenant, run_id, &end, now, None).await?
+        })
     }
 
     async fn list_runs(
@@ -764,6 +769,9 @@ impl Store for PgStore {
             )));
         }
         in_tx!(self, |tx| {
+            // The keys first (see `lock_flow_keys`).
+            let runs: Vec<(&str, &str)> = run_ids.iter().map(|id| (tenant, id.as_str())).collect();
+            lock_flow_keys(&tx, &[], &runs).await?;
             let mut out = Vec::with_capacity(run_ids.len());
             for id in run_ids {
                 out.push(end_run(&tx, tenant, id, &end, now, None).await?);

@@ -123,13 +123,22 @@ pub(super) async fn end_run(
     .await?;
     let cancelled = rows(
         tx,
-        "WITH c AS (SELECT seq FROM messages WHERE tenant = $1 AND run_id = $2 \
+        "WITH c AS (SELECT seq, held FROM messages WHERE tenant = $1 AND run_id = $2 \
          AND state = 'PENDING' AND id IS DISTINCT FROM $3 ORDER BY seq FOR UPDATE) \
-         UPDATE messages m SET state = 'CANCELLED', claim_open = FALSE, finished_at = $4 FROM c \
-         WHERE m.seq = c.seq RETURNING m.seq, m.id, m.destination, m.labels",
+         UPDATE messages m SET state = 'CANCELLED', claim_open = FALSE, held = FALSE, \
+         finished_at = $4 FROM c WHERE m.seq = c.seq \
+         RETURNING m.seq, m.id, m.destination, m.labels, m.flow_key, c.held",
         &[&tenant, &run_id, &except, &int(now)?],
     )
     .await?;
+    // Their keys' places and wait lists (the keys were locked first, see `lock_flow_keys`).
+    let mut left = Vec::new();
+    for row in &cancelled {
+        if let Some(key) = col::<Option<String>>(row, 4)? {
+            left.push((tenant.to_string(), key, col::<bool>(row, 5)?));
+        }
+    }
+    release(tx, &left, now).await?;
     let mut cancelled = cancelled
         .iter()
         .map(|row| {

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[&str] = &[
     // messages that finished before are taken as finished at their last due time. The indexes
     // find what is old enough to remove, and the dead letters of a message or a run.
     include_str!("migrations/003_retention.sql"),
+    // Version 4: the claim path's wait lists (see `crate::flow`): a due message its key holds
+    // back is `held` and leaves the due index; the key counts them (`waiting`) and keeps when
+    // its full rate window ends (`wake_at`). Messages held back before are sorted out by the
+    // first claims.
+    include_str!("migrations/004_claim_wait_lists.sql"),
 ];
 
 /// The first key of the advisory locks this store takes (`qsth`); the second is the schema's.

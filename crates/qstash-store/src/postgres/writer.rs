@@ -246,6 +246,20 @@ pub(super) async fn finish_all(
     tx: &Transaction<'_>,
     finishes: &[Finish],
 ) -> Result<(Vec<FinishOutcome>, Option<Millis>)> {
+    // The keys first, in key order (see `lock_flow_keys`).
+    let messages: Vec<(&str, &str)> = finishes
+        .iter()
+        .map(|f| (f.tenant.as_str(), f.message_id.as_str()))
+        .collect();
+    let runs: Vec<(&str, &str)> = finishes
+        .iter()
+        .filter_map(|f| {
+            f.end_run
+                .as_ref()
+                .map(|(run, _)| (f.tenant.as_str(), run.as_str()))
+        })
+        .collect();
+    lock_flow_keys(tx, &messages, &runs).await?;
     let mut out = Vec::with_capacity(finishes.len());
     let mut wake = None;
     for f in finishes {

@@ -48,6 +48,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod batch;
+mod claim_path;
 mod claims;
 mod dedup;
 mod dlq;
@@ -64,6 +65,7 @@ mod waiters;
 pub use batch::{
     end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
 };
+pub use claim_path::*;
 pub use claims::*;
 pub use dedup::*;
 pub use dlq::*;
@@ -234,6 +236,9 @@ macro_rules! conformance_tests {
             flow_tenants_separate,
             flow_info_counters,
             flow_claim_passes_a_long_backlog,
+            claim_path_backlog_in_order,
+            claim_path_window_releases_exactly_rate,
+            claim_path_counts_after_cancel_retry_failure,
             purge_removes_old_finished_messages,
             purge_removes_old_finished_runs,
             purge_removes_expired_dedup_ids,

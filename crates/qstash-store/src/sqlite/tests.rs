@@ -318,3 +318,59 @@ async fn a_version_1_database_migrates() {
     assert_eq!(finished("msg_dead"), Some(7));
     assert_eq!(finished("msg_old"), None);
 }
+
+/// Behind a key's backlog of 10 000, the claim scan's range (the due index up to now) holds
+/// only what may start: after one claim has sorted the backlog into the key's wait list, a
+/// claim of one reads the one message it claims.
+#[cfg(feature = "conformance")]
+#[tokio::test]
+async fn a_claim_behind_a_backlog_reads_what_it_claims() {
+    use crate::conformance::{T0, keyed, message};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backlog.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let batch: Vec<_> = (0..10_000)
+        .map(|i| {
+            keyed(
+                message("t1", &format!("msg_{i}"), T0),
+                "hot",
+                Some(1),
+                None,
+                1000,
+            )
+        })
+        .collect();
+    store.insert_messages(batch, T0).await.unwrap();
+    let now = T0 + 10;
+    let first = store.claim_due(now, 1).await.unwrap();
+    assert_eq!(first[0].message.message.id, "msg_0");
+    let conn = Connection::open(&path).unwrap();
+    let in_range = |conn: &Connection| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM messages WHERE state = 'PENDING' AND held = 0 AND due_at <= ?1",
+            [int(now).unwrap()],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(in_range(&conn), 9_999, "not sorted yet");
+    assert!(store.claim_due(now, 1).await.unwrap().is_empty());
+    assert_eq!(in_range(&conn), 0, "the backlog left the due index, once");
+    store
+        .insert_messages(vec![message("t1", "msg_plain", now)], now)
+        .await
+        .unwrap();
+    assert_eq!(in_range(&conn), 1);
+    let plain = store.claim_due(now, 1).await.unwrap();
+    assert_eq!(plain[0].message.message.id, "msg_plain");
+    assert_eq!(in_range(&conn), 0);
+    let waiting: i64 = conn
+        .query_row(
+            "SELECT waiting FROM flow_keys WHERE tenant = 't1' AND key = 'hot'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(waiting, 9_999, "the key counts its wait list");
+    store.close().await;
+}

@@ -48,6 +48,10 @@ pub(super) async fn due_page<C: GenericClient>(
         .collect()
 }
 
+/// The most messages one claim moves to wait lists: a backlog that became due at once is
+/// sorted by several claims (each a bounded transaction; `next_due` is now meanwhile).
+pub(super) const HOLD_MAX: usize = 16_384;
+
 /// The most keys one claim wakes (whose rate window ended while messages wait); the others
 /// are woken by the next claims.
 const WAKE_MAX: i64 = 256;
@@ -98,6 +102,7 @@ pub(super) async fn claim_due(
     let mut promoted = HashSet::new();
     wake(tx, now, &mut keys, &mut promoted).await?;
     let mut chosen: Vec<i64> = Vec::new();
+    let mut held = 0;
     'scan: loop {
         let mut after = None;
         let mut page_len = limit;
@@ -143,6 +148,11 @@ pub(super) async fn claim_due(
                         holding.insert((tenant, key));
                         state.waiting += 1;
                         state.dirty = true;
+                        held += 1;
+                        if held == HOLD_MAX {
+                            hold_messages(tx, &to_hold).await?;
+                            break 'scan;
+                        }
                         continue;
                     }
                     state.start(now);

@@ -84,6 +84,10 @@ pub(super) fn due_page(
 /// a store with nothing newly held back reads exactly what it claims).
 pub(super) const MIN_SCAN_PAGE: usize = 1024;
 
+/// The most messages one claim moves to wait lists: a backlog that became due at once is
+/// sorted by several claims (each a bounded transaction; `next_due` is now meanwhile).
+pub(super) const HOLD_MAX: usize = 16_384;
+
 /// The most keys one claim wakes (whose rate window ended while messages wait); the others
 /// are woken by the next claims.
 const WAKE_MAX: i64 = 256;
@@ -176,6 +180,7 @@ pub(super) fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<
     let mut claimed = Vec::with_capacity(limit.min(1024));
     let mut keys = Keys::default();
     let mut promoted = HashSet::new();
+    let mut held = 0;
     wake(conn, now, &mut keys, &mut promoted)?;
     'scan: loop {
         let mut after = None;
@@ -203,6 +208,10 @@ pub(super) fn claim_due(conn: &Connection, now: Millis, limit: usize) -> Result<
                         Gate::Start => state.start(now),
                         Gate::Hold => {
                             hold_message(conn, state, row.rowid)?;
+                            held += 1;
+                            if held == HOLD_MAX {
+                                break 'scan;
+                            }
                             continue;
                         }
                     }

@@ -684,3 +684,79 @@ impl PurgeCounts {
         *self == PurgeCounts::default()
     }
 }
+
+/// A schedule to store (`POST /v2/schedules/{destination}`): a cron expression and the
+/// request each tick publishes, kept as received.
+///
+/// The store keeps the cron text and never reads it: the caller computes tick times (the
+/// server with `qstash-cron`) and passes them in ([`NewSchedule::next_at`],
+/// [`ScheduleTick`]), so that the store stays free of calendars and time zones.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSchedule {
+    /// The schedule id, unique per tenant.
+    pub id: String,
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// The cron expression, as given.
+    pub cron: String,
+    /// Where each tick publishes to (a URL, or a URL group's name).
+    pub destination: String,
+    /// The HTTP method of the published messages.
+    pub method: String,
+    /// The publish request's headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body of every published message.
+    pub body: Vec<u8>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When its next tick is due, or `None` when the cron expression has no further tick.
+    pub next_at: Option<Millis>,
+    /// Whether it is paused (a paused schedule publishes nothing).
+    pub paused: bool,
+}
+
+impl fmt::Debug for NewSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers can carry credentials that are forwarded to the destination.
+        f.debug_struct("NewSchedule")
+            .field("id", &self.id)
+            .field("cron", &self.cron)
+            .field("destination", &self.destination)
+            .field("method", &self.method)
+            .field("headers", &format_args!("[{} headers]", self.headers.len()))
+            .field("body_len", &self.body.len())
+            .field("created_at", &self.created_at)
+            .field("next_at", &self.next_at)
+            .field("paused", &self.paused)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A schedule as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    /// What it was stored with (`next_at` and `paused` as they are now).
+    pub schedule: NewSchedule,
+    /// The time of the last tick that published, if any.
+    pub last_at: Option<Millis>,
+    /// The messages the last tick published, in order.
+    pub last_message_ids: Vec<String>,
+}
+
+/// One tick of a schedule, for [`Store::fire_schedule`]: the messages it publishes and the
+/// schedule's next tick, committed together only if the schedule is still due as seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleTick {
+    /// The schedule's tenant.
+    pub tenant: String,
+    /// The schedule's id.
+    pub schedule_id: String,
+    /// The `next_at` the caller read (the tick is fired only if it is still the schedule's).
+    pub expected_next_at: Millis,
+    /// The tick's time (the latest tick at or before now: missed ticks collapse into it).
+    pub tick_at: Millis,
+    /// The tick after this one, or `None` when there is none.
+    pub next_at: Option<Millis>,
+    /// The messages this tick publishes.
+    pub messages: Vec<NewMessage>,
+}

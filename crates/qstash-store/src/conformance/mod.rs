@@ -42,7 +42,7 @@
 //! [`keyed`], [`new_run`], [`linked`]), [`run_all`] and the list of checks (in
 //! [`conformance_tests!`](crate::conformance_tests)); the checks live in one module per area:
 //! messages, dedup, claims, finish (and cancel), events, dlq, runs, run ends, batch, waiters,
-//! flow (control), retention, and (signing) keys in `tenant_keys`.
+//! flow (control), retention, schedules, and (signing) keys in `tenant_keys`.
 
 // The suite is test code: it reports a broken rule by panicking, like an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -58,6 +58,7 @@ mod messages;
 mod retention;
 mod run_ends;
 mod runs;
+mod schedules;
 mod tenant_keys;
 mod waiters;
 
@@ -74,6 +75,7 @@ pub use messages::*;
 pub use retention::*;
 pub use run_ends::*;
 pub use runs::*;
+pub use schedules::*;
 pub use tenant_keys::{concurrent_tenant_signing_keys, signing_keys, tenant_signing_keys};
 pub use waiters::*;
 
@@ -238,6 +240,9 @@ macro_rules! conformance_tests {
             purge_removes_old_finished_runs,
             purge_removes_expired_dedup_ids,
             purge_is_batched,
+            schedule_round_trip_replace_delete,
+            schedule_due_pause_resume,
+            schedule_fires_each_tick_once,
         ]
         [
             concurrent_inserts,
@@ -246,6 +251,7 @@ macro_rules! conformance_tests {
             concurrent_release_and_timeout,
             concurrent_claims_respect_flow_control,
             concurrent_tenant_signing_keys,
+            concurrent_schedule_fires,
         ]);
     };
     (@expand [run_all $make:ident] [$($each:ident,)*] [$($shared:ident,)*]) => {

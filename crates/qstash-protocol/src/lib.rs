@@ -107,6 +107,7 @@ mod response;
 mod run_again;
 mod run_message;
 mod runs;
+mod schedules;
 mod trigger;
 mod uri;
 mod values;
@@ -139,6 +140,7 @@ pub use runs::{
     BulkCancel, BulkCancelResponse, CancelRun, LOGS_PATH, LogsQuery, LogsResponse, RUNS_PATH,
     RunEndQuery, RunLog, RunState,
 };
+pub use schedules::{CRON_HEADER, SCHEDULE_ID_HEADER, SCHEDULES_PATH, Schedule, ScheduleCreated};
 pub use trigger::{
     FailureCallback, FailureTarget, TRIGGER_PATH, TriggerRequest, TriggerRequestBuilder,
 };

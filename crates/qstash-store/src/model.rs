@@ -760,3 +760,77 @@ pub struct ScheduleTick {
     /// The messages this tick publishes.
     pub messages: Vec<NewMessage>,
 }
+
+/// One endpoint of a URL group: a URL and an optional name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlGroupEndpoint {
+    /// Its name, if it has one (unique in the group).
+    pub name: Option<String>,
+    /// Its URL (unique in the group).
+    pub url: String,
+}
+
+/// Which endpoints a removal takes out of a URL group: those with this name, or this URL
+/// (both given: both must match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointMatch {
+    /// The endpoint's name.
+    pub name: Option<String>,
+    /// The endpoint's URL.
+    pub url: Option<String>,
+}
+
+impl EndpointMatch {
+    /// Whether `e` is one of the endpoints this match names (a match naming nothing matches
+    /// nothing).
+    pub fn matches(&self, e: &UrlGroupEndpoint) -> bool {
+        if self.name.is_none() && self.url.is_none() {
+            return false;
+        }
+        self.name
+            .as_ref()
+            .is_none_or(|n| e.name.as_ref() == Some(n))
+            && self.url.as_ref().is_none_or(|u| &e.url == u)
+    }
+}
+
+/// A URL group (upstream: a topic) of a tenant: a name and the endpoints a publish to it
+/// fans out to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlGroup {
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// Its name, unique per tenant.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When its endpoints last changed.
+    pub updated_at: Millis,
+    /// Its endpoints, in the order they were added.
+    pub endpoints: Vec<UrlGroupEndpoint>,
+}
+
+impl UrlGroup {
+    /// Adds endpoints: one with the URL or the name of an endpoint already there replaces it
+    /// (in its place); the others are appended.
+    pub fn add(&mut self, endpoints: Vec<UrlGroupEndpoint>, now: Millis) {
+        for e in endpoints {
+            let same = self
+                .endpoints
+                .iter()
+                .position(|x| x.url == e.url || (e.name.is_some() && x.name == e.name));
+            match same {
+                Some(i) => self.endpoints[i] = e,
+                None => self.endpoints.push(e),
+            }
+        }
+        self.updated_at = now;
+    }
+
+    /// Removes the endpoints any of `matches` names.
+    pub fn remove(&mut self, matches: &[EndpointMatch], now: Millis) {
+        self.endpoints
+            .retain(|e| !matches.iter().any(|m| m.matches(e)));
+        self.updated_at = now;
+    }
+}

@@ -492,4 +492,62 @@ pub trait Store: Send + Sync + 'static {
             "this store does not implement schedules".into(),
         ))
     }
+
+    /// Adds endpoints to a tenant's URL group, creating the group when it does not exist, in
+    /// one transaction (see [`UrlGroup::add`]); returns the group as it is then.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<UrlGroup> {
+        let _ = (tenant, name, endpoints, now);
+        Err(StoreError::Invalid(
+            "this store does not implement URL groups".into(),
+        ))
+    }
+
+    /// Removes endpoints from a tenant's URL group in one transaction (see
+    /// [`UrlGroup::remove`]); returns the group as it is then, or `None` when the tenant has
+    /// no group of that name. A group left without endpoints stays (empty).
+    ///
+    /// The default implementation has no groups.
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<UrlGroup>> {
+        let _ = (tenant, name, endpoints, now);
+        Ok(None)
+    }
+
+    /// One URL group of a tenant.
+    ///
+    /// The default implementation has none.
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<UrlGroup>> {
+        let _ = (tenant, name);
+        Ok(None)
+    }
+
+    /// Every URL group of a tenant, by name.
+    ///
+    /// The default implementation has none.
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<UrlGroup>> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Deletes a URL group of a tenant; returns whether there was one. Messages already
+    /// published to it stay.
+    ///
+    /// The default implementation has none.
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let _ = (tenant, name);
+        Ok(false)
+    }
 }

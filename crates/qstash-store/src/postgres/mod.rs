@@ -68,6 +68,7 @@ mod tenant_keys;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod url_groups;
 mod waiters;
 mod writer;
 
@@ -873,5 +874,46 @@ impl Store for PgStore {
     async fn fire_schedule(&self, tick: crate::ScheduleTick, now: Millis) -> Result<bool> {
         let shared = &self.shared;
         in_tx!(self, |tx| schedules::fire(&tx, shared, &tick, now).await?)
+    }
+
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<crate::UrlGroup> {
+        in_tx!(self, |tx| url_groups::add(
+            &tx, tenant, name, &endpoints, now
+        )
+        .await?)
+    }
+
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<crate::UrlGroup>> {
+        in_tx!(self, |tx| url_groups::remove(
+            &tx, tenant, name, &endpoints, now
+        )
+        .await?)
+    }
+
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<crate::UrlGroup>> {
+        let client = self.client().await?;
+        url_groups::get(&client, tenant, name).await
+    }
+
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<crate::UrlGroup>> {
+        let client = self.client().await?;
+        url_groups::list(&client, tenant).await
+    }
+
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let client = self.client().await?;
+        url_groups::delete(&client, tenant, name).await
     }
 }

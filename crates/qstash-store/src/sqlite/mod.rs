@@ -62,6 +62,7 @@ mod schema;
 mod tenant_keys;
 #[cfg(test)]
 mod tests;
+mod url_groups;
 mod waiters;
 mod writer;
 
@@ -867,6 +868,47 @@ impl Store for SqliteStore {
 
     async fn fire_schedule(&self, tick: crate::ScheduleTick, now: Millis) -> Result<bool> {
         self.write(move |conn| schedules::fire(conn, &tick, now))
+            .await
+    }
+
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<crate::UrlGroup> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::add(conn, &tenant, &name, endpoints, now))
+            .await
+    }
+
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<crate::UrlGroup>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::remove(conn, &tenant, &name, &endpoints, now))
+            .await
+    }
+
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<crate::UrlGroup>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.read(move |conn| url_groups::get(conn, &tenant, &name))
+            .await
+    }
+
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<crate::UrlGroup>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| url_groups::list(conn, &tenant)).await
+    }
+
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::delete(conn, &tenant, &name))
             .await
     }
 }

@@ -36,9 +36,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // messages that finished before are taken as finished at their last due time. The indexes
     // find what is old enough to remove, and the dead letters of a message or a run.
     include_str!("migrations/005_retention.sql"),
-    // Schedules: one row per `(tenant, id)`, with the request each tick publishes; the
-    // partial index finds the earliest tick of the schedules that are not paused.
-    include_str!("migrations/007_schedules.sql"),
+    // Schedules and URL groups: one schedule row per `(tenant, id)`, with the request each
+    // tick publishes (the
+    // partial index finds the earliest tick of those not paused); one URL group row per
+    // `(tenant, name)` with its endpoints.
+    include_str!("migrations/007_schedules_and_url_groups.sql"),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {

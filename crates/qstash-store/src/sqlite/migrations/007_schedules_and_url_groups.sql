@@ -14,3 +14,11 @@
         PRIMARY KEY (tenant, id)
     );
     CREATE INDEX schedules_due ON schedules(next_at) WHERE paused = 0 AND next_at IS NOT NULL;
+    CREATE TABLE url_groups (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        endpoints BLOB NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );

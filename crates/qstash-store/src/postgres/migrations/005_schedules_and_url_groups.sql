@@ -15,3 +15,11 @@
         PRIMARY KEY (tenant, id)
     );
     CREATE INDEX schedules_due ON schedules (next_at) WHERE NOT paused AND next_at IS NOT NULL;
+    CREATE TABLE url_groups (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        endpoints BYTEA NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );

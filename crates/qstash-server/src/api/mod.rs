@@ -7,6 +7,7 @@ mod keys;
 mod messages;
 pub(crate) mod metrics_access;
 mod schedules;
+mod url_groups;
 mod wait;
 mod workflows;
 
@@ -170,6 +171,15 @@ pub(crate) fn router(state: AppState) -> Router {
                 .get(schedules::get_one)
                 .delete(schedules::delete)
                 .patch(schedules::pause_or_resume),
+        )
+        .route("/v2/topics", get(url_groups::list))
+        .route(
+            "/v2/topics/{name}",
+            get(url_groups::get_one).delete(url_groups::delete),
+        )
+        .route(
+            "/v2/topics/{name}/endpoints",
+            post(url_groups::add).delete(url_groups::remove),
         )
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))

@@ -14,6 +14,7 @@ pub(crate) mod dlq;
 pub(crate) mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
+pub(crate) mod url_groups;
 pub(crate) mod wait;
 
 use std::sync::Arc;

@@ -232,6 +232,24 @@ async fn every_minute_fires_once_and_a_paused_one_does_not() {
         "tick",
     )
     .await;
+    // A schedule to a URL group publishes to each endpoint.
+    let r = s
+        .post("/v2/topics/fan/endpoints")
+        .json(&serde_json::json!({"endpoints": [
+            {"url": format!("{}/ok-g1", sink.url)},
+            {"name": "two", "url": format!("{}/ok-g2", sink.url)},
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let to_group = create(
+        &s,
+        "fan",
+        &[("Upstash-Cron", "* * * * *"), ("Upstash-Retries", "0")],
+        "to all",
+    )
+    .await;
     let paused = create(
         &s,
         &format!("{}/ok-paused", sink.url),
@@ -298,6 +316,28 @@ async fn every_minute_fires_once_and_a_paused_one_does_not() {
         .await
         .unwrap();
     assert_eq!(m["scheduleId"], active);
+    for prefix in ["/ok-g1", "/ok-g2"] {
+        let got = sink.wait_for(prefix, 1, Duration::from_secs(10)).await;
+        assert_eq!(
+            got[0].header("Upstash-Schedule-Id"),
+            Some(to_group.as_str())
+        );
+        assert_eq!(&got[0].body[..], b"to all");
+    }
+    let got: Value = s
+        .get(&format!("/v2/schedules/{to_group}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["destination"], "fan");
+    assert_eq!(
+        got["lastScheduleStates"].as_object().map(|o| o.len()),
+        Some(2),
+        "one message per endpoint: {got}"
+    );
 
     let got: Value = s
         .get(&format!("/v2/schedules/{paused}"))

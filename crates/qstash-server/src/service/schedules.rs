@@ -19,6 +19,7 @@ use super::{Error, Result, Service};
 use crate::engine::envelope::Envelope;
 use crate::engine::outcome::header_lists;
 use crate::ids::random_id;
+use crate::service::url_groups::is_group_name;
 
 /// The most due schedules fired in one pass of the scheduler.
 const FIRE_BATCH: usize = 64;
@@ -26,6 +27,9 @@ const FIRE_BATCH: usize = 64;
 /// The most ticks stepped over to find the latest missed one (about two months of a
 /// schedule ticking every minute); beyond it the last tick stepped to is fired.
 const MAX_MISSED_STEPS: usize = 100_000;
+
+/// The URL a schedule to a URL group checks its request's headers with.
+const GROUP_STAND_IN: &str = "https://url-group.invalid/";
 
 /// The longest schedule id accepted.
 const MAX_ID_LEN: usize = 200;
@@ -80,16 +84,26 @@ impl Service {
                 publish.append(name.clone(), value.clone());
             }
         }
-        let req = PublishRequest::from_parts(destination, &publish, body.clone())
+        // A URL group's name: its endpoints are checked when they are added; the request's
+        // headers are checked here against a stand-in URL.
+        let group = is_group_name(destination);
+        let url = if group { GROUP_STAND_IN } else { destination };
+        let req = PublishRequest::from_parts(url, &publish, body.clone())
             .map_err(|e| Error::invalid(e.to_string()))?;
         // Checked now as a publish would be, so that ticks do not fail on what a create can tell.
         let message = self.new_message(tenant, &req, now)?;
-        self.check_destinations(&message).await?;
+        if !group {
+            self.check_destinations(&message).await?;
+        }
         let schedule = NewSchedule {
             id: id.clone(),
             tenant: tenant.to_owned(),
             cron: cron_text,
-            destination: req.destination().as_str().to_owned(),
+            destination: if group {
+                destination.to_owned()
+            } else {
+                req.destination().as_str().to_owned()
+            },
             method: req.method().as_str().to_owned(),
             headers: message.headers.clone(),
             body: body.to_vec(),
@@ -180,8 +194,8 @@ impl Service {
             let (tick_at, next_at, messages) = match Cron::parse(&s.schedule.cron) {
                 Ok(cron) => {
                     let tick_at = latest_tick(&cron, expected, now);
-                    let messages = match self.tick_message(&s, now) {
-                        Ok(m) => vec![m],
+                    let messages = match self.tick_messages(&s, now).await {
+                        Ok(m) => m,
                         Err(e) => {
                             // What a create checked may have changed (the server's limits):
                             // the tick is skipped, and the schedule goes on.
@@ -213,9 +227,9 @@ impl Service {
         Ok(fired)
     }
 
-    /// The message one tick of `s` publishes at `now`, built as a publish of the schedule's
-    /// request is, carrying the schedule's id.
-    fn tick_message(&self, s: &StoredSchedule, now: Millis) -> Result<NewMessage> {
+    /// The messages one tick of `s` publishes at `now`, built as a publish of the schedule's
+    /// request is (one per endpoint for a URL group), each carrying the schedule's id.
+    async fn tick_messages(&self, s: &StoredSchedule, now: Millis) -> Result<Vec<NewMessage>> {
         let mut headers = HeaderMap::with_capacity(s.schedule.headers.len());
         for (name, value) in &s.schedule.headers {
             if let (Ok(n), Ok(v)) = (
@@ -225,17 +239,22 @@ impl Service {
                 headers.append(n, v);
             }
         }
-        let req = PublishRequest::from_parts(
-            &s.schedule.destination,
-            &headers,
-            Bytes::from(s.schedule.body.clone()),
-        )
-        .map_err(|e| Error::invalid(e.to_string()))?;
-        let mut message = self.new_message(&s.schedule.tenant, &req, now)?;
-        let mut envelope = Envelope::decode(&message.extra);
-        envelope.schedule_id = Some(s.schedule.id.clone());
-        message.extra = envelope.encode();
-        Ok(message)
+        let body = Bytes::from(s.schedule.body.clone());
+        let tenant = &s.schedule.tenant;
+        let mut messages = if is_group_name(&s.schedule.destination) {
+            self.group_messages(tenant, &s.schedule.destination, &headers, body, now)
+                .await?
+        } else {
+            let req = PublishRequest::from_parts(&s.schedule.destination, &headers, body)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+            vec![self.new_message(tenant, &req, now)?]
+        };
+        for message in &mut messages {
+            let mut envelope = Envelope::decode(&message.extra);
+            envelope.schedule_id = Some(s.schedule.id.clone());
+            message.extra = envelope.encode();
+        }
+        Ok(messages)
     }
 
     /// A stored schedule as the SDK reads it, with its last tick's messages' states.

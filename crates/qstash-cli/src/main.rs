@@ -14,6 +14,7 @@ mod receive;
 mod request;
 mod runs;
 mod schedule;
+mod schedules;
 mod serve;
 mod show;
 mod trigger;
@@ -156,6 +157,12 @@ enum Command {
     /// The dead-letter queue: list, get, retry or delete failed messages.
     #[command(subcommand)]
     Dlq(messages::DlqCommand),
+    /// Schedules: create, list, get, pause, resume or delete them.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
+    /// URL groups: add or remove endpoints, list, get or delete groups.
+    #[command(subcommand)]
+    UrlGroups(schedules::UrlGroupsCommand),
     /// Cancel runs by id.
     Cancel {
         /// The run ids.
@@ -243,6 +250,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Publish(args) => publish::run(&args, &args.request.api.connection(&cli.conn)),
         Command::Events(args) => messages::events(&args, &cli.conn),
         Command::Dlq(command) => messages::dlq(command, &cli.conn),
+        Command::Schedules(command) => schedules::schedules(command, &cli.conn),
+        Command::UrlGroups(command) => schedules::url_groups(command, &cli.conn),
         Command::Dev(args) => serve::dev(&args, cli.conn.token.as_deref()),
         Command::Serve(args) => serve::serve(&args, cli.conn.token.as_deref()),
         Command::Receive(args) => receive::run(&args),

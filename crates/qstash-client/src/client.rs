@@ -550,6 +550,17 @@ pub(crate) enum Op {
     FlowControl,
     FlowControls,
     Notify,
+    CreateSchedule,
+    Schedules,
+    Schedule,
+    DeleteSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    AddEndpoints,
+    RemoveEndpoints,
+    UrlGroups,
+    UrlGroup,
+    DeleteUrlGroup,
 }
 
 impl Op {
@@ -574,6 +585,17 @@ impl Op {
             Op::FlowControl => "flow_control",
             Op::FlowControls => "flow_controls",
             Op::Notify => "notify",
+            Op::CreateSchedule => "create_schedule",
+            Op::Schedules => "schedules",
+            Op::Schedule => "schedule",
+            Op::DeleteSchedule => "delete_schedule",
+            Op::PauseSchedule => "pause_schedule",
+            Op::ResumeSchedule => "resume_schedule",
+            Op::AddEndpoints => "add_endpoints",
+            Op::RemoveEndpoints => "remove_endpoints",
+            Op::UrlGroups => "url_groups",
+            Op::UrlGroup => "url_group",
+            Op::DeleteUrlGroup => "delete_url_group",
         }
     }
 }

@@ -75,6 +75,7 @@ mod publish;
 mod rate_limit;
 mod replay;
 mod retry;
+mod schedules;
 mod trigger;
 
 pub use client::{
@@ -87,7 +88,12 @@ pub use notify::NotifyResult;
 pub use publish::PublishCall;
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use retry::RetryPolicy;
+pub use schedules::NewSchedule;
 pub use trigger::TriggerCall;
+
+pub use qstash_protocol::{
+    Endpoint, EndpointRef, GroupPublishResponse, Schedule, ScheduleCreated, UrlGroup,
+};
 
 pub use qstash_protocol::{
     BatchResponseEntry, BulkCancel, CallbackUrl, Label, LogsQuery, LogsResponse, RunId, RunLog,

@@ -163,7 +163,7 @@ impl Client {
     }
 
     /// Sends a request without body to `target` and parses the JSON answer.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         op: Op,
         method: Method,
@@ -177,7 +177,7 @@ impl Client {
     }
 
     /// Sends a request without body to `target` and parses the answer with `parse`.
-    async fn call_with<T>(
+    pub(crate) async fn call_with<T>(
         &self,
         op: Op,
         method: Method,
@@ -199,15 +199,15 @@ impl Client {
 
 /// An endpoint's path after the base's, with an id segment and a query.
 #[derive(Debug)]
-struct Target(String);
+pub(crate) struct Target(String);
 
 impl Target {
-    fn new(path: &str) -> Target {
+    pub(crate) fn new(path: &str) -> Target {
         Target(path.to_owned())
     }
 
     /// Appends `/{id}`, percent-encoded; an empty id would name another endpoint.
-    fn id(mut self, what: &str, id: &str) -> Result<Target, Error> {
+    pub(crate) fn id(mut self, what: &str, id: &str) -> Result<Target, Error> {
         if id.is_empty() {
             return Err(
                 Error::new(ErrorKind::InvalidRequest).with_message(format!("the {what} is empty"))
@@ -224,6 +224,11 @@ impl Target {
         Ok(self)
     }
 
+    /// The path so far.
+    pub(crate) fn path(&self) -> &str {
+        &self.0
+    }
+
     /// Appends `?query` when the query is not empty (it is already percent-encoded).
     fn query(mut self, query: String) -> Target {
         if !query.is_empty() {
@@ -234,7 +239,7 @@ impl Target {
     }
 
     /// The request to `{base}{path}`, the base's path kept as a prefix, with an empty body.
-    fn request(&self, base: &Uri, method: Method) -> Request<Bytes> {
+    pub(crate) fn request(&self, base: &Uri, method: Method) -> Request<Bytes> {
         let prefix = base.path().trim_end_matches('/');
         let mut parts = base.clone().into_parts();
         parts.path_and_query = PathAndQuery::try_from(format!("{prefix}{}", self.0)).ok();

@@ -79,6 +79,12 @@ pub struct DlqMessage {
     /// Every label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// The URL group it was published to, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    /// The name of the URL group's endpoint it goes to, if that endpoint has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
     /// The status of the last response, absent after a transport error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_status: Option<u16>,

@@ -107,8 +107,10 @@ mod response;
 mod run_again;
 mod run_message;
 mod runs;
+mod schedules;
 mod trigger;
 mod uri;
+mod url_groups;
 mod values;
 
 pub use batch::{BATCH_TRIGGER_PATH, BatchRequestEntry, TriggerBatch};
@@ -139,8 +141,12 @@ pub use runs::{
     BulkCancel, BulkCancelResponse, CancelRun, LOGS_PATH, LogsQuery, LogsResponse, RUNS_PATH,
     RunEndQuery, RunLog, RunState,
 };
+pub use schedules::{CRON_HEADER, SCHEDULE_ID_HEADER, SCHEDULES_PATH, Schedule, ScheduleCreated};
 pub use trigger::{
     FailureCallback, FailureTarget, TRIGGER_PATH, TriggerRequest, TriggerRequestBuilder,
+};
+pub use url_groups::{
+    Endpoint, EndpointRef, EndpointsRequest, GroupPublishResponse, URL_GROUPS_PATH, UrlGroup,
 };
 pub use values::{
     CallbackUrl, DeduplicationId, GENERATED_RUN_ID_CHARS, Label, MAX_ID_LEN, MAX_URL_LEN, RunId,

@@ -289,6 +289,7 @@ impl ServerBuilder {
             self.delivery,
             http,
             guard,
+            self.limits,
         ));
         let tenants: Vec<([u8; 32], String)> = self
             .tokens

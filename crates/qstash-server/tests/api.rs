@@ -213,7 +213,7 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
     }
     // not a URL at all
     let (got, _) = error_of(
-        s.post("/v2/publish/nothing")
+        s.post("/v2/publish/nothing:at-all")
             .body("x")
             .send()
             .await
@@ -221,6 +221,17 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
     )
     .await;
     assert_eq!(got, 400);
+    // a name is a URL group's (SERVER.md §14): an unknown one is a 404
+    let (got, msg) = error_of(
+        s.post("/v2/publish/nothing")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, 404);
+    assert!(msg.contains("URL group nothing"), "{msg}");
     // batches: not JSON, not an array, too big
     for body in ["{", "{}", "[{\"body\": \"no destination\"}]"] {
         let (got, msg) = error_of(s.post("/v2/batch").body(body).send().await.unwrap()).await;

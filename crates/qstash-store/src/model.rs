@@ -684,3 +684,153 @@ impl PurgeCounts {
         *self == PurgeCounts::default()
     }
 }
+
+/// A schedule to store (`POST /v2/schedules/{destination}`): a cron expression and the
+/// request each tick publishes, kept as received.
+///
+/// The store keeps the cron text and never reads it: the caller computes tick times (the
+/// server with `qstash-cron`) and passes them in ([`NewSchedule::next_at`],
+/// [`ScheduleTick`]), so that the store stays free of calendars and time zones.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSchedule {
+    /// The schedule id, unique per tenant.
+    pub id: String,
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// The cron expression, as given.
+    pub cron: String,
+    /// Where each tick publishes to (a URL, or a URL group's name).
+    pub destination: String,
+    /// The HTTP method of the published messages.
+    pub method: String,
+    /// The publish request's headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body of every published message.
+    pub body: Vec<u8>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When its next tick is due, or `None` when the cron expression has no further tick.
+    pub next_at: Option<Millis>,
+    /// Whether it is paused (a paused schedule publishes nothing).
+    pub paused: bool,
+}
+
+impl fmt::Debug for NewSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers can carry credentials that are forwarded to the destination.
+        f.debug_struct("NewSchedule")
+            .field("id", &self.id)
+            .field("cron", &self.cron)
+            .field("destination", &self.destination)
+            .field("method", &self.method)
+            .field("headers", &format_args!("[{} headers]", self.headers.len()))
+            .field("body_len", &self.body.len())
+            .field("created_at", &self.created_at)
+            .field("next_at", &self.next_at)
+            .field("paused", &self.paused)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A schedule as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    /// What it was stored with (`next_at` and `paused` as they are now).
+    pub schedule: NewSchedule,
+    /// The time of the last tick that published, if any.
+    pub last_at: Option<Millis>,
+    /// The messages the last tick published, in order.
+    pub last_message_ids: Vec<String>,
+}
+
+/// One tick of a schedule, for [`Store::fire_schedule`]: the messages it publishes and the
+/// schedule's next tick, committed together only if the schedule is still due as seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleTick {
+    /// The schedule's tenant.
+    pub tenant: String,
+    /// The schedule's id.
+    pub schedule_id: String,
+    /// The `next_at` the caller read (the tick is fired only if it is still the schedule's).
+    pub expected_next_at: Millis,
+    /// The tick's time (the latest tick at or before now: missed ticks collapse into it).
+    pub tick_at: Millis,
+    /// The tick after this one, or `None` when there is none.
+    pub next_at: Option<Millis>,
+    /// The messages this tick publishes.
+    pub messages: Vec<NewMessage>,
+}
+
+/// One endpoint of a URL group: a URL and an optional name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlGroupEndpoint {
+    /// Its name, if it has one (unique in the group).
+    pub name: Option<String>,
+    /// Its URL (unique in the group).
+    pub url: String,
+}
+
+/// Which endpoints a removal takes out of a URL group: those with this name, or this URL
+/// (both given: both must match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointMatch {
+    /// The endpoint's name.
+    pub name: Option<String>,
+    /// The endpoint's URL.
+    pub url: Option<String>,
+}
+
+impl EndpointMatch {
+    /// Whether `e` is one of the endpoints this match names (a match naming nothing matches
+    /// nothing).
+    pub fn matches(&self, e: &UrlGroupEndpoint) -> bool {
+        if self.name.is_none() && self.url.is_none() {
+            return false;
+        }
+        self.name
+            .as_ref()
+            .is_none_or(|n| e.name.as_ref() == Some(n))
+            && self.url.as_ref().is_none_or(|u| &e.url == u)
+    }
+}
+
+/// A URL group (upstream: a topic) of a tenant: a name and the endpoints a publish to it
+/// fans out to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlGroup {
+    /// The tenant that owns it.
+    pub tenant: String,
+    /// Its name, unique per tenant.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When its endpoints last changed.
+    pub updated_at: Millis,
+    /// Its endpoints, in the order they were added.
+    pub endpoints: Vec<UrlGroupEndpoint>,
+}
+
+impl UrlGroup {
+    /// Adds endpoints: one with the URL or the name of an endpoint already there replaces it
+    /// (in its place); the others are appended.
+    pub fn add(&mut self, endpoints: Vec<UrlGroupEndpoint>, now: Millis) {
+        for e in endpoints {
+            let same = self
+                .endpoints
+                .iter()
+                .position(|x| x.url == e.url || (e.name.is_some() && x.name == e.name));
+            match same {
+                Some(i) => self.endpoints[i] = e,
+                None => self.endpoints.push(e),
+            }
+        }
+        self.updated_at = now;
+    }
+
+    /// Removes the endpoints any of `matches` names.
+    pub fn remove(&mut self, matches: &[EndpointMatch], now: Millis) {
+        self.endpoints
+            .retain(|e| !matches.iter().any(|m| m.matches(e)));
+        self.updated_at = now;
+    }
+}

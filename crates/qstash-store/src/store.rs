@@ -52,6 +52,15 @@ use crate::*;
 /// A removed item is gone as if it never existed: reads answer `None`, lists skip it. Pending
 /// messages, started runs and flow-control keys are never removed. Several processes may purge
 /// the same store at once.
+///
+/// # Schedules
+/// A schedule ([`NewSchedule`]) is a tenant's cron expression and the request each tick
+/// publishes. The store keeps the cron text without reading it: the caller computes tick
+/// times and passes them in. A scheduler asks for [`due_schedules`](Store::due_schedules)
+/// and fires each with [`fire_schedule`](Store::fire_schedule), a compare-and-set on the
+/// schedule's next tick that stores the tick's messages in the same transaction, so each tick
+/// publishes once across processes and restarts. [`next_schedule_at`](Store::next_schedule_at)
+/// says when to look again. Retention never removes a schedule.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether the store answers now (for `GET /health`).
@@ -395,5 +404,150 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Invalid(
             "this store does not implement purge".into(),
         ))
+    }
+
+    /// Stores a schedule, replacing the tenant's schedule with the same id if there is one
+    /// (its last tick is then forgotten). See [Schedules](Store#schedules).
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn put_schedule(&self, schedule: NewSchedule) -> Result<()> {
+        let _ = schedule;
+        Err(StoreError::Invalid(
+            "this store does not implement schedules".into(),
+        ))
+    }
+
+    /// One schedule of a tenant.
+    ///
+    /// The default implementation has none.
+    async fn get_schedule(&self, tenant: &str, id: &str) -> Result<Option<StoredSchedule>> {
+        let _ = (tenant, id);
+        Ok(None)
+    }
+
+    /// Every schedule of a tenant, oldest first (then by id).
+    ///
+    /// The default implementation has none.
+    async fn list_schedules(&self, tenant: &str) -> Result<Vec<StoredSchedule>> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Deletes a schedule of a tenant; returns whether there was one. Its messages already
+    /// published stay.
+    ///
+    /// The default implementation has none to delete.
+    async fn delete_schedule(&self, tenant: &str, id: &str) -> Result<bool> {
+        let _ = (tenant, id);
+        Ok(false)
+    }
+
+    /// Pauses (`paused: true`) or resumes a schedule of a tenant; returns whether there was
+    /// one. A resume sets the schedule's next tick to `next_at` (the first tick after now: a
+    /// resumed schedule does not make up for the ticks it missed); a pause keeps it.
+    ///
+    /// The default implementation has none.
+    async fn set_schedule_paused(
+        &self,
+        tenant: &str,
+        id: &str,
+        paused: bool,
+        next_at: Option<Millis>,
+    ) -> Result<bool> {
+        let _ = (tenant, id, paused, next_at);
+        Ok(false)
+    }
+
+    /// Up to `limit` schedules of any tenant that are not paused and whose next tick is at or
+    /// before `now`, earliest first.
+    ///
+    /// The default implementation has none.
+    async fn due_schedules(&self, now: Millis, limit: usize) -> Result<Vec<StoredSchedule>> {
+        let _ = (now, limit);
+        Ok(Vec::new())
+    }
+
+    /// The earliest next tick of the schedules that are not paused, or `None`. A scheduler
+    /// sleeps until the earlier of this and [`next_due`](Self::next_due).
+    ///
+    /// The default implementation has none.
+    async fn next_schedule_at(&self) -> Result<Option<Millis>> {
+        Ok(None)
+    }
+
+    /// Fires one tick of a schedule, in one transaction: only if the schedule exists, is not
+    /// paused and its next tick is still `tick.expected_next_at`, its next tick becomes
+    /// `tick.next_at`, its last tick `tick.tick_at` with the ids of `tick.messages`, and the
+    /// messages are stored as [`insert_messages`](Self::insert_messages) stores them. Returns
+    /// whether the tick was fired; otherwise nothing changed (another process fired it, or the
+    /// schedule was paused, replaced or deleted since it was read).
+    ///
+    /// This compare-and-set makes each tick publish exactly once, whatever the number of
+    /// processes sharing the store.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn fire_schedule(&self, tick: ScheduleTick, now: Millis) -> Result<bool> {
+        let _ = (tick, now);
+        Err(StoreError::Invalid(
+            "this store does not implement schedules".into(),
+        ))
+    }
+
+    /// Adds endpoints to a tenant's URL group, creating the group when it does not exist, in
+    /// one transaction (see [`UrlGroup::add`]); returns the group as it is then.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`].
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<UrlGroup> {
+        let _ = (tenant, name, endpoints, now);
+        Err(StoreError::Invalid(
+            "this store does not implement URL groups".into(),
+        ))
+    }
+
+    /// Removes endpoints from a tenant's URL group in one transaction (see
+    /// [`UrlGroup::remove`]); returns the group as it is then, or `None` when the tenant has
+    /// no group of that name. A group left without endpoints stays (empty).
+    ///
+    /// The default implementation has no groups.
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<UrlGroup>> {
+        let _ = (tenant, name, endpoints, now);
+        Ok(None)
+    }
+
+    /// One URL group of a tenant.
+    ///
+    /// The default implementation has none.
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<UrlGroup>> {
+        let _ = (tenant, name);
+        Ok(None)
+    }
+
+    /// Every URL group of a tenant, by name.
+    ///
+    /// The default implementation has none.
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<UrlGroup>> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Deletes a URL group of a tenant; returns whether there was one. Messages already
+    /// published to it stay.
+    ///
+    /// The default implementation has none.
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let _ = (tenant, name);
+        Ok(false)
     }
 }

@@ -849,3 +849,44 @@ async fn accepts_are_refused_when_the_write_queue_is_full() {
         .await
         .expect("accepted once there is room");
 }
+
+/// Two stores (two processes) on one database fire every tick of a schedule exactly once, with
+/// several firing tasks each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: set QSTASH_TEST_DATABASE_URL (.ci/run starts one)"]
+async fn two_stores_fire_each_schedule_tick_once() {
+    let url = database_url();
+    let schema = Schema::new(&url);
+    let a = Arc::new(PgStore::connect(&url, schema.options()).await.unwrap());
+    let b = Arc::new(PgStore::connect(&url, schema.options()).await.unwrap());
+    let s = conformance::schedule("t1", "scd_a");
+    a.put_schedule(s.clone()).await.unwrap();
+    for round in 0..10u64 {
+        let at = T0 + (round + 1) * 60_000;
+        let mut tasks = Vec::new();
+        for k in 0..6 {
+            let store = if k % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&b)
+            };
+            let tick = conformance::tick_of(&s, at, at, &format!("msg_{round}_{k}"));
+            tasks.push(tokio::spawn(async move {
+                store.fire_schedule(tick, at).await.unwrap()
+            }));
+        }
+        let mut fired = 0;
+        for t in tasks {
+            fired += usize::from(t.await.unwrap());
+        }
+        assert_eq!(fired, 1, "tick {round} fired once across both stores");
+    }
+    let mut stored = 0;
+    for round in 0..10u64 {
+        for k in 0..6 {
+            let id = format!("msg_{round}_{k}");
+            stored += usize::from(b.get_message("t1", &id).await.unwrap().is_some());
+        }
+    }
+    assert_eq!(stored, 10, "one message per tick");
+}

@@ -1,4 +1,5 @@
-//! Publishing (`POST /v2/publish/{destination}`, `POST /v2/batch`) and managing messages
+//! Publishing (`POST /v2/publish/{destination}`, to a URL group when it is a name, `POST
+//! /v2/batch`) and managing messages
 //! (`GET`/`DELETE /v2/messages/{id}`).
 
 use axum::Json;
@@ -30,6 +31,15 @@ pub(crate) async fn publish(
 ) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let body = read_body(body, state.limits().max_body).await?;
+    // A name instead of a URL: a publish to that URL group.
+    if let Some(name) = parts
+        .uri
+        .path()
+        .strip_prefix("/v2/publish/")
+        .filter(|d| parts.uri.query().is_none() && crate::service::url_groups::is_group_name(d))
+    {
+        return super::url_groups::publish(&state, &tenant, name, &parts.headers, body).await;
+    }
     let request = http::Request::from_parts(parts, body);
     let decoded =
         PublishRequest::from_http(&request).map_err(|e| ApiError::bad_request(e.to_string()))?;

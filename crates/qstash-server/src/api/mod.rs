@@ -6,6 +6,8 @@ mod flow_control;
 mod keys;
 mod messages;
 pub(crate) mod metrics_access;
+mod schedules;
+mod url_groups;
 mod wait;
 mod workflows;
 
@@ -162,6 +164,23 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/notify/{event_id}", post(wait::notify))
         .route("/v2/notify/{run_id}/{event_id}", post(wait::notify_run))
         .route("/v2/waiters/{event_id}", get(wait::waiters))
+        .route("/v2/schedules", get(schedules::list))
+        .route(
+            "/v2/schedules/{*rest}",
+            post(schedules::create)
+                .get(schedules::get_one)
+                .delete(schedules::delete)
+                .patch(schedules::pause_or_resume),
+        )
+        .route("/v2/topics", get(url_groups::list))
+        .route(
+            "/v2/topics/{name}",
+            get(url_groups::get_one).delete(url_groups::delete),
+        )
+        .route(
+            "/v2/topics/{name}/endpoints",
+            post(url_groups::add).delete(url_groups::remove),
+        )
         .route("/v2/keys", get(keys::get))
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(not_found)

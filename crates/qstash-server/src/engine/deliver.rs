@@ -28,6 +28,7 @@ fn is_reserved(name: &str) -> bool {
             | "upstash-message-id"
             | "upstash-retried"
             | "upstash-signature"
+            | "upstash-schedule-id"
     ) || n.starts_with("proxy-")
 }
 
@@ -119,6 +120,9 @@ pub(crate) async fn attempt(
     );
     set(&mut headers, "upstash-signature", &signature);
     set(&mut headers, "user-agent", "Upstash-QStash");
+    if let Some(id) = &envelope.schedule_id {
+        set(&mut headers, "upstash-schedule-id", id);
+    }
     if let Some(wf) = &envelope.workflow {
         set(&mut headers, "upstash-workflow-runid", &wf.run_id);
         match wf.role {

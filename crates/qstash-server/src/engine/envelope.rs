@@ -46,6 +46,16 @@ pub(crate) struct Envelope {
     /// The not-before time the message asked for, in milliseconds (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_before: u64,
+    /// For a message a schedule's tick published: the schedule (sent as
+    /// `Upstash-Schedule-Id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
+    /// For a message published to a URL group: the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    /// For a message published to a URL group: its endpoint's name, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
     /// For a message of a workflow run: how to deliver it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowInfo>,

@@ -15,7 +15,7 @@ use qstash_store::{Claimed, FinishOutcome, Millis, Store, Transition};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::config::DeliveryConfig;
+use crate::config::{DeliveryConfig, Limits};
 use crate::destination::Guard;
 use crate::ids::now_ms;
 use crate::keys::KeySource;
@@ -42,6 +42,8 @@ pub(crate) struct Engine {
     in_flight: AtomicUsize,
     /// Why the scheduler stopped without being asked to (`None` while it runs).
     stopped: watch::Sender<Option<String>>,
+    /// The limits a schedule's tick is published under (those of a publish).
+    limits: Limits,
 }
 
 impl Engine {
@@ -51,6 +53,7 @@ impl Engine {
         config: DeliveryConfig,
         http: reqwest::Client,
         guard: Guard,
+        limits: Limits,
     ) -> Engine {
         Engine {
             store,
@@ -63,6 +66,7 @@ impl Engine {
             metrics: Metrics::new(),
             in_flight: AtomicUsize::new(0),
             stopped: watch::Sender::new(None),
+            limits,
         }
     }
 
@@ -104,6 +108,10 @@ impl Engine {
         let mut store_backoff = Duration::from_millis(50);
         // Another process sharing the store stored a message that may be due (PostgreSQL).
         let shared_wakeups = self.store.due_wakeups();
+        // Schedules' ticks are published through the service, as a publish is.
+        let ticker = crate::service::Service::new(self.clone(), self.limits);
+        // The earliest tick of a schedule as last read (looked at first thing).
+        let mut tick_at = Some(0);
         loop {
             if *stop.borrow() {
                 break;
@@ -117,6 +125,9 @@ impl Engine {
                 },
                 _ = stop.changed() => continue,
             };
+            if tick_at.is_some_and(|t| t <= now_ms()) {
+                tick_at = self.fire_schedules(&ticker).await;
+            }
             let room = (self.permits.available_permits() + 1).min(CLAIM_BATCH);
             let claimed = match self.store.claim_due(now_ms(), room).await {
                 Ok(c) => {
@@ -164,6 +175,18 @@ impl Engine {
                     Some(now_ms() + 1000)
                 }
             };
+            // A schedule's next tick is due work too.
+            tick_at = match self.store.next_schedule_at().await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the next schedule tick failed");
+                    Some(now_ms() + 1000)
+                }
+            };
+            let next = match (next, tick_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = sleep_for(next, now_ms());
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -181,6 +204,21 @@ impl Engine {
                 "shutdown grace ended with attempts in flight; they are made again after the restart"
             );
             tasks.abort_all();
+        }
+    }
+
+    /// Fires the schedules' due ticks; returns when to look again (the earliest next tick).
+    async fn fire_schedules(&self, ticker: &crate::service::Service) -> Option<Millis> {
+        if let Err(e) = ticker.fire_due_schedules(now_ms()).await {
+            tracing::warn!(error = ?e, "firing due schedule ticks failed; trying again");
+            return Some(now_ms() + 1000);
+        }
+        match self.store.next_schedule_at().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the next schedule tick failed");
+                Some(now_ms() + 1000)
+            }
         }
     }
 

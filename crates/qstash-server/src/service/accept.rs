@@ -420,7 +420,12 @@ impl Service {
     }
 
     /// The message to store for a decoded publish request, after the server's limits.
-    fn new_message(&self, tenant: &str, req: &PublishRequest, now: Millis) -> Result<NewMessage> {
+    pub(super) fn new_message(
+        &self,
+        tenant: &str,
+        req: &PublishRequest,
+        now: Millis,
+    ) -> Result<NewMessage> {
         let basics = Basics {
             destination: req.destination().as_str(),
             method: req.method().as_str(),

@@ -271,6 +271,8 @@ fn dlq_view(entry: &DlqEntry) -> DlqMessage {
     out.max_retries = Some(m.max_retries);
     out.not_before = (envelope.not_before > 0).then_some(envelope.not_before);
     out.callback = envelope.callback;
+    out.topic_name = envelope.topic_name;
+    out.endpoint_name = envelope.endpoint_name;
     out.failure_callback = entry.failure_callback.clone();
     out.set_labels(m.labels.iter().cloned());
     out.response_status = entry.response.status;

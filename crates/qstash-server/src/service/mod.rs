@@ -13,6 +13,8 @@ pub(crate) mod accept;
 pub(crate) mod dlq;
 pub(crate) mod reads;
 pub(crate) mod runs;
+pub(crate) mod schedules;
+pub(crate) mod url_groups;
 pub(crate) mod wait;
 
 use std::sync::Arc;

@@ -175,6 +175,9 @@ fn message_view(stored: &StoredMessage) -> Message {
     out.not_before = (envelope.not_before > 0).then_some(envelope.not_before);
     out.callback = envelope.callback;
     out.failure_callback = envelope.failure_callback;
+    out.schedule_id = envelope.schedule_id;
+    out.topic_name = envelope.topic_name;
+    out.endpoint_name = envelope.endpoint_name;
     out.flow_control_key = m.flow_key.clone();
     out.set_labels(m.labels.iter().cloned());
     out

@@ -42,7 +42,7 @@
 //! [`keyed`], [`new_run`], [`linked`]), [`run_all`] and the list of checks (in
 //! [`conformance_tests!`](crate::conformance_tests)); the checks live in one module per area:
 //! messages, dedup, claims, finish (and cancel), events, dlq, runs, run ends, batch, waiters,
-//! flow (control), retention, and (signing) keys in `tenant_keys`.
+//! flow (control), retention, schedules, URL groups, and (signing) keys in `tenant_keys`.
 
 // The suite is test code: it reports a broken rule by panicking, like an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -59,7 +59,9 @@ mod messages;
 mod retention;
 mod run_ends;
 mod runs;
+mod schedules;
 mod tenant_keys;
+mod url_groups;
 mod waiters;
 
 pub use batch::{
@@ -76,7 +78,9 @@ pub use messages::*;
 pub use retention::*;
 pub use run_ends::*;
 pub use runs::*;
+pub use schedules::*;
 pub use tenant_keys::{concurrent_tenant_signing_keys, signing_keys, tenant_signing_keys};
+pub use url_groups::*;
 pub use waiters::*;
 
 use std::future::Future;
@@ -243,6 +247,10 @@ macro_rules! conformance_tests {
             purge_removes_old_finished_runs,
             purge_removes_expired_dedup_ids,
             purge_is_batched,
+            schedule_round_trip_replace_delete,
+            schedule_due_pause_resume,
+            schedule_fires_each_tick_once,
+            url_groups_add_remove_list_delete,
         ]
         [
             concurrent_inserts,
@@ -251,6 +259,7 @@ macro_rules! conformance_tests {
             concurrent_release_and_timeout,
             concurrent_claims_respect_flow_control,
             concurrent_tenant_signing_keys,
+            concurrent_schedule_fires,
         ]);
     };
     (@expand [run_all $make:ident] [$($each:ident,)*] [$($shared:ident,)*]) => {

@@ -62,11 +62,13 @@ mod messages;
 mod retention;
 mod rows;
 mod runs;
+mod schedules;
 mod schema;
 mod tenant_keys;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod url_groups;
 mod waiters;
 mod writer;
 
@@ -831,5 +833,95 @@ impl Store for PgStore {
 
     fn due_wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeups))
+    }
+
+    async fn put_schedule(&self, schedule: crate::NewSchedule) -> Result<()> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| schedules::put(&tx, shared, &schedule).await?)
+    }
+
+    async fn get_schedule(&self, tenant: &str, id: &str) -> Result<Option<crate::StoredSchedule>> {
+        let client = self.client().await?;
+        schedules::get(&client, tenant, id).await
+    }
+
+    async fn list_schedules(&self, tenant: &str) -> Result<Vec<crate::StoredSchedule>> {
+        let client = self.client().await?;
+        schedules::list(&client, tenant).await
+    }
+
+    async fn delete_schedule(&self, tenant: &str, id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        schedules::delete(&client, tenant, id).await
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        tenant: &str,
+        id: &str,
+        paused: bool,
+        next_at: Option<Millis>,
+    ) -> Result<bool> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| schedules::set_paused(
+            &tx, shared, tenant, id, paused, next_at
+        )
+        .await?)
+    }
+
+    async fn due_schedules(&self, now: Millis, limit: usize) -> Result<Vec<crate::StoredSchedule>> {
+        let client = self.client().await?;
+        schedules::due(&client, now, limit).await
+    }
+
+    async fn next_schedule_at(&self) -> Result<Option<Millis>> {
+        let client = self.client().await?;
+        schedules::next_at(&client).await
+    }
+
+    async fn fire_schedule(&self, tick: crate::ScheduleTick, now: Millis) -> Result<bool> {
+        let shared = &self.shared;
+        in_tx!(self, |tx| schedules::fire(&tx, shared, &tick, now).await?)
+    }
+
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<crate::UrlGroup> {
+        in_tx!(self, |tx| url_groups::add(
+            &tx, tenant, name, &endpoints, now
+        )
+        .await?)
+    }
+
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<crate::UrlGroup>> {
+        in_tx!(self, |tx| url_groups::remove(
+            &tx, tenant, name, &endpoints, now
+        )
+        .await?)
+    }
+
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<crate::UrlGroup>> {
+        let client = self.client().await?;
+        url_groups::get(&client, tenant, name).await
+    }
+
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<crate::UrlGroup>> {
+        let client = self.client().await?;
+        url_groups::list(&client, tenant).await
+    }
+
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let client = self.client().await?;
+        url_groups::delete(&client, tenant, name).await
     }
 }

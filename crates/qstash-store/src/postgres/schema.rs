@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[&str] = &[
     // its full rate window ends (`wake_at`). Messages held back before are sorted out by the
     // first claims.
     include_str!("migrations/004_claim_wait_lists.sql"),
+    // Version 5: schedules and URL groups: one schedule row per `(tenant, id)`, with the
+    // request each tick publishes (the partial index finds the earliest tick of those not
+    // paused); one URL group row per `(tenant, name)` with its endpoints.
+    include_str!("migrations/005_schedules_and_url_groups.sql"),
 ];
 
 /// The first key of the advisory locks this store takes (`qsth`); the second is the schema's.

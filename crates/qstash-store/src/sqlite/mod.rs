@@ -57,10 +57,12 @@ mod readers;
 mod retention;
 mod rows;
 mod runs;
+mod schedules;
 mod schema;
 mod tenant_keys;
 #[cfg(test)]
 mod tests;
+mod url_groups;
 mod waiters;
 mod writer;
 
@@ -820,6 +822,95 @@ impl Store for SqliteStore {
 
     async fn purge(&self, cutoffs: PurgeCutoffs, batch_limit: usize) -> Result<PurgeCounts> {
         self.write(move |conn| retention::purge(conn, cutoffs, batch_limit))
+            .await
+    }
+
+    async fn put_schedule(&self, schedule: crate::NewSchedule) -> Result<()> {
+        self.write(move |conn| schedules::put(conn, &schedule))
+            .await
+    }
+
+    async fn get_schedule(&self, tenant: &str, id: &str) -> Result<Option<crate::StoredSchedule>> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.read(move |conn| schedules::get(conn, &tenant, &id))
+            .await
+    }
+
+    async fn list_schedules(&self, tenant: &str) -> Result<Vec<crate::StoredSchedule>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| schedules::list(conn, &tenant)).await
+    }
+
+    async fn delete_schedule(&self, tenant: &str, id: &str) -> Result<bool> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |conn| schedules::delete(conn, &tenant, &id))
+            .await
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        tenant: &str,
+        id: &str,
+        paused: bool,
+        next_at: Option<Millis>,
+    ) -> Result<bool> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |conn| schedules::set_paused(conn, &tenant, &id, paused, next_at))
+            .await
+    }
+
+    async fn due_schedules(&self, now: Millis, limit: usize) -> Result<Vec<crate::StoredSchedule>> {
+        self.read(move |conn| schedules::due(conn, now, limit))
+            .await
+    }
+
+    async fn next_schedule_at(&self) -> Result<Option<Millis>> {
+        self.read(schedules::next_at).await
+    }
+
+    async fn fire_schedule(&self, tick: crate::ScheduleTick, now: Millis) -> Result<bool> {
+        self.write(move |conn| schedules::fire(conn, &tick, now))
+            .await
+    }
+
+    async fn add_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::UrlGroupEndpoint>,
+        now: Millis,
+    ) -> Result<crate::UrlGroup> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::add(conn, &tenant, &name, endpoints, now))
+            .await
+    }
+
+    async fn remove_url_group_endpoints(
+        &self,
+        tenant: &str,
+        name: &str,
+        endpoints: Vec<crate::EndpointMatch>,
+        now: Millis,
+    ) -> Result<Option<crate::UrlGroup>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::remove(conn, &tenant, &name, &endpoints, now))
+            .await
+    }
+
+    async fn get_url_group(&self, tenant: &str, name: &str) -> Result<Option<crate::UrlGroup>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.read(move |conn| url_groups::get(conn, &tenant, &name))
+            .await
+    }
+
+    async fn list_url_groups(&self, tenant: &str) -> Result<Vec<crate::UrlGroup>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| url_groups::list(conn, &tenant)).await
+    }
+
+    async fn delete_url_group(&self, tenant: &str, name: &str) -> Result<bool> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write(move |conn| url_groups::delete(conn, &tenant, &name))
             .await
     }
 }

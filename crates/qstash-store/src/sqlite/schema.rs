@@ -41,6 +41,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // its full rate window ends (`wake_at`). Messages held back before are sorted out by the
     // first claims (they are in the due index, not held).
     include_str!("migrations/006_claim_wait_lists.sql"),
+    // Version 7: schedules and URL groups: one schedule row per `(tenant, id)`, with the
+    // request each tick publishes (the partial index finds the earliest tick of those not
+    // paused); one URL group row per `(tenant, name)` with its endpoints.
+    include_str!("migrations/007_schedules_and_url_groups.sql"),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {

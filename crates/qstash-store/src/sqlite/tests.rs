@@ -305,7 +305,7 @@ async fn a_version_1_database_migrates() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
     // Messages that had finished take their last due time as their finish time.
     let finished = |id: &str| -> Option<i64> {
         conn.query_row(

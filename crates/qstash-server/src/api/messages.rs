@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use qstash_protocol::{Message, PublishBatch, PublishRequest};
+use qstash_protocol::{BulkCancelResponse, Message, PublishBatch, PublishRequest};
 
 use super::{AppState, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -72,15 +72,15 @@ pub(crate) async fn get_message(
     Ok(Json(state.service().get_message(&tenant, &id).await?))
 }
 
-/// `DELETE /v2/messages/{id}`.
+/// `DELETE /v2/messages/{id}`: `{"cancelled": 1}` (upstream).
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<BulkCancelResponse>> {
     state
         .service()
         .cancel_message(&tenant, &id, now_ms())
         .await?;
-    Ok(StatusCode::OK.into_response())
+    Ok(Json(BulkCancelResponse::new(1)))
 }

@@ -8,6 +8,7 @@ use qstash_protocol::{
 use qstash_store::{DlqEntry, DlqFilter, Millis, NewRun, RunLink, RunToCreate};
 
 use super::accept::Basics;
+use super::reads::{flow_fields, forwarded_headers};
 use super::{Error, Result, Service, page_size, parse_cursor};
 use crate::engine::envelope::{Envelope, WorkflowInfo, WorkflowRole};
 use crate::engine::outcome::header_lists;
@@ -266,11 +267,13 @@ fn dlq_view(entry: &DlqEntry) -> DlqMessage {
         entry.created_at,
     );
     out.method = Some(m.method.clone());
-    out.header = header_lists(&m.headers);
+    out.header = forwarded_headers(&envelope);
     out.set_body(&m.body);
     out.max_retries = Some(m.max_retries);
     out.not_before = (envelope.not_before > 0).then_some(envelope.not_before);
     out.callback = envelope.callback;
+    out.flow_control_key = m.flow_key.clone();
+    (out.parallelism, out.rate, out.period) = flow_fields(m);
     out.failure_callback = entry.failure_callback.clone();
     out.set_labels(m.labels.iter().cloned());
     out.response_status = entry.response.status;

@@ -1,12 +1,14 @@
 //! Publishing (`POST /v2/publish/{destination}`, `POST /v2/batch`) and managing messages
-//! (`GET`/`DELETE /v2/messages/{id}`).
+//! (`GET`/`DELETE /v2/messages/{id}`, `DELETE /v2/messages`).
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use qstash_protocol::{BulkCancelResponse, Message, PublishBatch, PublishRequest};
+use qstash_protocol::{
+    BulkCancelResponse, Message, MessageCancelQuery, PublishBatch, PublishRequest,
+};
 
 use super::{AppState, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -83,4 +85,22 @@ pub(crate) async fn cancel(
         .cancel_message(&tenant, &id, now_ms())
         .await?;
     Ok(Json(BulkCancelResponse::new(1)))
+}
+
+/// `DELETE /v2/messages`: cancels the messages named (`messageIds`, query or JSON body), those
+/// matching the filters, or all (`count` alone), in one transaction: `{"cancelled": n}`.
+pub(crate) async fn cancel_many(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> ApiResult<Json<BulkCancelResponse>> {
+    let body = read_body(body, state.limits().max_body).await?;
+    let q = MessageCancelQuery::decode(query.as_deref().unwrap_or(""), &body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cancelled = state
+        .service()
+        .cancel_messages(&tenant, &q, now_ms())
+        .await?;
+    Ok(Json(BulkCancelResponse::new(cancelled)))
 }

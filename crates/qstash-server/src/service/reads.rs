@@ -3,9 +3,9 @@
 
 use qstash_protocol::{
     Event, EventState, EventsQuery, EventsResponse, FlowControlInfo, HeaderLists, Message,
-    header_lists,
+    MessageCancelQuery, header_lists,
 };
-use qstash_store::{CancelOutcome, EventFilter, Millis, SigningKeys, StoredMessage};
+use qstash_store::{CancelOutcome, EventFilter, MessageFilter, Millis, SigningKeys, StoredMessage};
 
 use super::{Error, Result, Service, page_size, parse_cursor};
 use crate::engine::envelope::Envelope;
@@ -45,13 +45,41 @@ impl Service {
         }
     }
 
+    /// Cancels, in one transaction, the tenant's messages that `q` selects and that are not
+    /// final yet; returns how many it cancelled.
+    pub(crate) async fn cancel_messages(
+        &self,
+        tenant: &str,
+        q: &MessageCancelQuery,
+        now: Millis,
+    ) -> Result<u64> {
+        let f = &q.filter;
+        let filter = MessageFilter {
+            message_ids: f.message_ids.clone(),
+            urls: f.urls.clone(),
+            labels: f.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+            flow_keys: f.flow_control_keys.clone(),
+            from: f.from_date,
+            to: f.to_date,
+        };
+        Ok(self
+            .engine()
+            .store
+            .cancel_messages(tenant, &filter, now)
+            .await?)
+    }
+
     /// A page of the tenant's message log, newest first.
     pub(crate) async fn events(&self, tenant: &str, q: &EventsQuery) -> Result<EventsResponse> {
+        let f = &q.filter;
         let filter = EventFilter {
-            message_id: q.message_id.clone(),
-            state: q.state.map(|s| s.as_str().to_owned()),
-            url: q.url.clone(),
-            label: q.label.as_ref().map(|l| l.as_str().to_owned()),
+            message_ids: f.message_ids.clone(),
+            states: f.states.iter().map(|s| s.as_str().to_owned()).collect(),
+            urls: f.urls.clone(),
+            labels: f.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+            flow_keys: f.flow_control_keys.clone(),
+            from: f.from_date,
+            to: f.to_date,
         };
         let page = self
             .engine()

@@ -340,7 +340,7 @@ async fn all_events<S: Store>(store: &S, tenant: &str, filter: &EventFilter) -> 
 /// The state names of a message's events, oldest first.
 async fn states_of<S: Store>(store: &S, tenant: &str, id: &str) -> Vec<String> {
     let filter = EventFilter {
-        message_id: Some(id.to_string()),
+        message_ids: vec![id.to_string()],
         ..EventFilter::default()
     };
     let mut events = all_events(store, tenant, &filter).await;

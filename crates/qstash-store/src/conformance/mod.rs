@@ -48,6 +48,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod batch;
+mod bulk;
 mod claims;
 mod dedup;
 mod dlq;
@@ -64,6 +65,7 @@ mod waiters;
 pub use batch::{
     end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
 };
+pub use bulk::*;
 pub use claims::*;
 pub use dedup::*;
 pub use dlq::*;
@@ -238,6 +240,9 @@ macro_rules! conformance_tests {
             purge_removes_old_finished_runs,
             purge_removes_expired_dedup_ids,
             purge_is_batched,
+            list_filters_match_any_value,
+            retry_dlq_is_all_or_nothing,
+            cancel_messages_by_filter,
         ]
         [
             concurrent_inserts,

@@ -311,3 +311,34 @@ fn signing_keys_stay_out_of_debug() {
         json!({"current": "sig_current_secret", "next": "sig_next_secret"})
     );
 }
+
+#[test]
+fn bulk_run_cancel_takes_the_sdk_forms() {
+    use qstash_protocol::BulkCancel;
+    let req = |q: &str| {
+        http::Request::builder()
+            .method(http::Method::DELETE)
+            .uri(format!("https://h/v2/workflows/runs?{q}"))
+            .body(bytes::Bytes::new())
+            .unwrap()
+    };
+    let c = BulkCancel::from_http(&req("workflowRunIds=wfr_a&workflowRunIds=wfr_b,wfr_c")).unwrap();
+    let ids: Vec<&str> = c.run_ids().iter().map(|r| r.as_str()).collect();
+    assert_eq!(ids, ["wfr_a", "wfr_b", "wfr_c"]);
+    let c = BulkCancel::from_http(&req("workflowUrl=https%3A%2F%2Fa.test%2Fw&count=100")).unwrap();
+    assert!(!c.workflow_url_exact(), "a prefix by default");
+    let c = BulkCancel::from_http(&req(
+        "workflowUrl=https%3A%2F%2Fa.test%2Fw&workflowUrlExactMatch=true&count=100",
+    ))
+    .unwrap();
+    assert!(c.workflow_url_exact());
+    let c = BulkCancel::from_http(&req("count=100")).unwrap();
+    assert!(c.all());
+    assert_eq!(
+        BulkCancel::from_http(&c.to_http(&"https://h".parse().unwrap())).unwrap(),
+        c
+    );
+    assert!(BulkCancel::from_http(&req("")).is_err());
+    let err = BulkCancel::from_http(&req("callerIp=1.2.3.4")).unwrap_err();
+    assert_eq!(err.field(), Some("callerIp"));
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{BuildError, BuildErrorKind, DecodeError, DecodeErrorKind};
 use crate::events::{parse_count, strip_question_mark, token};
+use crate::filters::{Keys, ListFilter};
 use crate::message::{CallbackState, HeaderLists, join_body, split_body};
 use crate::runs::{Query, param};
 use crate::uri::{decode_component, query_pairs};
@@ -73,6 +74,18 @@ pub struct DlqMessage {
     /// The failure callback URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_callback: Option<String>,
+    /// The flow-control key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_control_key: Option<String>,
+    /// The flow-control parallelism sent with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// The flow-control rate sent with the message: attempts per `period`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    /// The flow-control rate's period, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
     /// The first label (upstream's deprecated single label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -190,7 +203,8 @@ impl DlqMessage {
 
 /// The DLQ list query: `GET /v2/dlq?cursor=…&count=…&url=…&label=…&responseStatus=…`.
 ///
-/// An empty parameter reads as absent; unknown parameters are ignored.
+/// An empty parameter reads as absent; a repeated key or a comma list is a list of values
+/// (any matches); an unknown parameter is an error naming it.
 ///
 /// ```
 /// use qstash_protocol::DlqQuery;
@@ -216,6 +230,9 @@ pub struct DlqQuery {
     pub response_status: Option<u16>,
     /// Only entries of workflow runs (`source=workflow`, as the workflow SDK lists them).
     pub workflow: bool,
+    /// Every filter as lists (repeated keys, comma lists, dates, `dlqIds`, the workflow
+    /// filters); the single fields above hold the first value of theirs.
+    pub filter: ListFilter,
 }
 
 impl DlqQuery {
@@ -242,13 +259,16 @@ impl DlqQuery {
     /// Only entries of messages to `url`.
     #[must_use]
     pub fn with_url(mut self, url: impl Into<String>) -> DlqQuery {
-        self.url = Some(url.into());
+        let url = url.into();
+        self.filter.urls.push(url.clone());
+        self.url = Some(url);
         self
     }
 
     /// Only entries of messages with `label`.
     #[must_use]
     pub fn with_label(mut self, label: Label) -> DlqQuery {
+        self.filter.labels.push(label.clone());
         self.label = Some(label);
         self
     }
@@ -256,6 +276,7 @@ impl DlqQuery {
     /// Only entries whose last response had `status`.
     #[must_use]
     pub fn with_response_status(mut self, status: u16) -> DlqQuery {
+        self.filter.response_statuses.push(status);
         self.response_status = Some(status);
         self
     }
@@ -301,19 +322,14 @@ impl DlqQuery {
             match key.as_str() {
                 "cursor" => param(&mut out.cursor, "cursor", value, |s| token("cursor", s))?,
                 "count" => param(&mut out.count, "count", value, parse_count)?,
-                "url" => param(&mut out.url, "url", value, Ok)?,
-                "label" => param(&mut out.label, "label", value, Label::new)?,
                 // Other sources list every entry.
                 "source" => out.workflow |= value == "workflow",
-                "responseStatus" => {
-                    param(&mut out.response_status, "responseStatus", value, |s| {
-                        let n = parse_u64("status", s.as_bytes(), 599)?;
-                        Ok(u16::try_from(n).unwrap_or(599))
-                    })?;
-                }
-                _ => {}
+                other => out.filter.take(other, value, Keys::Dlq)?,
             }
         }
+        out.url = out.filter.urls.first().cloned();
+        out.label = out.filter.labels.first().cloned();
+        out.response_status = out.filter.response_statuses.first().copied();
         Ok(out)
     }
 }
@@ -488,5 +504,40 @@ impl DlqBulkRetryResponse {
     #[must_use]
     pub fn new(responses: Vec<DlqRetryResponse>, cursor: Option<String>) -> DlqBulkRetryResponse {
         DlqBulkRetryResponse { cursor, responses }
+    }
+}
+
+/// What a retry from the DLQ changes in the retried messages, from the request's headers
+/// (`Upstash-Retries`, `Upstash-Delay`); absent headers keep the dead letter's values (and
+/// the new message is due at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DlqRetryOverrides {
+    /// `Upstash-Retries`: the retries after the first attempt.
+    pub retries: Option<u32>,
+    /// `Upstash-Delay`: how long after the retry the first attempt is due.
+    pub delay: Option<qstash_delay::Delay>,
+}
+
+impl DlqRetryOverrides {
+    /// Reads the overrides from a request's headers.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming the header whose value is invalid.
+    pub fn from_headers(headers: &http::HeaderMap) -> Result<DlqRetryOverrides, DecodeError> {
+        let mut out = DlqRetryOverrides::default();
+        if let Some(v) = headers.get("upstash-retries") {
+            let n = parse_u64("retries", v.as_bytes(), u64::from(u32::MAX))
+                .map_err(|e| DecodeError::invalid("Upstash-Retries", e))?;
+            out.retries = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        if let Some(v) = headers.get("upstash-delay") {
+            let d = qstash_delay::Delay::parse(v.as_bytes()).map_err(|_| {
+                DecodeError::at(DecodeErrorKind::InvalidValue, "Upstash-Delay")
+                    .with_detail("not a duration such as 10s, 5m or 1h")
+            })?;
+            out.delay = Some(d);
+        }
+        Ok(out)
     }
 }

@@ -320,6 +320,8 @@ pub enum DecodeErrorKind {
     /// A message batch with more entries than
     /// [`MAX_BATCH_ENTRIES`](crate::MAX_BATCH_ENTRIES).
     TooManyEntries,
+    /// A query parameter the endpoint does not support (never ignored).
+    UnknownParameter,
 }
 
 /// An HTTP request that is not a valid QStash request.
@@ -469,6 +471,13 @@ impl fmt::Display for DecodeError {
                 crate::MAX_FORWARDED_HEADERS
             )?,
             DecodeErrorKind::Json => f.write_str("invalid batch body")?,
+            DecodeErrorKind::UnknownParameter => write!(
+                f,
+                "query parameter {field} is not supported by this endpoint of this server"
+            )?,
+            DecodeErrorKind::MissingFilter if field == "messageIds" => f.write_str(
+                "name the messages (messageIds), give a filter, or pass count to cancel all",
+            )?,
             DecodeErrorKind::MissingFilter if field == "dlqIds" => {
                 f.write_str("at least one dlqIds parameter is needed")?;
             }

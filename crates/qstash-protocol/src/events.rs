@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, ValueError, ValueErrorKind};
+use crate::filters::{Keys, ListFilter};
 use crate::runs::{Query, param};
 use crate::uri::{decode_component, query_pairs};
 use crate::values::{Label, check_token, parse_u64};
@@ -232,7 +233,8 @@ impl EventsResponse {
 /// The query of the message logs: `GET /v2/events?cursor=…&count=…&messageId=…&state=…&url=…&label=…`.
 ///
 /// Every field is an optional filter; values are percent-encoded. An empty parameter
-/// (`cursor=`) reads as absent; unknown parameters are ignored.
+/// (`cursor=`) reads as absent; a repeated key or a comma list is a list of values (any
+/// matches); an unknown parameter is an error naming it.
 ///
 /// ```
 /// use qstash_protocol::{EventState, EventsQuery};
@@ -264,6 +266,9 @@ pub struct EventsQuery {
     pub url: Option<String>,
     /// Only events of messages with this label.
     pub label: Option<Label>,
+    /// Every filter as lists (repeated keys, comma lists, dates); the single fields above
+    /// hold the first value of theirs.
+    pub filter: ListFilter,
 }
 
 impl EventsQuery {
@@ -290,13 +295,16 @@ impl EventsQuery {
     /// Only the events of the message `id`.
     #[must_use]
     pub fn with_message_id(mut self, id: impl Into<String>) -> EventsQuery {
-        self.message_id = Some(id.into());
+        let id = id.into();
+        self.filter.message_ids.push(id.clone());
+        self.message_id = Some(id);
         self
     }
 
     /// Only events in `state`.
     #[must_use]
     pub fn with_state(mut self, state: EventState) -> EventsQuery {
+        self.filter.states.push(state);
         self.state = Some(state);
         self
     }
@@ -304,13 +312,16 @@ impl EventsQuery {
     /// Only events of messages to `url`.
     #[must_use]
     pub fn with_url(mut self, url: impl Into<String>) -> EventsQuery {
-        self.url = Some(url.into());
+        let url = url.into();
+        self.filter.urls.push(url.clone());
+        self.url = Some(url);
         self
     }
 
     /// Only events of messages with `label`.
     #[must_use]
     pub fn with_label(mut self, label: Label) -> EventsQuery {
+        self.filter.labels.push(label.clone());
         self.label = Some(label);
         self
     }
@@ -358,15 +369,13 @@ impl EventsQuery {
             match key.as_str() {
                 "cursor" => param(&mut out.cursor, "cursor", value, |s| token("cursor", s))?,
                 "count" => param(&mut out.count, "count", value, parse_count)?,
-                "messageId" => param(&mut out.message_id, "messageId", value, |s| {
-                    token("message id", s)
-                })?,
-                "state" => param(&mut out.state, "state", value, |s| s.parse())?,
-                "url" => param(&mut out.url, "url", value, Ok)?,
-                "label" => param(&mut out.label, "label", value, Label::new)?,
-                _ => {}
+                other => out.filter.take(other, value, Keys::Events)?,
             }
         }
+        out.message_id = out.filter.message_ids.first().cloned();
+        out.state = out.filter.states.first().copied();
+        out.url = out.filter.urls.first().cloned();
+        out.label = out.filter.labels.first().cloned();
         Ok(out)
     }
 }

@@ -97,6 +97,7 @@ mod dlq;
 mod encode;
 mod error;
 mod events;
+mod filters;
 mod flow_control;
 mod forward;
 pub mod header;
@@ -116,13 +117,14 @@ mod values;
 pub use batch::{BATCH_TRIGGER_PATH, BatchRequestEntry, TriggerBatch};
 pub use dlq::{
     DLQ_PATH, DLQ_RETRY_PATH, DlqBulkRetryResponse, DlqDelete, DlqDeleteResponse, DlqListResponse,
-    DlqMessage, DlqQuery, DlqRetryResponse, FailureCallbackInfo,
+    DlqMessage, DlqQuery, DlqRetryOverrides, DlqRetryResponse, FailureCallbackInfo,
 };
 pub use error::{
     BuildError, BuildErrorKind, DecodeError, DecodeErrorKind, HeaderError, ValueError,
     ValueErrorKind,
 };
 pub use events::{EVENTS_PATH, Event, EventState, EventsQuery, EventsResponse, LOGS_V2_PATH};
+pub use filters::{ListFilter, MessageCancelQuery};
 pub use flow_control::{FLOW_CONTROL_PATH, FlowControlInfo};
 pub use forward::{ForwardedHeaders, MAX_FORWARD_NAME_LEN, MAX_FORWARDED_HEADERS};
 pub use message::{

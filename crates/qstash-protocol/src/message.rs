@@ -199,6 +199,15 @@ pub struct Message {
     /// The flow-control key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_control_key: Option<String>,
+    /// The flow-control parallelism sent with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// The flow-control rate sent with the message: attempts per `period`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    /// The flow-control rate's period, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
     /// The first label (upstream's deprecated single label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

@@ -131,6 +131,8 @@ pub struct BulkCancel {
     run_ids: Vec<RunId>,
     workflow_url: Option<WorkflowUrl>,
     label: Option<Label>,
+    workflow_url_exact: bool,
+    all: bool,
 }
 
 impl BulkCancel {
@@ -151,7 +153,24 @@ impl BulkCancel {
             run_ids,
             workflow_url,
             label,
+            workflow_url_exact: true,
+            all: false,
         })
+    }
+
+    /// Whether the URL filter matches whole (`workflowUrlExactMatch=true`, and always for a
+    /// filter built with [`new`](Self::new)); otherwise it is a prefix, as the SDK's
+    /// `workflowUrlStartingWith` sends it.
+    #[must_use]
+    pub fn workflow_url_exact(&self) -> bool {
+        self.workflow_url_exact
+    }
+
+    /// Whether the request cancels every run the other filters match, none of them given
+    /// (the SDK's `{all: true}` sends `count` alone).
+    #[must_use]
+    pub fn all(&self) -> bool {
+        self.all
     }
 
     /// The run ids filter (empty when not filtering by id).
@@ -187,14 +206,22 @@ impl BulkCancel {
         }
         if let Some(url) = &self.workflow_url {
             q.pair("workflowUrl", url.as_str());
+            if self.workflow_url_exact {
+                q.pair("workflowUrlExactMatch", "true");
+            }
         }
         if let Some(label) = &self.label {
             q.pair("label", label.as_str());
         }
+        if self.all {
+            q.pair("count", "100");
+        }
         request(Method::DELETE, base, q.0)
     }
 
-    /// Decodes `DELETE /v2/workflows/runs?…`; unknown parameters are ignored.
+    /// Decodes `DELETE /v2/workflows/runs?…`: run ids repeated (`workflowRunIds=a&workflowRunIds=b`)
+    /// or comma-separated, `workflowUrl` (a prefix unless `workflowUrlExactMatch=true`),
+    /// `label`, or `count` alone for every run; an unknown parameter is an error naming it.
     ///
     /// # Errors
     /// A [`DecodeError`] for another method or path, a parameter given twice, an invalid
@@ -204,23 +231,53 @@ impl BulkCancel {
         if req.uri().path() != RUNS_PATH {
             return Err(wrong_path(RUNS_PATH, req.uri().path()));
         }
-        let mut run_ids = None;
+        let mut run_ids: Option<Vec<RunId>> = None;
         let mut workflow_url = None;
         let mut label = None;
+        let mut exact = false;
+        let mut all = false;
         for (key, value) in query_pairs(req.uri().query().unwrap_or("")) {
             let key = decode_component("query parameter", key)
                 .map_err(|e| DecodeError::invalid("query parameter", e))?;
             match key.as_str() {
-                "workflowRunIds" => param(&mut run_ids, "workflowRunIds", value, |s| {
-                    s.split(',').map(RunId::new).collect::<Result<Vec<_>, _>>()
-                })?,
+                "workflowRunIds" | "workflowRunId" => {
+                    let mut more = None;
+                    param(&mut more, "workflowRunIds", value, |s| {
+                        s.split(',').map(RunId::new).collect::<Result<Vec<_>, _>>()
+                    })?;
+                    run_ids
+                        .get_or_insert_with(Vec::new)
+                        .extend(more.unwrap_or_default());
+                }
                 "workflowUrl" => param(&mut workflow_url, "workflowUrl", value, WorkflowUrl::new)?,
+                "workflowUrlExactMatch" => exact = value == "true",
                 "label" => param(&mut label, "label", value, Label::new)?,
-                _ => {}
+                "count" | "cursor" => all = true,
+                _ if value.is_empty() => {}
+                other => {
+                    return Err(DecodeError::at(
+                        DecodeErrorKind::UnknownParameter,
+                        other.to_owned(),
+                    ));
+                }
             }
         }
-        BulkCancel::new(run_ids.unwrap_or_default(), workflow_url, label)
-            .map_err(|_| DecodeError::new(DecodeErrorKind::MissingFilter))
+        let run_ids = run_ids.unwrap_or_default();
+        // Without a URL the flag means nothing: kept as `new` sets it.
+        let exact = exact || workflow_url.is_none();
+        if all && run_ids.is_empty() && workflow_url.is_none() && label.is_none() {
+            return Ok(BulkCancel {
+                run_ids,
+                workflow_url,
+                label,
+                workflow_url_exact: exact,
+                all: true,
+            });
+        }
+        let mut out = BulkCancel::new(run_ids, workflow_url, label)
+            .map_err(|_| DecodeError::new(DecodeErrorKind::MissingFilter))?;
+        out.workflow_url_exact = exact;
+        Ok(out)
     }
 }
 

@@ -726,7 +726,8 @@ fn run_management_decode_errors() {
     let err = BulkCancel::from_http(&req("DELETE", "/v2/workflows/runs")).unwrap_err();
     assert_eq!(err.kind(), DecodeErrorKind::MissingFilter);
     let err = BulkCancel::from_http(&req("DELETE", "/v2/workflows/runs?other=1")).unwrap_err();
-    assert_eq!(err.kind(), DecodeErrorKind::MissingFilter);
+    assert_eq!(err.kind(), DecodeErrorKind::UnknownParameter);
+    assert_eq!(err.field(), Some("other"));
     let err =
         BulkCancel::from_http(&req("DELETE", "/v2/workflows/runs?label=a&label=b")).unwrap_err();
     assert_eq!(err.kind(), DecodeErrorKind::Duplicate);

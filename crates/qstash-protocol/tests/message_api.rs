@@ -26,10 +26,18 @@ fn events_query() -> impl Strategy<Value = EventsQuery> {
             let mut q = EventsQuery::default();
             q.cursor = cursor;
             q.count = count;
-            q.message_id = message_id;
-            q.state = state;
-            q.url = url;
-            q.label = label;
+            if let Some(id) = message_id {
+                q = q.with_message_id(id);
+            }
+            if let Some(state) = state {
+                q = q.with_state(state);
+            }
+            if let Some(url) = url {
+                q = q.with_url(url);
+            }
+            if let Some(label) = label {
+                q = q.with_label(label);
+            }
             q
         })
 }
@@ -48,9 +56,15 @@ fn dlq_query() -> impl Strategy<Value = DlqQuery> {
             q.workflow = workflow;
             q.cursor = cursor;
             q.count = count;
-            q.url = url;
-            q.label = label;
-            q.response_status = response_status;
+            if let Some(url) = url {
+                q = q.with_url(url);
+            }
+            if let Some(label) = label {
+                q = q.with_label(label);
+            }
+            if let Some(status) = response_status {
+                q = q.with_response_status(status);
+            }
             q
         })
 }
@@ -105,11 +119,11 @@ fn query_errors_name_the_parameter() {
         ("count=-1", "count"),
         ("count=4294967296", "count"),
         ("state=DONE", "state"),
-        ("state=CREATED&state=ACTIVE", "state"),
         ("cursor=a%20b", "cursor"),
-        ("messageId=a,b", "messageId"),
-        ("label=a%2Cb", "label"),
+        ("messageId=a%20b", "messageIds"),
+        ("label=a%20b", "label"),
         ("url=%zz", "url"),
+        ("unknown=1", "unknown"),
     ] {
         let err = EventsQuery::from_query(q).unwrap_err();
         assert_eq!(err.field(), Some(field), "{q}: {err}");
@@ -130,8 +144,13 @@ fn query_errors_name_the_parameter() {
         DlqDelete::from_query("dlqIds=a%20b").unwrap_err().field(),
         Some("dlqIds")
     );
-    let q = EventsQuery::from_query("cursor=&count=&unknown=1").unwrap();
+    let q = EventsQuery::from_query("cursor=&count=&unknown=").unwrap();
     assert_eq!(q, EventsQuery::default());
+    // Repeated keys and comma lists are lists.
+    let q = EventsQuery::from_query("state=CREATED&state=ACTIVE&label=a,b&label=c").unwrap();
+    assert_eq!(q.filter.states, [EventState::Created, EventState::Active]);
+    assert_eq!(q.filter.labels.len(), 3);
+    assert_eq!(q.state, Some(EventState::Created));
 }
 
 #[test]
@@ -291,4 +310,35 @@ fn signing_keys_stay_out_of_debug() {
         serde_json::to_value(&keys).unwrap(),
         json!({"current": "sig_current_secret", "next": "sig_next_secret"})
     );
+}
+
+#[test]
+fn bulk_run_cancel_takes_the_sdk_forms() {
+    use qstash_protocol::BulkCancel;
+    let req = |q: &str| {
+        http::Request::builder()
+            .method(http::Method::DELETE)
+            .uri(format!("https://h/v2/workflows/runs?{q}"))
+            .body(bytes::Bytes::new())
+            .unwrap()
+    };
+    let c = BulkCancel::from_http(&req("workflowRunIds=wfr_a&workflowRunIds=wfr_b,wfr_c")).unwrap();
+    let ids: Vec<&str> = c.run_ids().iter().map(|r| r.as_str()).collect();
+    assert_eq!(ids, ["wfr_a", "wfr_b", "wfr_c"]);
+    let c = BulkCancel::from_http(&req("workflowUrl=https%3A%2F%2Fa.test%2Fw&count=100")).unwrap();
+    assert!(!c.workflow_url_exact(), "a prefix by default");
+    let c = BulkCancel::from_http(&req(
+        "workflowUrl=https%3A%2F%2Fa.test%2Fw&workflowUrlExactMatch=true&count=100",
+    ))
+    .unwrap();
+    assert!(c.workflow_url_exact());
+    let c = BulkCancel::from_http(&req("count=100")).unwrap();
+    assert!(c.all());
+    assert_eq!(
+        BulkCancel::from_http(&c.to_http(&"https://h".parse().unwrap())).unwrap(),
+        c
+    );
+    assert!(BulkCancel::from_http(&req("")).is_err());
+    let err = BulkCancel::from_http(&req("callerIp=1.2.3.4")).unwrap_err();
+    assert_eq!(err.field(), Some("callerIp"));
 }

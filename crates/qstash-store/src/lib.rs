@@ -68,6 +68,8 @@ mod codec;
 pub mod conformance;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod filter_sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod flow;
 mod model;
 #[cfg(feature = "postgres")]

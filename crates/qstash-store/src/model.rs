@@ -363,17 +363,43 @@ pub struct Event {
     pub next_delivery_time: Option<Millis>,
 }
 
-/// Filters of [`Store::list_events`]; every filter that is set must match.
+/// Filters of [`Store::list_events`]; every filter that is set must match, and a list filter
+/// matches when any of its values does (an empty list filters nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
-    /// Only this message's events.
-    pub message_id: Option<String>,
-    /// Only events in this state.
-    pub state: Option<String>,
-    /// Only events of messages to exactly this URL.
-    pub url: Option<String>,
-    /// Only events of messages that carry this label.
-    pub label: Option<String>,
+    /// Only the events of these messages.
+    pub message_ids: Vec<String>,
+    /// Only events in these states.
+    pub states: Vec<String>,
+    /// Only events of messages to exactly one of these URLs.
+    pub urls: Vec<String>,
+    /// Only events of messages that carry one of these labels.
+    pub labels: Vec<String>,
+    /// Only events of messages with one of these flow-control keys (messages still stored).
+    pub flow_keys: Vec<String>,
+    /// Only events at or after this time.
+    pub from: Option<Millis>,
+    /// Only events at or before this time.
+    pub to: Option<Millis>,
+}
+
+/// Which messages [`Store::cancel_messages`] cancels: those not yet final that match every
+/// filter that is set (a list filter matches when any of its values does). The default
+/// filter matches every message of the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only these messages.
+    pub message_ids: Vec<String>,
+    /// Only messages to exactly one of these URLs.
+    pub urls: Vec<String>,
+    /// Only messages that carry one of these labels.
+    pub labels: Vec<String>,
+    /// Only messages with one of these flow-control keys.
+    pub flow_keys: Vec<String>,
+    /// Only messages created at or after this time.
+    pub from: Option<Millis>,
+    /// Only messages created at or before this time.
+    pub to: Option<Millis>,
 }
 
 /// A page of a list, newest first.
@@ -417,15 +443,36 @@ pub struct DlqEntry {
     pub seq: u64,
 }
 
-/// Filters of [`Store::list_dlq`]; every filter that is set must match.
+/// Filters of [`Store::list_dlq`]; every filter that is set must match, and a list filter
+/// matches when any of its values does (an empty list filters nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DlqFilter {
-    /// Only dead letters of messages to exactly this URL.
-    pub url: Option<String>,
-    /// Only dead letters of messages that carry this label.
-    pub label: Option<String>,
-    /// Only dead letters whose last response had this status.
-    pub response_status: Option<u16>,
+    /// Only these dead letters.
+    pub dlq_ids: Vec<String>,
+    /// Only dead letters of these messages.
+    pub message_ids: Vec<String>,
+    /// Only dead letters of messages to exactly one of these URLs.
+    pub urls: Vec<String>,
+    /// Only dead letters of messages that carry one of these labels.
+    pub labels: Vec<String>,
+    /// Only dead letters whose last response had one of these statuses.
+    pub response_statuses: Vec<u16>,
+    /// Only dead letters of messages with one of these flow-control keys.
+    pub flow_keys: Vec<String>,
+    /// Only dead letters added at or after this time.
+    pub from: Option<Millis>,
+    /// Only dead letters added at or before this time.
+    pub to: Option<Millis>,
+    /// Only dead letters of messages of these workflow runs.
+    pub run_ids: Vec<String>,
+    /// Only dead letters of messages to URLs starting with this one (exactly this one with
+    /// [`workflow_url_exact`](Self::workflow_url_exact)).
+    pub workflow_url: Option<String>,
+    /// [`workflow_url`](Self::workflow_url) must match whole.
+    pub workflow_url_exact: bool,
+    /// Only dead letters whose failure callback ended in one of these states
+    /// (`CALLBACK_SUCCESS`, `CALLBACK_FAIL`).
+    pub failure_callback_states: Vec<String>,
     /// `Some(true)`: only dead letters of workflow runs' messages (stored with a
     /// [`NewMessage::run`]); `Some(false)`: only of other messages; `None`: both.
     pub workflow: Option<bool>,

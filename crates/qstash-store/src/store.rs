@@ -148,6 +148,44 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many were deleted.
     async fn delete_dlq(&self, tenant: &str, dlq_ids: &[String]) -> Result<u64>;
 
+    /// Retries dead letters of a tenant in one transaction, all or nothing: for each
+    /// `(dlq_id, message)` the message is stored as [`insert_messages`](Self::insert_messages)
+    /// stores it and the dead letter is removed. A dead letter that is unknown, another
+    /// tenant's or already removed fails the whole call with [`StoreError::Invalid`] naming
+    /// it, and nothing is stored. The outcomes are in the order given.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn retry_dlq(
+        &self,
+        tenant: &str,
+        retries: Vec<(String, NewMessage)>,
+        now: Millis,
+    ) -> Result<Vec<InsertOutcome>> {
+        let _ = (tenant, retries, now);
+        Err(StoreError::Invalid(
+            "this store does not implement retry_dlq".into(),
+        ))
+    }
+
+    /// Cancels, in one transaction, every message of the tenant that matches `filter` and is
+    /// not final yet, each as [`cancel_message`](Self::cancel_message) cancels it; returns how
+    /// many it cancelled.
+    ///
+    /// The default implementation refuses with [`StoreError::Invalid`]; every backend of this
+    /// workspace implements it.
+    async fn cancel_messages(
+        &self,
+        tenant: &str,
+        filter: &MessageFilter,
+        now: Millis,
+    ) -> Result<u64> {
+        let _ = (tenant, filter, now);
+        Err(StoreError::Invalid(
+            "this store does not implement cancel_messages".into(),
+        ))
+    }
+
     /// The signing keys, storing `proposed` first when the store has none yet (so that every
     /// process sharing the store signs alike).
     async fn signing_keys_or_init(&self, proposed: SigningKeys) -> Result<SigningKeys>;

@@ -251,7 +251,7 @@ async fn a_failing_command_does_not_affect_its_group() {
         .list_events(
             "t1",
             &EventFilter {
-                state: Some("CREATED".to_string()),
+                states: vec!["CREATED".to_string()],
                 ..EventFilter::default()
             },
             None,

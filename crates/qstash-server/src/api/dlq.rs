@@ -3,9 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use qstash_protocol::{
-    DlqDelete, DlqDeleteResponse, DlqListResponse, DlqMessage, DlqQuery, DlqRetryResponse,
+    DlqBulkRetryResponse, DlqDeleteResponse, DlqListResponse, DlqMessage, DlqQuery,
+    DlqRetryOverrides, DlqRetryResponse,
 };
 
 use super::{AppState, Tenant};
@@ -59,23 +61,78 @@ pub(crate) async fn delete_one(
     Ok(StatusCode::OK)
 }
 
+/// `DELETE /v2/dlq`: the dead letters named by `dlqIds`, or a page of those matching the
+/// filters (`count`, `cursor`): `{"deleted": n, "cursor"?}`.
 pub(crate) async fn delete_many(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<DlqDeleteResponse>> {
-    let q = DlqDelete::from_query(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let deleted = state.service().delete_dlq_many(&tenant, &q).await?;
-    Ok(Json(DlqDeleteResponse::new(deleted)))
+    delete_selected(state, tenant, query, false).await
 }
 
-/// A new message with the dead letter's request, due now.
+/// `DELETE /v2/workflows/dlq`: as `DELETE /v2/dlq`, among the dead letters of workflow runs.
+pub(crate) async fn delete_many_workflow(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<DlqDeleteResponse>> {
+    delete_selected(state, tenant, query, true).await
+}
+
+async fn delete_selected(
+    state: AppState,
+    Tenant(tenant): Tenant,
+    query: Option<String>,
+    workflow_only: bool,
+) -> ApiResult<Json<DlqDeleteResponse>> {
+    let q = DlqQuery::from_query(query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let workflow = (workflow_only || q.workflow).then_some(true);
+    let (deleted, cursor) = state
+        .service()
+        .delete_dlq_selected(&tenant, &q, workflow)
+        .await?;
+    let mut out = DlqDeleteResponse::new(deleted);
+    out.cursor = cursor;
+    Ok(Json(out))
+}
+
+/// `POST /v2/dlq/retry/{id}`: a new message with the dead letter's request (and the override
+/// headers), the dead letter removed: `{"messageId"}`.
 pub(crate) async fn retry(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<DlqRetryResponse>> {
-    let new_id = state.service().retry_dlq(&tenant, &id, now_ms()).await?;
+    let overrides = DlqRetryOverrides::from_headers(&headers)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let new_id = state
+        .service()
+        .retry_dlq(&tenant, &id, &overrides, now_ms())
+        .await?;
     Ok(Json(DlqRetryResponse::new(new_id)))
+}
+
+/// `POST /v2/dlq/retry?dlqIds=…` (or filters with `count`/`cursor`): every selected dead
+/// letter retried and removed, all or none: `{"responses": [{"messageId"}], "cursor"?}`.
+pub(crate) async fn retry_many(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Json<DlqBulkRetryResponse>> {
+    let q = DlqQuery::from_query(query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let overrides = DlqRetryOverrides::from_headers(&headers)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (ids, cursor) = state
+        .service()
+        .retry_dlq_selected(&tenant, &q, &overrides, now_ms())
+        .await?;
+    Ok(Json(DlqBulkRetryResponse::new(
+        ids.into_iter().map(DlqRetryResponse::new).collect(),
+        cursor,
+    )))
 }

@@ -1,13 +1,14 @@
 //! Publishing (`POST /v2/publish/{destination}`, to a URL group when it is a name, `POST
-//! /v2/batch`) and managing messages
-//! (`GET`/`DELETE /v2/messages/{id}`).
+//! /v2/batch`) and managing messages (`GET`/`DELETE /v2/messages/{id}`, `DELETE /v2/messages`).
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use qstash_protocol::{Message, PublishBatch, PublishRequest};
+use qstash_protocol::{
+    BulkCancelResponse, Message, MessageCancelQuery, PublishBatch, PublishRequest,
+};
 
 use super::{AppState, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -82,15 +83,33 @@ pub(crate) async fn get_message(
     Ok(Json(state.service().get_message(&tenant, &id).await?))
 }
 
-/// `DELETE /v2/messages/{id}`.
+/// `DELETE /v2/messages/{id}`: `{"cancelled": 1}` (upstream).
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<BulkCancelResponse>> {
     state
         .service()
         .cancel_message(&tenant, &id, now_ms())
         .await?;
-    Ok(StatusCode::OK.into_response())
+    Ok(Json(BulkCancelResponse::new(1)))
+}
+
+/// `DELETE /v2/messages`: cancels the messages named (`messageIds`, query or JSON body), those
+/// matching the filters, or all (`count` alone), in one transaction: `{"cancelled": n}`.
+pub(crate) async fn cancel_many(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> ApiResult<Json<BulkCancelResponse>> {
+    let body = read_body(body, state.limits().max_body).await?;
+    let q = MessageCancelQuery::decode(query.as_deref().unwrap_or(""), &body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cancelled = state
+        .service()
+        .cancel_messages(&tenant, &q, now_ms())
+        .await?;
+    Ok(Json(BulkCancelResponse::new(cancelled)))
 }

@@ -118,6 +118,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_access::on_api))
         .route("/v2/publish/{*destination}", post(messages::publish))
         .route("/v2/batch", post(messages::batch))
+        .route("/v2/messages", axum::routing::delete(messages::cancel_many))
         .route(
             "/v2/messages/{id}",
             get(messages::get_message).delete(messages::cancel),
@@ -126,6 +127,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/logs", get(events::list))
         .route("/v2/dlq", get(dlq::list).delete(dlq::delete_many))
         .route("/v2/dlq/{id}", get(dlq::get_one).delete(dlq::delete_one))
+        .route("/v2/dlq/retry", post(dlq::retry_many))
         .route("/v2/dlq/retry/{id}", post(dlq::retry))
         .route("/v2/trigger/{*url}", post(workflows::trigger))
         .route("/v2/batch/trigger", post(workflows::batch_trigger))
@@ -141,7 +143,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/workflows/events", get(workflows::logs))
         .route(
             "/v2/workflows/dlq",
-            get(dlq::list_workflow).delete(dlq::delete_many),
+            get(dlq::list_workflow).delete(dlq::delete_many_workflow),
         )
         .route(
             "/v2/workflows/dlq/restart",

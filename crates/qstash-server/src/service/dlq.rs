@@ -2,12 +2,13 @@
 //! restarting or resuming the workflow run of a run's dead letter.
 
 use qstash_protocol::{
-    CallbackState, DlqDelete, DlqListResponse, DlqMessage, DlqQuery, FailureCallbackInfo,
-    RunAgainOverrides, RunId,
+    CallbackState, DlqListResponse, DlqMessage, DlqQuery, DlqRetryOverrides, FailureCallbackInfo,
+    ListFilter, RunAgainOverrides, RunId,
 };
 use qstash_store::{DlqEntry, DlqFilter, Millis, NewRun, RunLink, RunToCreate};
 
 use super::accept::Basics;
+use super::reads::{flow_fields, forwarded_headers};
 use super::{Error, Result, Service, page_size, parse_cursor};
 use crate::engine::envelope::{Envelope, WorkflowInfo, WorkflowRole};
 use crate::engine::outcome::header_lists;
@@ -49,12 +50,7 @@ impl Service {
         q: &DlqQuery,
         workflow: Option<bool>,
     ) -> Result<DlqListResponse> {
-        let filter = DlqFilter {
-            url: q.url.clone(),
-            label: q.label.as_ref().map(|l| l.as_str().to_owned()),
-            response_status: q.response_status,
-            workflow,
-        };
+        let filter = dlq_filter(&q.filter, workflow);
         let page = self
             .engine()
             .store
@@ -84,23 +80,146 @@ impl Service {
         }
     }
 
-    /// Deletes the dead letters `q` names; returns how many it deleted.
-    pub(crate) async fn delete_dlq_many(&self, tenant: &str, q: &DlqDelete) -> Result<u64> {
-        Ok(self.engine().store.delete_dlq(tenant, q.dlq_ids()).await?)
+    /// The dead letters a bulk DLQ action (delete, retry) selects, and the cursor of the rest:
+    /// the ids given (each must exist), or one page of those matching the filters. A query
+    /// with neither ids, filters nor `count` (the SDKs' `{all: true}` sends it) selects
+    /// nothing and is refused.
+    async fn select_dlq(
+        &self,
+        tenant: &str,
+        q: &DlqQuery,
+        workflow: Option<bool>,
+    ) -> Result<(Vec<DlqEntry>, Option<String>)> {
+        let f = &q.filter;
+        if only_ids(f) {
+            let mut entries = Vec::with_capacity(f.dlq_ids.len());
+            for id in &f.dlq_ids {
+                entries.push(
+                    self.find_dlq(tenant, id)
+                        .await
+                        .map_err(|e| e.prefixed(&format!("{id}: ")))?,
+                );
+            }
+            return Ok((entries, None));
+        }
+        if f.is_empty() && q.count.is_none() && q.cursor.is_none() {
+            return Err(Error::invalid(
+                "name the dead letters (dlqIds), give a filter, or pass count to act on all",
+            ));
+        }
+        let page = self
+            .engine()
+            .store
+            .list_dlq(
+                tenant,
+                &dlq_filter(f, workflow),
+                parse_cursor(q.cursor.as_deref())?,
+                page_size(q.count),
+            )
+            .await?;
+        Ok((page.items, page.next.map(|c| c.to_string())))
     }
 
-    /// A new message with the dead letter's request, due now; returns its id.
-    pub(crate) async fn retry_dlq(&self, tenant: &str, id: &str, now: Millis) -> Result<String> {
+    /// Deletes the dead letters a bulk query selects: `(deleted, cursor of the rest)`.
+    pub(crate) async fn delete_dlq_selected(
+        &self,
+        tenant: &str,
+        q: &DlqQuery,
+        workflow: Option<bool>,
+    ) -> Result<(u64, Option<String>)> {
+        // Ids that are unknown or another tenant's are skipped (`{"deleted": 0}`).
+        if only_ids(&q.filter) {
+            let deleted = self
+                .engine()
+                .store
+                .delete_dlq(tenant, &q.filter.dlq_ids)
+                .await?;
+            return Ok((deleted, None));
+        }
+        let (entries, cursor) = self.select_dlq(tenant, q, workflow).await?;
+        let ids: Vec<String> = entries.into_iter().map(|e| e.dlq_id).collect();
+        Ok((self.engine().store.delete_dlq(tenant, &ids).await?, cursor))
+    }
+
+    /// Retries the dead letters a bulk query selects, all or none: a new message with each
+    /// one's request (and the overrides), and the dead letter removed. Returns the new ids, in
+    /// order, and the cursor of the rest.
+    pub(crate) async fn retry_dlq_selected(
+        &self,
+        tenant: &str,
+        q: &DlqQuery,
+        overrides: &DlqRetryOverrides,
+        now: Millis,
+    ) -> Result<(Vec<String>, Option<String>)> {
+        let (entries, cursor) = self.select_dlq(tenant, q, None).await?;
+        Ok((
+            self.retry_entries(tenant, entries, overrides, now).await?,
+            cursor,
+        ))
+    }
+
+    /// Retries one dead letter (see [`retry_dlq_selected`](Self::retry_dlq_selected)).
+    pub(crate) async fn retry_dlq(
+        &self,
+        tenant: &str,
+        id: &str,
+        overrides: &DlqRetryOverrides,
+        now: Millis,
+    ) -> Result<String> {
         let entry = self.find_dlq(tenant, id).await?;
-        let mut message = entry.message.message;
-        message.id = message_id();
-        message.created_at = now;
-        message.due_at = now;
-        message.dedup = None;
-        let new_id = message.id.clone();
-        self.check_destinations(&message).await?;
-        self.store_messages(vec![message], now).await?;
-        Ok(new_id)
+        let ids = self
+            .retry_entries(tenant, vec![entry], overrides, now)
+            .await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found("dead letter"))
+    }
+
+    async fn retry_entries(
+        &self,
+        tenant: &str,
+        entries: Vec<DlqEntry>,
+        overrides: &DlqRetryOverrides,
+        now: Millis,
+    ) -> Result<Vec<String>> {
+        let limits = *self.limits();
+        let due_at = match overrides.delay {
+            Some(delay) => {
+                let d: std::time::Duration = delay.into();
+                if d > limits.max_delay {
+                    return Err(Error::invalid(format!(
+                        "Upstash-Delay: {delay} is longer than the maximum of {:?}",
+                        limits.max_delay
+                    )));
+                }
+                now.saturating_add(d.as_millis() as u64)
+            }
+            None => now,
+        };
+        if let Some(r) = overrides.retries
+            && r > limits.max_retries
+        {
+            return Err(Error::invalid(format!(
+                "Upstash-Retries: {r} is more than the maximum of {}",
+                limits.max_retries
+            )));
+        }
+        let mut retries = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let mut message = entry.message.message;
+            message.id = message_id();
+            message.created_at = now;
+            message.due_at = due_at;
+            message.dedup = None;
+            if let Some(r) = overrides.retries {
+                message.max_retries = r;
+            }
+            self.check_destinations(&message).await?;
+            retries.push((entry.dlq_id, message));
+        }
+        let ids: Vec<String> = retries.iter().map(|(_, m)| m.id.clone()).collect();
+        self.store_dlq_retries(tenant, retries, now).await?;
+        Ok(ids)
     }
 
     /// Runs a dead letter's workflow again: `(new run id, created at)`.
@@ -255,6 +374,41 @@ impl Service {
     }
 }
 
+/// Whether a DLQ query names dead letters by id and has no other filter.
+fn only_ids(f: &ListFilter) -> bool {
+    !f.dlq_ids.is_empty() && {
+        let mut rest = f.clone();
+        rest.dlq_ids.clear();
+        rest.is_empty()
+    }
+}
+
+/// The store's filter of a DLQ query's filters.
+pub(crate) fn dlq_filter(f: &ListFilter, workflow: Option<bool>) -> DlqFilter {
+    DlqFilter {
+        dlq_ids: f.dlq_ids.clone(),
+        message_ids: f.message_ids.clone(),
+        urls: f.urls.clone(),
+        labels: f.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+        response_statuses: f.response_statuses.clone(),
+        flow_keys: f.flow_control_keys.clone(),
+        from: f.from_date,
+        to: f.to_date,
+        run_ids: f.workflow_run_ids.clone(),
+        workflow_url: f.workflow_url.clone(),
+        workflow_url_exact: f.workflow_url_exact_match,
+        failure_callback_states: f
+            .failure_callback_states
+            .iter()
+            .map(|s| match s {
+                CallbackState::Success => "CALLBACK_SUCCESS".to_owned(),
+                _ => "CALLBACK_FAIL".to_owned(),
+            })
+            .collect(),
+        workflow,
+    }
+}
+
 /// A dead letter as the API shows it.
 fn dlq_view(entry: &DlqEntry) -> DlqMessage {
     let m = &entry.message.message;
@@ -266,13 +420,15 @@ fn dlq_view(entry: &DlqEntry) -> DlqMessage {
         entry.created_at,
     );
     out.method = Some(m.method.clone());
-    out.header = header_lists(&m.headers);
+    out.header = forwarded_headers(&envelope);
     out.set_body(&m.body);
     out.max_retries = Some(m.max_retries);
     out.not_before = (envelope.not_before > 0).then_some(envelope.not_before);
     out.callback = envelope.callback;
     out.topic_name = envelope.topic_name;
     out.endpoint_name = envelope.endpoint_name;
+    out.flow_control_key = m.flow_key.clone();
+    (out.parallelism, out.rate, out.period) = flow_fields(m);
     out.failure_callback = entry.failure_callback.clone();
     out.set_labels(m.labels.iter().cloned());
     out.response_status = entry.response.status;

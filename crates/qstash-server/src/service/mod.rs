@@ -124,6 +124,24 @@ impl Service {
         Ok(outcomes)
     }
 
+    /// Retries dead letters in one transaction (see [`qstash_store::Store::retry_dlq`]),
+    /// counts the new messages and wakes the scheduler.
+    async fn store_dlq_retries(
+        &self,
+        tenant: &str,
+        retries: Vec<(String, NewMessage)>,
+        now: Millis,
+    ) -> Result<()> {
+        let outcomes = self.engine.store.retry_dlq(tenant, retries, now).await?;
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted))
+            .count();
+        self.engine.metrics.accepted.inc_by(stored as u64);
+        self.made_due();
+        Ok(())
+    }
+
     /// Stores a run's wait for an event (see [`qstash_store::Store::register_waiter`]), counts
     /// it when stored and wakes the scheduler (the wait's timeout is a due time).
     async fn store_waiter(

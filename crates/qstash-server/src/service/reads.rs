@@ -1,12 +1,14 @@
 //! Reading and managing what the tenant has: a message (and cancelling it), the events log,
 //! flow-control keys, the signing keys; and the process's own health and metrics.
 
-use qstash_protocol::{Event, EventState, EventsQuery, EventsResponse, FlowControlInfo, Message};
-use qstash_store::{CancelOutcome, EventFilter, Millis, SigningKeys, StoredMessage};
+use qstash_protocol::{
+    Event, EventState, EventsQuery, EventsResponse, FlowControlInfo, HeaderLists, Message,
+    MessageCancelQuery, header_lists,
+};
+use qstash_store::{CancelOutcome, EventFilter, MessageFilter, Millis, SigningKeys, StoredMessage};
 
 use super::{Error, Result, Service, page_size, parse_cursor};
 use crate::engine::envelope::Envelope;
-use crate::engine::outcome::header_lists;
 
 /// Whether the server can do its work.
 #[derive(Debug)]
@@ -43,13 +45,41 @@ impl Service {
         }
     }
 
+    /// Cancels, in one transaction, the tenant's messages that `q` selects and that are not
+    /// final yet; returns how many it cancelled.
+    pub(crate) async fn cancel_messages(
+        &self,
+        tenant: &str,
+        q: &MessageCancelQuery,
+        now: Millis,
+    ) -> Result<u64> {
+        let f = &q.filter;
+        let filter = MessageFilter {
+            message_ids: f.message_ids.clone(),
+            urls: f.urls.clone(),
+            labels: f.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+            flow_keys: f.flow_control_keys.clone(),
+            from: f.from_date,
+            to: f.to_date,
+        };
+        Ok(self
+            .engine()
+            .store
+            .cancel_messages(tenant, &filter, now)
+            .await?)
+    }
+
     /// A page of the tenant's message log, newest first.
     pub(crate) async fn events(&self, tenant: &str, q: &EventsQuery) -> Result<EventsResponse> {
+        let f = &q.filter;
         let filter = EventFilter {
-            message_id: q.message_id.clone(),
-            state: q.state.map(|s| s.as_str().to_owned()),
-            url: q.url.clone(),
-            label: q.label.as_ref().map(|l| l.as_str().to_owned()),
+            message_ids: f.message_ids.clone(),
+            states: f.states.iter().map(|s| s.as_str().to_owned()).collect(),
+            urls: f.urls.clone(),
+            labels: f.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+            flow_keys: f.flow_control_keys.clone(),
+            from: f.from_date,
+            to: f.to_date,
         };
         let page = self
             .engine()
@@ -168,7 +198,7 @@ fn message_view(stored: &StoredMessage) -> Message {
     let envelope = Envelope::decode(&m.extra);
     let mut out = Message::new(m.id.clone(), m.destination.clone(), m.created_at);
     out.method = Some(m.method.clone());
-    out.header = header_lists(&m.headers);
+    out.header = forwarded_headers(&envelope);
     out.set_body(&m.body);
     out.max_retries = Some(m.max_retries);
     out.retry_delay_expression = envelope.retry_delay;
@@ -179,8 +209,44 @@ fn message_view(stored: &StoredMessage) -> Message {
     out.topic_name = envelope.topic_name;
     out.endpoint_name = envelope.endpoint_name;
     out.flow_control_key = m.flow_key.clone();
+    (out.parallelism, out.rate, out.period) = flow_fields(m);
     out.set_labels(m.labels.iter().cloned());
     out
+}
+
+/// The headers a message's deliveries forward, as upstream shows them: under their forwarded
+/// names (`X-Test`, not `Upstash-Forward-X-Test`), with `Content-Type`, without the control
+/// headers (`Upstash-*`).
+pub(crate) fn forwarded_headers(envelope: &Envelope) -> HeaderLists {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in &envelope.forward {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    if let Some(v) = envelope
+        .content_type
+        .as_deref()
+        .and_then(|v| http::HeaderValue::from_str(v).ok())
+    {
+        map.insert(http::header::CONTENT_TYPE, v);
+    }
+    header_lists(&map)
+}
+
+/// The flow-control limits sent with a message: `(parallelism, rate, period in seconds)`.
+pub(crate) fn flow_fields(m: &qstash_store::NewMessage) -> (Option<u32>, Option<u32>, Option<u64>) {
+    match m.flow_limits {
+        Some(l) => (
+            l.parallelism,
+            l.rate,
+            l.rate.map(|_| l.period_ms.div_ceil(1000)),
+        ),
+        None => (None, None, None),
+    }
 }
 
 /// The wire form of the store's counters: limits that are not set are 0, the period and the

@@ -131,7 +131,11 @@ impl Service {
             // Every started run matching the URL and label filters.
             let filter = RunFilter {
                 run_id: None,
-                workflow_url: q.workflow_url().map(|u| u.as_str().to_owned()),
+                // A prefix is matched below, run by run.
+                workflow_url: q
+                    .workflow_url()
+                    .filter(|_| q.workflow_url_exact())
+                    .map(|u| u.as_str().to_owned()),
                 state: Some(RunState::Started),
                 label: q.label().map(|l| l.as_str().to_owned()),
             };
@@ -149,10 +153,15 @@ impl Service {
         for id in ids {
             let matches = match store.get_run(tenant, &id).await? {
                 Some(run) => {
-                    q.workflow_url()
-                        .is_none_or(|u| u.as_str() == run.run.workflow_url)
-                        && q.label()
-                            .is_none_or(|l| run.run.labels.iter().any(|x| x == l.as_str()))
+                    q.workflow_url().is_none_or(|u| {
+                        if q.workflow_url_exact() {
+                            u.as_str() == run.run.workflow_url
+                        } else {
+                            run.run.workflow_url.starts_with(u.as_str())
+                        }
+                    }) && q
+                        .label()
+                        .is_none_or(|l| run.run.labels.iter().any(|x| x == l.as_str()))
                 }
                 None => false,
             };

@@ -41,28 +41,28 @@ pub async fn dlq_list_get_delete<S: Store>(store: &S) {
         ["dlq_5", "dlq_4", "dlq_3", "dlq_2", "dlq_1", "dlq_0"]
     );
     let even = DlqFilter {
-        url: Some("https://example.com/even".to_string()),
+        urls: vec!["https://example.com/even".to_string()],
         ..DlqFilter::default()
     };
     assert_eq!(list(even, 1).await, ["dlq_4", "dlq_2", "dlq_0"]);
     let label = DlqFilter {
-        label: Some("e%".to_string()),
+        labels: vec!["e%".to_string()],
         ..DlqFilter::default()
     };
     assert_eq!(list(label, 10).await, ["dlq_4", "dlq_2", "dlq_0"]);
     let partial = DlqFilter {
-        label: Some("e".to_string()),
+        labels: vec!["e".to_string()],
         ..DlqFilter::default()
     };
     assert!(list(partial, 10).await.is_empty(), "labels match whole");
     let status = DlqFilter {
-        response_status: Some(501),
+        response_statuses: vec![501],
         ..DlqFilter::default()
     };
     assert_eq!(list(status, 10).await, ["dlq_4", "dlq_1"]);
     let both = DlqFilter {
-        response_status: Some(501),
-        label: Some("even".to_string()),
+        response_statuses: vec![501],
+        labels: vec!["even".to_string()],
         ..DlqFilter::default()
     };
     assert_eq!(list(both, 10).await, ["dlq_4"]);

@@ -127,7 +127,7 @@ pub async fn event_filters<S: Store>(store: &S) {
     let by = |f: EventFilter| async move { ids(all_events(store, "t1", &f).await) };
 
     let got = by(EventFilter {
-        message_id: Some("msg_a".to_string()),
+        message_ids: vec!["msg_a".to_string()],
         ..EventFilter::default()
     })
     .await;
@@ -140,7 +140,7 @@ pub async fn event_filters<S: Store>(store: &S) {
         ]
     );
     let got = by(EventFilter {
-        state: Some("CREATED".to_string()),
+        states: vec!["CREATED".to_string()],
         ..EventFilter::default()
     })
     .await;
@@ -153,8 +153,8 @@ pub async fn event_filters<S: Store>(store: &S) {
         ]
     );
     let got = by(EventFilter {
-        url: Some(a.destination.clone()),
-        state: Some("CREATED".to_string()),
+        urls: vec![a.destination.clone()],
+        states: vec!["CREATED".to_string()],
         ..EventFilter::default()
     })
     .await;
@@ -170,8 +170,8 @@ pub async fn event_filters<S: Store>(store: &S) {
         ("", vec![]),
     ] {
         let got = by(EventFilter {
-            label: Some(label.to_string()),
-            state: Some("CREATED".to_string()),
+            labels: vec![label.to_string()],
+            states: vec!["CREATED".to_string()],
             ..EventFilter::default()
         })
         .await;
@@ -179,10 +179,11 @@ pub async fn event_filters<S: Store>(store: &S) {
         assert_eq!(got, expected, "label {label:?} matches whole labels only");
     }
     let got = by(EventFilter {
-        message_id: Some("msg_a".to_string()),
-        state: Some("ACTIVE".to_string()),
-        url: Some(a.destination.clone()),
-        label: Some("x_y".to_string()),
+        message_ids: vec!["msg_a".to_string()],
+        states: vec!["ACTIVE".to_string()],
+        urls: vec![a.destination.clone()],
+        labels: vec!["x_y".to_string()],
+        ..EventFilter::default()
     })
     .await;
     assert_eq!(

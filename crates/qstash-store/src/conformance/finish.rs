@@ -67,7 +67,7 @@ pub async fn finish_transitions<S: Store>(store: &S) {
     assert_eq!(stored.due_at, T0 + 1_000, "due at the retry time");
     assert_eq!(stored.last_response, f.response, "last response kept");
     let filter = EventFilter {
-        message_id: Some("msg_d".to_string()),
+        message_ids: vec!["msg_d".to_string()],
         ..EventFilter::default()
     };
     let newest = &all_events(store, "t1", &filter).await[0];

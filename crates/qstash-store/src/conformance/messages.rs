@@ -77,7 +77,7 @@ pub async fn tenant_isolation<S: Store>(store: &S) {
     );
     assert_eq!(get(store, "t1", "msg_a").await.state, MessageState::Pending);
     let filter = EventFilter {
-        message_id: Some("msg_a".to_string()),
+        message_ids: vec!["msg_a".to_string()],
         ..EventFilter::default()
     };
     assert!(all_events(store, "t2", &filter).await.is_empty());

@@ -48,6 +48,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod batch;
+mod bulk;
 mod claim_path;
 mod claims;
 mod dedup;
@@ -67,6 +68,7 @@ mod waiters;
 pub use batch::{
     end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
 };
+pub use bulk::*;
 pub use claim_path::*;
 pub use claims::*;
 pub use dedup::*;
@@ -251,6 +253,9 @@ macro_rules! conformance_tests {
             schedule_due_pause_resume,
             schedule_fires_each_tick_once,
             url_groups_add_remove_list_delete,
+            list_filters_match_any_value,
+            retry_dlq_is_all_or_nothing,
+            cancel_messages_by_filter,
         ]
         [
             concurrent_inserts,
@@ -354,7 +359,7 @@ async fn all_events<S: Store>(store: &S, tenant: &str, filter: &EventFilter) -> 
 /// The state names of a message's events, oldest first.
 async fn states_of<S: Store>(store: &S, tenant: &str, id: &str) -> Vec<String> {
     let filter = EventFilter {
-        message_id: Some(id.to_string()),
+        message_ids: vec![id.to_string()],
         ..EventFilter::default()
     };
     let mut events = all_events(store, tenant, &filter).await;

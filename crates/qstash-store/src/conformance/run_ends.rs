@@ -107,7 +107,7 @@ pub async fn end_run_cancels_pending<S: Store>(store: &S) {
         ["CREATED", "CANCELLED"]
     );
     let filter = EventFilter {
-        message_id: Some("msg_1".to_string()),
+        message_ids: vec!["msg_1".to_string()],
         ..EventFilter::default()
     };
     let cancelled = &all_events(store, "t1", &filter).await[0];

@@ -42,33 +42,24 @@ pub(super) async fn list_dlq<C: GenericClient>(
     count: usize,
 ) -> Result<Page<DlqEntry>> {
     let count = count.max(1);
-    let cursor = cursor_value(cursor);
-    let limit = page_limit(count);
-    let needle = filter.label.as_deref().map(label_needle);
-    let status = filter.response_status.map(i32::from);
-    let mut p = Params::new();
-    let mut sql = format!(
+    let mut w = Where::new(Dialect::Postgres);
+    let tenant = w.add(SqlValue::Text(tenant.to_owned()));
+    let cursor = w.add(SqlValue::Big(cursor_value(cursor)));
+    w.dlq(filter);
+    let limit = w.add(SqlValue::Big(page_limit(count)));
+    let sql = format!(
         "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d \
          JOIN messages m ON m.id = d.message_id AND m.tenant = d.tenant \
-         WHERE d.tenant = {} AND d.seq < {}",
-        p.add(&tenant),
-        p.add(&cursor)
+         WHERE d.tenant = {tenant} AND d.seq < {cursor}{} ORDER BY d.seq DESC LIMIT {limit}",
+        w.sql
     );
-    if let Some(url) = &filter.url {
-        sql.push_str(&format!(" AND m.destination = {}", p.add(url)));
-    }
-    if let Some(needle) = &needle {
-        sql.push_str(&format!(" AND strpos(m.labels, {}) > 0", p.add(needle)));
-    }
-    if let Some(status) = &status {
-        sql.push_str(&format!(" AND d.response_status = {}", p.add(status)));
-    }
-    match filter.workflow {
-        Some(true) => sql.push_str(" AND m.run_id IS NOT NULL"),
-        Some(false) => sql.push_str(" AND m.run_id IS NULL"),
-        None => {}
-    }
-    sql.push_str(&format!(" ORDER BY d.seq DESC LIMIT {}", p.add(&limit)));
+    let values = bind(&w.values);
+    let p = Params {
+        values: values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+            .collect(),
+    };
     let found = rows(c, &sql, &p.values).await?;
     let mut items = found.iter().map(decode_dlq).collect::<Result<Vec<_>>>()?;
     let next = if items.len() > count {

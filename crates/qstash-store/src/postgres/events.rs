@@ -10,28 +10,23 @@ pub(super) async fn list_events<C: GenericClient>(
     count: usize,
 ) -> Result<Page<Event>> {
     let count = count.max(1);
-    let cursor = cursor_value(cursor);
-    let limit = page_limit(count);
-    let needle = filter.label.as_deref().map(label_needle);
-    let mut p = Params::new();
-    let mut sql = format!(
-        "SELECT {EVENT_COLS} FROM events WHERE tenant = {} AND id < {}",
-        p.add(&tenant),
-        p.add(&cursor)
+    let mut w = Where::new(Dialect::Postgres);
+    let tenant = w.add(SqlValue::Text(tenant.to_owned()));
+    let cursor = w.add(SqlValue::Big(cursor_value(cursor)));
+    w.events(filter, &tenant);
+    let limit = w.add(SqlValue::Big(page_limit(count)));
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM events WHERE tenant = {tenant} AND id < {cursor}{} \
+         ORDER BY id DESC LIMIT {limit}",
+        w.sql
     );
-    if let Some(message_id) = &filter.message_id {
-        sql.push_str(&format!(" AND message_id = {}", p.add(message_id)));
-    }
-    if let Some(state) = &filter.state {
-        sql.push_str(&format!(" AND state = {}", p.add(state)));
-    }
-    if let Some(url) = &filter.url {
-        sql.push_str(&format!(" AND url = {}", p.add(url)));
-    }
-    if let Some(needle) = &needle {
-        sql.push_str(&format!(" AND strpos(labels, {}) > 0", p.add(needle)));
-    }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", p.add(&limit)));
+    let values = bind(&w.values);
+    let p = Params {
+        values: values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+            .collect(),
+    };
     let found = rows(c, &sql, &p.values).await?;
     let mut items = found.iter().map(decode_event).collect::<Result<Vec<_>>>()?;
     let next = if items.len() > count {

@@ -51,6 +51,7 @@
 //! (due scan, claims, next due), `finish`, `runs`, `waiters`, `flow`, `dlq`, `events`,
 //! `tenant_keys` (signing keys) and `retention`.
 
+mod bulk;
 mod bulk_insert;
 mod claim;
 mod dlq;
@@ -72,6 +73,7 @@ mod url_groups;
 mod waiters;
 mod writer;
 
+use bulk::*;
 use bulk_insert::*;
 use claim::*;
 use dlq::*;
@@ -109,13 +111,15 @@ use crate::codec::{
     DLQ_COLS, DLQ_NCOLS, MSG_COLS, RUN_COLS, closed, corrupt, decode_headers, decode_labels,
     encode_headers, encode_labels, int, label_needle, opt_u32, opt_uint, page_limit, uint,
 };
+use crate::filter_sql::{Dialect, SqlValue, Where};
 use crate::flow::{Hold, KeyState};
 use crate::{
     AttemptResponse, BatchOutcome, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry,
     DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
-    FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
-    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
-    StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    FlowLimits, InsertOutcome, MessageFilter, MessageState, Millis, NewDlq, NewMessage, NewRun,
+    Page, PurgeCounts, PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate,
+    SigningKeys, Store, StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter,
+    async_trait,
 };
 
 /// How a [`PgStore`] connects: pool size, timeouts, grouping, schema.
@@ -557,6 +561,38 @@ impl Store for PgStore {
             &[&tenant, &dlq_ids],
         )
         .await
+    }
+
+    async fn retry_dlq(
+        &self,
+        tenant: &str,
+        retries: Vec<(String, NewMessage)>,
+        now: Millis,
+    ) -> Result<Vec<InsertOutcome>> {
+        let _permit = self.admit()?;
+        let shared = &self.shared;
+        in_tx!(self, |tx| {
+            let out = retry_dlq(&tx, tenant, &retries, now).await?;
+            let due = retries
+                .iter()
+                .zip(&out)
+                .filter(|(_, o)| **o == InsertOutcome::Inserted)
+                .map(|((_, m), _)| m.due_at)
+                .min();
+            if let Some(due) = due {
+                notify_due(&tx, shared, due).await?;
+            }
+            out
+        })
+    }
+
+    async fn cancel_messages(
+        &self,
+        tenant: &str,
+        filter: &MessageFilter,
+        now: Millis,
+    ) -> Result<u64> {
+        in_tx!(self, |tx| cancel_messages(&tx, tenant, filter, now).await?)
     }
 
     async fn signing_keys_or_init(&self, proposed: SigningKeys) -> Result<SigningKeys> {

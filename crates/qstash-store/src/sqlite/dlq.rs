@@ -45,39 +45,22 @@ pub(super) fn list_dlq(
     count: usize,
 ) -> Result<Page<DlqEntry>> {
     let count = count.max(1);
-    let mut sql = format!(
+    let mut w = Where::new(Dialect::Sqlite);
+    let tenant = w.add(SqlValue::Text(tenant.to_owned()));
+    if let Some(cursor) = cursor {
+        let p = w.add(SqlValue::Big(i64::try_from(cursor).unwrap_or(i64::MAX)));
+        w.and(&format!("d.seq < {p}"));
+    }
+    w.dlq(filter);
+    let limit = w.add(SqlValue::Big(page_limit(count)));
+    let sql = format!(
         "SELECT {DLQ_COLS}, {MSG_COLS} FROM dlq d \
          JOIN messages m ON m.id = d.message_id AND m.tenant = d.tenant \
-         WHERE d.tenant = :tenant"
+         WHERE d.tenant = {tenant}{} ORDER BY d.seq DESC LIMIT {limit}",
+        w.sql
     );
-    let cursor = cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
-    let needle = filter.label.as_deref().map(label_needle);
-    let limit = page_limit(count);
-    let mut params: Vec<(&str, &dyn ToSql)> = vec![(":tenant", &tenant), (":limit", &limit)];
-    if let Some(cursor) = &cursor {
-        sql.push_str(" AND d.seq < :cursor");
-        params.push((":cursor", cursor));
-    }
-    if let Some(url) = &filter.url {
-        sql.push_str(" AND m.destination = :url");
-        params.push((":url", url));
-    }
-    if let Some(needle) = &needle {
-        sql.push_str(" AND instr(m.labels, :label) > 0");
-        params.push((":label", needle));
-    }
-    if let Some(status) = &filter.response_status {
-        sql.push_str(" AND d.response_status = :status");
-        params.push((":status", status));
-    }
-    match filter.workflow {
-        Some(true) => sql.push_str(" AND m.run_id IS NOT NULL"),
-        Some(false) => sql.push_str(" AND m.run_id IS NULL"),
-        None => {}
-    }
-    sql.push_str(" ORDER BY d.seq DESC LIMIT :limit");
     let mut stmt = conn.prepare_cached(&sql).db()?;
-    let mut rows = stmt.query(params.as_slice()).db()?;
+    let mut rows = stmt.query(bind(&w.values)).db()?;
     let mut items = Vec::new();
     while let Some(row) = rows.next().db()? {
         items.push(decode_dlq(row)?);

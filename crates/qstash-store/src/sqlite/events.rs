@@ -10,37 +10,21 @@ pub(super) fn list_events(
     count: usize,
 ) -> Result<Page<Event>> {
     let count = count.max(1);
-    let mut sql = String::from(
+    let mut w = Where::new(Dialect::Sqlite);
+    let tenant = w.add(SqlValue::Text(tenant.to_owned()));
+    if let Some(cursor) = cursor {
+        let p = w.add(SqlValue::Big(i64::try_from(cursor).unwrap_or(i64::MAX)));
+        w.and(&format!("id < {p}"));
+    }
+    w.events(filter, &tenant);
+    let limit = w.add(SqlValue::Big(page_limit(count)));
+    let sql = format!(
         "SELECT id, time, message_id, state, url, labels, response_status, error, \
-         next_delivery_time FROM events WHERE tenant = :tenant",
+         next_delivery_time FROM events WHERE tenant = {tenant}{} ORDER BY id DESC LIMIT {limit}",
+        w.sql
     );
-    let cursor = cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
-    let needle = filter.label.as_deref().map(label_needle);
-    let limit = page_limit(count);
-    let mut params: Vec<(&str, &dyn ToSql)> = vec![(":tenant", &tenant), (":limit", &limit)];
-    if let Some(cursor) = &cursor {
-        sql.push_str(" AND id < :cursor");
-        params.push((":cursor", cursor));
-    }
-    if let Some(message_id) = &filter.message_id {
-        sql.push_str(" AND message_id = :message_id");
-        params.push((":message_id", message_id));
-    }
-    if let Some(state) = &filter.state {
-        sql.push_str(" AND state = :state");
-        params.push((":state", state));
-    }
-    if let Some(url) = &filter.url {
-        sql.push_str(" AND url = :url");
-        params.push((":url", url));
-    }
-    if let Some(needle) = &needle {
-        sql.push_str(" AND instr(labels, :label) > 0");
-        params.push((":label", needle));
-    }
-    sql.push_str(" ORDER BY id DESC LIMIT :limit");
     let mut stmt = conn.prepare_cached(&sql).db()?;
-    let mut rows = stmt.query(params.as_slice()).db()?;
+    let mut rows = stmt.query(bind(&w.values)).db()?;
     let mut items = Vec::new();
     while let Some(row) = rows.next().db()? {
         items.push(decode_event(row)?);

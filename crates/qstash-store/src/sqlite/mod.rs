@@ -47,6 +47,7 @@
 //! cancel), `claim` (due scan, claims, next due), `finish`, `runs`, `waiters`, `flow`, `dlq`,
 //! `events`, `tenant_keys` (signing keys) and `retention`.
 
+mod bulk;
 mod claim;
 mod dlq;
 mod events;
@@ -66,6 +67,7 @@ mod url_groups;
 mod waiters;
 mod writer;
 
+use bulk::*;
 use claim::*;
 use dlq::*;
 use events::*;
@@ -98,13 +100,15 @@ use crate::codec::{
     DLQ_COLS, DLQ_NCOLS, MSG_COLS, RUN_COLS, closed, corrupt, decode_headers, decode_labels,
     encode_headers, encode_labels, int, label_needle, opt_u32, opt_uint, page_limit, uint,
 };
+use crate::filter_sql::{Dialect, SqlValue, Where};
 use crate::flow::{Hold, KeyState};
 use crate::{
     AttemptResponse, BatchOutcome, CancelOutcome, Claimed, CreateRunOutcome, Dedup, DlqEntry,
     DlqFilter, EndRun, EndRunOutcome, Event, EventFilter, Finish, FinishOutcome, FlowControlInfo,
-    FlowLimits, InsertOutcome, MessageState, Millis, NewDlq, NewMessage, NewRun, Page, PurgeCounts,
-    PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate, SigningKeys, Store,
-    StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter, async_trait,
+    FlowLimits, InsertOutcome, MessageFilter, MessageState, Millis, NewDlq, NewMessage, NewRun,
+    Page, PurgeCounts, PurgeCutoffs, Result, RunFilter, RunLink, RunState, RunStep, RunToCreate,
+    SigningKeys, Store, StoreError, StoreErrorKind, StoredMessage, StoredRun, Transition, Waiter,
+    async_trait,
 };
 
 /// How a [`SqliteStore`] is opened: connection counts, cache sizes, group bound.
@@ -618,6 +622,28 @@ impl Store for SqliteStore {
             Ok(deleted)
         })
         .await
+    }
+
+    async fn retry_dlq(
+        &self,
+        tenant: &str,
+        retries: Vec<(String, NewMessage)>,
+        now: Millis,
+    ) -> Result<Vec<InsertOutcome>> {
+        let tenant = tenant.to_string();
+        self.write_accept(move |conn| retry_dlq(conn, &tenant, &retries, now))
+            .await
+    }
+
+    async fn cancel_messages(
+        &self,
+        tenant: &str,
+        filter: &MessageFilter,
+        now: Millis,
+    ) -> Result<u64> {
+        let (tenant, filter) = (tenant.to_string(), filter.clone());
+        self.write(move |conn| cancel_messages(conn, &tenant, &filter, now))
+            .await
     }
 
     async fn signing_keys_or_init(&self, proposed: SigningKeys) -> Result<SigningKeys> {

@@ -201,7 +201,10 @@ impl Service {
                 let url = message.destination.clone();
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
-                let run = workflow::init_run(tenant, &h, &message);
+                let mut run = workflow::init_run(tenant, &h, &message);
+                if super::invoke::is_invoke(req) {
+                    super::invoke::take_invoke(&mut message, &mut run)?;
+                }
                 Ok(Prepared::Run(RunToCreate {
                     run,
                     steps: Vec::new(),

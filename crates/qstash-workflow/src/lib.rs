@@ -4,7 +4,7 @@
 //! A workflow is an async function of a [`Context`]. The server calls the endpoint once per
 //! step with every step so far; the function runs from the start each time, its step calls
 //! ([`Context::run`], [`Context::sleep`], [`Context::sleep_until`], [`Context::call`],
-//! [`Context::wait_for_event`]) return the memoised outputs of the steps already done, and the
+//! [`Context::wait_for_event`], [`Context::invoke`]) return the memoised outputs of the steps already done, and the
 //! first new step is executed and handed to the server (`POST /v2/batch`). When the function
 //! returns, the run ends with its value. Step calls joined together (`tokio::try_join!`) are
 //! one parallel group, each run once.

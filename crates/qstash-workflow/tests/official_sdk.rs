@@ -79,3 +79,81 @@ async fn a_run_triggered_by_the_typescript_client_completes_on_the_rust_endpoint
     assert_eq!((fx.count("double"), fx.count("describe")), (1, 1));
     ts.server.shutdown().await;
 }
+
+/// A Rust workflow invokes one made with `@upstash/workflow` 1.3.3 (`POST /three` of
+/// `examples/workflow/server.mjs`) and goes on with its return value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_workflow_invokes_a_typescript_one() {
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
+    let ts = start_server().await;
+    let node_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new("node");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QSTASH_") || name.starts_with("UPSTASH_") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut node = cmd
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .env("PORT", node_port.to_string())
+        .env("QSTASH_URL", &ts.url)
+        .env("QSTASH_TOKEN", common::TOKEN)
+        .env("QSTASH_CURRENT_SIGNING_KEY", common::CURRENT_KEY)
+        .env("QSTASH_NEXT_SIGNING_KEY", common::NEXT_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node must be installed to run the official SDK test");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", node_port))
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "node did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let three = format!("http://127.0.0.1:{node_port}/three");
+    let route = qstash_workflow::serve(
+        move |ctx: Context<Value>| {
+            let three = three.clone();
+            async move {
+                let invoked: qstash_workflow::Invoked<Value> = ctx
+                    .invoke(
+                        "node-three",
+                        qstash_workflow::InvokeRequest::url(three).json(&json!({"n": 7})),
+                    )
+                    .await?;
+                Ok::<_, Error>(json!({"body": invoked.body, "failed": invoked.is_failed}))
+            }
+        },
+        ts.options(),
+    );
+    let base = serve(axum::Router::new().route("/parent", route)).await;
+    let run = ts
+        .client
+        .trigger_url(format!("{base}/parent").as_str())
+        .json(&json!({}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let (state, log) = ts
+        .wait_run(&run.workflow_run_id, Duration::from_secs(30))
+        .await;
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert_eq!(state, "RUN_SUCCESS", "{log:#}");
+    let response: Value =
+        serde_json::from_str(log["workflowRunResponse"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        response,
+        json!({"body": {"n": 7, "result": 15, "text": "7 -> 15"}, "failed": false})
+    );
+    ts.server.shutdown().await;
+}

@@ -157,3 +157,139 @@ async fn a_rust_workflow_invokes_a_typescript_one() {
     );
     ts.server.shutdown().await;
 }
+
+/// The run log's shape with ids, times and addresses replaced: keys, step names, types,
+/// outputs and states.
+fn log_shape(v: &Value, run_id: &str, base: &str) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let shaped = match k.as_str() {
+                        "messageId"
+                        | "createdAt"
+                        | "workflowRunCreatedAt"
+                        | "workflowRunCompletedAt" => Value::String(format!("<{k}>")),
+                        _ => log_shape(v, run_id, base),
+                    };
+                    (k.clone(), shaped)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| log_shape(x, run_id, base)).collect()),
+        Value::String(s) => Value::String(s.replace(run_id, "<RUN>").replace(base, "<BASE>")),
+        other => other.clone(),
+    }
+}
+
+/// `Client.trigger` of the TypeScript SDK starts the same three-step workflow on the Node
+/// endpoint and on a Rust one: both runs complete and their `qstash logs` views (`GET
+/// /v2/workflows/logs`) have the same shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_typescript_triggered_run_look_the_same_on_both_endpoints() {
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
+    let ts = start_server().await;
+    let node_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clean = |cmd: &mut Command| {
+        for (name, _) in std::env::vars() {
+            if name.starts_with("QSTASH_") || name.starts_with("UPSTASH_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.current_dir(&dir)
+            .env("QSTASH_URL", &ts.url)
+            .env("QSTASH_TOKEN", common::TOKEN);
+    };
+    let mut cmd = Command::new("node");
+    clean(&mut cmd);
+    let mut node = cmd
+        .arg("server.mjs")
+        .env("PORT", node_port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node must be installed to run the official SDK test");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", node_port))
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "node did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let route = qstash_workflow::serve(
+        |ctx: Context<Value>| async move {
+            let n = ctx.payload["n"].as_u64().unwrap_or(0);
+            let doubled = ctx
+                .run("double", || async { Ok::<_, Error>(n * 2) })
+                .await?;
+            let incremented = ctx
+                .run("increment", || async { Ok::<_, Error>(doubled + 1) })
+                .await?;
+            let text = ctx
+                .run("describe", || async {
+                    Ok::<_, Error>(format!("{n} -> {incremented}"))
+                })
+                .await?;
+            Ok::<_, Error>(json!({"n": n, "result": incremented, "text": text}))
+        },
+        ts.options(),
+    );
+    let rust_base = serve(axum::Router::new().route("/three", route)).await;
+    let node_base = format!("http://127.0.0.1:{node_port}");
+    let mut shapes = Vec::new();
+    for base in [&node_base, &rust_base] {
+        let mut cmd = Command::new("node");
+        clean(&mut cmd);
+        cmd.args(["trigger.mjs", &format!("{base}/three"), "{\"n\":4}"]);
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "trigger.mjs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = started["workflowRunId"].as_str().unwrap().to_owned();
+        let (state, _) = ts
+            .wait_run(&RunId::new(id.clone()).unwrap(), Duration::from_secs(30))
+            .await;
+        assert_eq!(state, "RUN_SUCCESS", "{base}");
+        let logs: Value =
+            reqwest_get(&format!("{}/v2/workflows/logs?workflowRunId={id}", ts.url)).await;
+        shapes.push(log_shape(&logs["runs"][0], &id, base));
+    }
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert_eq!(
+        shapes[0], shapes[1],
+        "Node:\n{:#}\nRust:\n{:#}",
+        shapes[0], shapes[1]
+    );
+    assert_eq!(
+        shapes[1]["workflowRunResponse"],
+        json!(r#"{"n":4,"result":9,"text":"4 -> 9"}"#)
+    );
+    ts.server.shutdown().await;
+}
+
+async fn reqwest_get(url: &str) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(common::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap()
+}

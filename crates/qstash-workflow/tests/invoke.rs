@@ -134,3 +134,69 @@ async fn a_workflow_invokes_others_and_gets_their_ends() {
     assert_eq!(invoke_steps.len(), 2, "{log:#}");
     assert_eq!(invoke_steps[0]["stepName"], "child");
 }
+
+/// An invoked run that is cancelled answers its invoker with `is_canceled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_invoked_run_answers_its_invoker() {
+    let ts = start_server().await;
+    let parent = qstash_workflow::serve(
+        |ctx: Context<Value>| async move {
+            let waiting: Invoked<Value> = ctx
+                .invoke(
+                    "waiting",
+                    InvokeRequest::workflow("waiting").run_id("cancel-me"),
+                )
+                .await?;
+            Ok::<_, Error>(json!({"canceled": waiting.is_canceled, "body": waiting.body}))
+        },
+        ts.options(),
+    );
+    let waiting = qstash_workflow::serve(
+        |ctx: Context<Value>| async move {
+            ctx.wait_for_event("never", "never-sent", Duration::from_secs(3600))
+                .await?;
+            Ok::<_, Error>(json!("not cancelled"))
+        },
+        ts.options(),
+    );
+    let app = Router::new()
+        .route("/wf/parent", parent)
+        .route("/wf/waiting", waiting);
+    let base = serve(app).await;
+    let run = ts
+        .client
+        .trigger_url(format!("{base}/wf/parent").as_str())
+        .json(&json!({}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let child = qstash_client::RunId::new("wfr_cancel-me").unwrap();
+    // Cancel once the invoked run waits for its event.
+    let deadline = std::time::Instant::now() + WITHIN;
+    loop {
+        let logs = ts
+            .client
+            .logs(&qstash_client::LogsQuery::new().with_run_id(child.clone()))
+            .await
+            .unwrap();
+        let waits = logs.runs.first().is_some_and(|r| {
+            serde_json::to_string(&r.other)
+                .unwrap()
+                .contains("\"Wait\"")
+        });
+        if waits {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the invoked run never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ts.client.cancel_run(&child).await.unwrap();
+    let (state, log) = ts.wait_run(&run.workflow_run_id, WITHIN).await;
+    assert_eq!(state, "RUN_SUCCESS", "{log:#}");
+    let result: Value = serde_json::from_str(log["workflowRunResponse"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"canceled": true, "body": null}));
+}

@@ -343,6 +343,9 @@ impl Service {
                 now,
             )
             .await?;
+        if let Err(e) = self.answer_invoker(tenant, run_id, now).await {
+            tracing::warn!(run_id, error = ?e, "the invoking run was not answered");
+        }
         Err(Error::invalid(format!(
             "workflow run {run_id} failed: {reason}; the run was ended (RUN_FAILED) and this \
              step was not stored"

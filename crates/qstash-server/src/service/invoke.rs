@@ -166,7 +166,8 @@ impl Service {
                 "the invoker of run {run_id} cannot be answered: {e}"
             ))
         })?;
-        match self.publish(tenant, &req, now, None).await {
+        // Boxed: publishing a step can end a run (the step cap), which answers its invoker.
+        match Box::pin(self.publish(tenant, &req, now, None)).await {
             Ok(_) => Ok(()),
             Err(Error::Invalid(reason)) => {
                 tracing::info!(

@@ -7,6 +7,7 @@
 //   GET  /health     200 "ok" once listening
 //
 //   POST /three      the three-step workflow of the runs benchmark (see below)
+//   POST /invoker    context.invoke of the workflow beside it: {"target": "three", "n": N}
 //   POST /features   a second workflow (serve()) for the other step kinds, see below
 //   POST /notify     {"eventId", "eventData"}: the SDK's Client.notify; answers its result
 //   POST /flags/NAME sets flag NAME (a "flaky" step of /features fails until it is set)
@@ -152,6 +153,16 @@ const { handler: three } = serve(async (context) => {
   return { n, result: incremented, text };
 });
 
+// /invoker: context.invoke of the workflow served beside it (this URL with its last segment
+// replaced by "target", default "three") with {"n": N}; returns {body, isFailed, isCanceled}.
+const { handler: invoker } = serve(async (context) => {
+  const input = context.requestPayload ?? {};
+  return await context.invoke("invoke", {
+    workflow: { workflowId: input.target ?? "three" },
+    body: { n: Number(input.n ?? 0) },
+  });
+});
+
 const sdkClient = () =>
   new Client({ baseUrl: process.env.QSTASH_URL, token: process.env.QSTASH_TOKEN });
 
@@ -197,6 +208,8 @@ const server = createServer(async (req, res) => {
     const path = new URL(req.url, "http://localhost").pathname;
     if (path === "/workflow") {
       await send(res, await workflow(await toRequest(req)));
+    } else if (path === "/invoker") {
+      await send(res, await invoker(await toRequest(req)));
     } else if (path === "/three") {
       await send(res, await three(await toRequest(req)));
     } else if (path === "/features") {

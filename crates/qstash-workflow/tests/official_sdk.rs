@@ -293,3 +293,117 @@ async fn reqwest_get(url: &str) -> Value {
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap()
 }
+
+/// A workflow made with `@upstash/workflow` 1.3.3 (`POST /invoker` of
+/// `examples/workflow/server.mjs`) invokes a Rust one. The SDK invokes the workflow served
+/// beside it (its URL with the last segment replaced), so both are served under one address:
+/// `/invoker` is passed on to the Node process, `/three` is the Rust workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typescript_workflow_invokes_a_rust_one() {
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ts = start_server().await;
+    let node_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new("node");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QSTASH_") || name.starts_with("UPSTASH_") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut node = cmd
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .env("PORT", node_port.to_string())
+        .env("QSTASH_URL", &ts.url)
+        .env("QSTASH_TOKEN", common::TOKEN)
+        .env("QSTASH_CURRENT_SIGNING_KEY", common::CURRENT_KEY)
+        .env("QSTASH_NEXT_SIGNING_KEY", common::NEXT_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node must be installed to run the official SDK test");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", node_port))
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "node did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fx = Effects::default();
+    let f = fx.clone();
+    let three = qstash_workflow::serve(
+        move |ctx: Context<Value>| {
+            let fx = f.clone();
+            async move {
+                let n = ctx.payload["n"].as_u64().unwrap_or(0);
+                let tripled = ctx
+                    .run("triple", || async {
+                        fx.hit("triple");
+                        Ok::<_, Error>(n * 3)
+                    })
+                    .await?;
+                Ok::<_, Error>(json!({"tripled": tripled}))
+            }
+        },
+        ts.options(),
+    );
+    let http = reqwest::Client::new();
+    let node_url = format!("http://127.0.0.1:{node_port}/invoker");
+    let pass_on = axum::routing::post(move |req: axum::extract::Request| {
+        let (http, node_url) = (http.clone(), node_url.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 24).await.unwrap();
+            let mut b = http.post(&node_url);
+            for (k, v) in &parts.headers {
+                if k != "content-length" {
+                    b = b.header(k, v);
+                }
+            }
+            let resp = b.body(body).send().await.unwrap();
+            let status = resp.status();
+            let mut out = axum::response::Response::builder().status(status);
+            for (k, v) in resp.headers() {
+                if k != "content-length" && k != "transfer-encoding" {
+                    out = out.header(k, v);
+                }
+            }
+            out.body(axum::body::Body::from(resp.bytes().await.unwrap()))
+                .unwrap()
+        }
+    });
+    let base = serve(
+        axum::Router::new()
+            .route("/invoker", pass_on)
+            .route("/three", three),
+    )
+    .await;
+    let run = ts
+        .client
+        .trigger_url(format!("{base}/invoker").as_str())
+        .json(&json!({"n": 5, "target": "three"}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let (state, log) = ts
+        .wait_run(&run.workflow_run_id, Duration::from_secs(30))
+        .await;
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert_eq!(state, "RUN_SUCCESS", "{log:#}");
+    let response: Value =
+        serde_json::from_str(log["workflowRunResponse"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        response,
+        json!({"body": {"tripled": 15}, "isFailed": false, "isCanceled": false})
+    );
+    assert_eq!(fx.count("triple"), 1);
+    ts.server.shutdown().await;
+}

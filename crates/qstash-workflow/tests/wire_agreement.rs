@@ -4,6 +4,9 @@
 //! one run each, and the two recordings are compared after the run's own ids and URLs are
 //! replaced by placeholders.
 //!
+//! A second test compares the request that starts an invoked run (`context.invoke`) the same
+//! way.
+//!
 //! Headers that legitimately differ are left out of the comparison, each with its reason
 //! ([`NOT_COMPARED`]). Needs `node` and `npm` (as `official_sdk.rs`).
 
@@ -365,5 +368,125 @@ async fn the_rust_endpoint_sends_what_the_official_sdk_sends() {
             serde_json::to_string_pretty(r).unwrap()
         );
     }
+    ts.server.shutdown().await;
+}
+
+/// The three-step workflow of `POST /three` in `examples/workflow/server.mjs`.
+fn three(qstash_url: &str) -> axum::routing::MethodRouter {
+    qstash_workflow::serve(
+        |ctx: Context<Value>| async move {
+            let n = ctx.payload["n"].as_u64().unwrap_or(0);
+            let doubled = ctx
+                .run("double", || async { Ok::<_, Error>(n * 2) })
+                .await?;
+            let incremented = ctx
+                .run("increment", || async { Ok::<_, Error>(doubled + 1) })
+                .await?;
+            let text = ctx
+                .run("describe", || async {
+                    Ok::<_, Error>(format!("{n} -> {incremented}"))
+                })
+                .await?;
+            Ok::<_, Error>(json!({"n": n, "result": incremented, "text": text}))
+        },
+        Options::new(qstash_url, TOKEN).signing_keys(CURRENT_KEY, NEXT_KEY),
+    )
+}
+
+/// `POST /invoker` of `examples/workflow/server.mjs`: invokes the workflow beside it.
+fn invoker(qstash_url: &str) -> axum::routing::MethodRouter {
+    qstash_workflow::serve(
+        |ctx: Context<Value>| async move {
+            let n = ctx.payload["n"].as_u64().unwrap_or(0);
+            let target = ctx.payload["target"].as_str().unwrap_or("three").to_owned();
+            let got: qstash_workflow::Invoked<Value> = ctx
+                .invoke(
+                    "invoke",
+                    qstash_workflow::InvokeRequest::workflow(target).json(&json!({"n": n})),
+                )
+                .await?;
+            Ok::<_, Error>(
+                json!({"body": got.body, "isFailed": got.is_failed, "isCanceled": got.is_canceled}),
+            )
+        },
+        Options::new(qstash_url, TOKEN).signing_keys(CURRENT_KEY, NEXT_KEY),
+    )
+}
+
+/// The invoke request (`POST /v2/publish/{url}` with `Upstash-Workflow-Invoke: true`) of a
+/// recording, normalized; the invoked run's random id is a placeholder too, the header names
+/// of the invoker's headers in the body lower-case (HTTP's are, and the SDK's mix cases).
+fn invoke_request(records: &[Recorded], run_id: &str, base: &str) -> Value {
+    let r = records
+        .iter()
+        .find(|r| r.headers.get("upstash-workflow-invoke").map(String::as_str) == Some("true"))
+        .expect("an invoke request");
+    let invoked = r.headers["upstash-workflow-runid"].clone();
+    let mut r = r.clone();
+    let swap = |s: &str| s.replace(&invoked, "<INVOKED>");
+    r.path = swap(&r.path);
+    r.body = swap(&r.body);
+    for v in r.headers.values_mut() {
+        *v = swap(v);
+    }
+    let mut v = view(std::slice::from_ref(&r), run_id, base).remove(0);
+    if let Value::Object(h) = &mut v["body"]["headers"] {
+        let lower: serde_json::Map<String, Value> = std::mem::take(h)
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        *h = lower;
+    }
+    if v["body"]["workflowRunCreatedAt"].is_number() {
+        v["body"]["workflowRunCreatedAt"] = json!("<a number>");
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_invoke_sends_what_the_official_sdk_sends() {
+    let dir = example_workflow_dir();
+    npm_ci(&dir, "@upstash/workflow/package.json");
+    let ts = start_server().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let proxy = serve(axum::Router::new().fallback(forward).with_state(Proxy {
+        upstream: ts.url.clone(),
+        http: reqwest::Client::new(),
+        log: log.clone(),
+    }))
+    .await;
+    let node_port = free_port();
+    let mut node = node_endpoint(node_port, &proxy);
+    let node_base = format!("http://127.0.0.1:{node_port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", node_port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the Node endpoint did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (node_run, node_records) = one_run(&ts, &log, &format!("{node_base}/invoker")).await;
+    node.kill().unwrap();
+    node.wait().unwrap();
+
+    let app = axum::Router::new()
+        .route("/invoker", invoker(&proxy))
+        .route("/three", three(&proxy));
+    let rust_base = serve(app).await;
+    let (rust_run, rust_records) = one_run(&ts, &log, &format!("{rust_base}/invoker")).await;
+
+    let n = invoke_request(&node_records, &node_run, &node_base);
+    let r = invoke_request(&rust_records, &rust_run, &rust_base);
+    assert_eq!(n["request"], "POST /v2/publish/<BASE>/three", "{n:#}");
+    assert_eq!(n["body"]["step"]["stepType"], "Invoke", "{n:#}");
+    assert_eq!(
+        n,
+        r,
+        "the invoke requests differ\nNode: {}\nRust: {}",
+        serde_json::to_string_pretty(&n).unwrap(),
+        serde_json::to_string_pretty(&r).unwrap()
+    );
     ts.server.shutdown().await;
 }

@@ -120,6 +120,14 @@ async fn a_workflow_invokes_others_and_gets_their_ends() {
     let child_id = qstash_client::RunId::new("wfr_child-of-7").unwrap();
     let (state, child_log) = ts.wait_run(&child_id, WITHIN).await;
     assert_eq!(state, "RUN_SUCCESS", "{child_log:#}");
+    assert_eq!(
+        child_log["invoker"]["workflowRunId"],
+        json!(run.workflow_run_id.as_str())
+    );
+    assert_eq!(
+        child_log["invoker"]["workflowUrl"],
+        json!(format!("{base}/wf/parent"))
+    );
     let init = &child_log["steps"][0]["steps"][0];
     assert_eq!(init["stepType"], "Initial");
     assert_eq!(init["out"], r#"{"n":7}"#);

@@ -364,6 +364,17 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> Result<RunLog> {
     if !run.run.labels.is_empty() {
         other.insert("labels".into(), json!(run.run.labels));
     }
+    // A run started by `context.invoke` names the run that invoked it.
+    if let Some(invoker) = RunConfig::decode(&run.run.config).invoker {
+        other.insert(
+            "invoker".into(),
+            json!({
+                "workflowRunId": invoker.run_id,
+                "workflowUrl": invoker.url,
+                "workflowRunCreatedAt": invoker.created_at,
+            }),
+        );
+    }
     let run_id =
         RunId::new(run.run.run_id.clone()).map_err(|_| Error::Internal("corrupt run id".into()))?;
     let mut log = RunLog::new(run_id);

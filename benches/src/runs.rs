@@ -20,9 +20,17 @@
 //!    threads'), this process's CPU time and the server's `/proc/PID/io` write counters over
 //!    the same window, per run.
 //!
+//! 3. `--endpoints N` instead: the Rust example endpoint (`examples/workflow-rust`, made with
+//!    `qstash-workflow`) and the Node one (`examples/workflow`, `@upstash/workflow` 1.3.3),
+//!    each its own process serving the same three-step workflow (`POST /three`), N runs each
+//!    against the same server: completed runs/s and the endpoint's CPU per step
+//!    (`src/endpoints.rs`; needs `cargo build --release -p workflow-rust-example` and `npm ci`
+//!    in `examples/workflow`).
+//!
 //! Every run must end with the right result; a run that fails or a step that runs twice is
 //! reported. `--quick` (CI's smoke run) uses tiny numbers and ends in a few seconds.
 
+mod endpoints;
 mod server;
 
 use std::collections::HashMap;
@@ -47,6 +55,8 @@ struct Options {
     rate: f64,
     qstash: Option<PathBuf>,
     quick: bool,
+    /// `--endpoints N`: the Rust and Node example endpoints side by side, N runs each.
+    endpoints: Option<u64>,
 }
 
 impl Options {
@@ -59,6 +69,7 @@ impl Options {
             rate: 50.0,
             qstash: None,
             quick: false,
+            endpoints: None,
         };
         let (mut seconds, mut concurrency) = (None, None);
         let mut args = std::env::args().skip(1);
@@ -71,6 +82,7 @@ impl Options {
                 "--rate" => o.rate = value("--rate")?.parse()?,
                 "--qstash" => o.qstash = Some(PathBuf::from(value("--qstash")?)),
                 "--quick" => o.quick = true,
+                "--endpoints" => o.endpoints = Some(value("--endpoints")?.parse()?),
                 "--bench" => {} // passed by `cargo bench`
                 "-h" | "--help" => {
                     println!(
@@ -81,7 +93,8 @@ impl Options {
                          --latency-seconds N  length of the latency phase (default 10)\n\
                          --rate N             runs started per second in the latency phase (default 50)\n\
                          --quick              tiny numbers, for CI's smoke run\n\
-                         --qstash PATH        the server binary (default: target/release/qstash)"
+                         --qstash PATH        the server binary (default: target/release/qstash)\n\
+                         --endpoints N        instead: the Rust and the Node example endpoints, N runs each"
                     );
                     std::process::exit(0);
                 }
@@ -122,6 +135,42 @@ fn client() -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// `--endpoints N`: the Rust and the Node example endpoint, N runs each (see `endpoints.rs`).
+fn side_by_side(server: &mut ServerProcess, url: &str, runs: u64, load_avg: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let http = client()?;
+    rt.block_on(wait_healthy(&http, server.addr))?;
+    eprintln!(
+        "server pid {} on {url}; load average {}",
+        server.pid(),
+        load_avg.trim()
+    );
+    let figures = rt.block_on(endpoints::run(&http, url, runs));
+    server.stop();
+    let figures = figures?;
+    println!(
+        "| endpoint | runs | completed runs/s | endpoint CPU µs/step | endpoint CPU µs/request |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for f in &figures {
+        println!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} |",
+            f.name, f.runs, f.rate, f.cpu_us_per_step, f.cpu_us_per_request
+        );
+    }
+    if let [rust, node] = figures.as_slice() {
+        println!(
+            "Rust/Node: {:.2}x the runs/s, {:.2}x less endpoint CPU per step",
+            rust.rate / node.rate,
+            node.cpu_us_per_step / rust.cpu_us_per_step
+        );
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let opts = Options::parse()?;
     let qstash = match &opts.qstash {
@@ -135,6 +184,9 @@ fn run() -> Result<()> {
     let mut server = ServerProcess::start(&qstash, scratch.path())?;
     let addr = server.addr;
     let server_url = format!("http://{addr}");
+    if let Some(runs) = opts.endpoints {
+        return side_by_side(&mut server, &server_url, runs, &load_avg);
+    }
 
     // The endpoint on its own runtime; the load generator on another.
     let endpoint_rt = tokio::runtime::Builder::new_multi_thread()

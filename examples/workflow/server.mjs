@@ -6,6 +6,8 @@
 //   GET  /events     what happened so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
 //   GET  /health     200 "ok" once listening
 //
+//   POST /three      the three-step workflow of the runs benchmark (see below)
+//   POST /invoker    context.invoke of the workflow beside it: {"target": "three", "n": N}
 //   POST /features   a second workflow (serve()) for the other step kinds, see below
 //   POST /notify     {"eventId", "eventData"}: the SDK's Client.notify; answers its result
 //   POST /flags/NAME sets flag NAME (a "flaky" step of /features fails until it is set)
@@ -140,6 +142,27 @@ const { handler: features } = serve(async (context) => {
   return { first, parts, flaky, waited, last };
 });
 
+// /three: the three-step workflow of the runs benchmark (benches/src/runs.rs --endpoints), on
+// {"n": N}: double -> 2N, increment -> 2N + 1, describe -> "N -> <increment>"; it returns
+// {"n", "result": <increment>, "text": <describe>}.
+const { handler: three } = serve(async (context) => {
+  const n = Number(context.requestPayload?.n ?? 0);
+  const doubled = await context.run("double", () => n * 2);
+  const incremented = await context.run("increment", () => doubled + 1);
+  const text = await context.run("describe", () => `${n} -> ${incremented}`);
+  return { n, result: incremented, text };
+});
+
+// /invoker: context.invoke of the workflow served beside it (this URL with its last segment
+// replaced by "target", default "three") with {"n": N}; returns {body, isFailed, isCanceled}.
+const { handler: invoker } = serve(async (context) => {
+  const input = context.requestPayload ?? {};
+  return await context.invoke("invoke", {
+    workflow: { workflowId: input.target ?? "three" },
+    body: { n: Number(input.n ?? 0) },
+  });
+});
+
 const sdkClient = () =>
   new Client({ baseUrl: process.env.QSTASH_URL, token: process.env.QSTASH_TOKEN });
 
@@ -185,6 +208,10 @@ const server = createServer(async (req, res) => {
     const path = new URL(req.url, "http://localhost").pathname;
     if (path === "/workflow") {
       await send(res, await workflow(await toRequest(req)));
+    } else if (path === "/invoker") {
+      await send(res, await invoker(await toRequest(req)));
+    } else if (path === "/three") {
+      await send(res, await three(await toRequest(req)));
     } else if (path === "/features") {
       await send(res, await features(await toRequest(req)));
     } else if (path === "/notify" && req.method === "POST") {

@@ -297,6 +297,21 @@ impl ServerBuilder {
             .map(|t| (t.digest(), t.tenant()))
             .collect();
         let service = service::Service::new(engine.clone(), self.limits);
+        // A run that an attempt's outcome ended answers its invoker (`context.invoke`).
+        let weak = Arc::downgrade(&engine);
+        let limits = self.limits;
+        let _ = engine.run_ended.set(Box::new(move |tenant, run_id| {
+            let Some(engine) = weak.upgrade() else { return };
+            let service = service::Service::new(engine, limits);
+            tokio::spawn(async move {
+                if let Err(e) = service
+                    .answer_invoker(&tenant, &run_id, ids::now_ms())
+                    .await
+                {
+                    tracing::warn!(run_id, error = ?e, "the invoking run was not answered");
+                }
+            });
+        }));
         let state = api::AppState::new(service, tenants, self.metrics);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (engine_task, engine_abort) =

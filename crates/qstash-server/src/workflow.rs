@@ -38,6 +38,9 @@ pub(crate) struct RunConfig {
     pub failure_function: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failure_callback_forward: Vec<(String, String)>,
+    /// The run that invoked this one (`context.invoke`), answered when this one ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoker: Option<crate::service::invoke::Invoker>,
 }
 
 /// The store's form of an `Upstash-Flow-Control-Value`.

@@ -123,6 +123,16 @@ impl Api {
                         Answer::RunEnded => Answer::RunEnded,
                     }
                 }
+                Outgoing::Publish { url, headers, body } => {
+                    let mut b = self.request(http::Method::POST, &format!("/v2/publish/{url}"))?;
+                    for (k, v) in headers {
+                        b = b.header(k.as_str(), v.as_str());
+                    }
+                    match self.send("POST /v2/publish", b.body(body.clone())).await? {
+                        Answer::Ok(_) => Answer::Ok(()),
+                        Answer::RunEnded => Answer::RunEnded,
+                    }
+                }
             };
             if let Answer::RunEnded = answer {
                 return Ok(Answer::RunEnded);

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::call::{CallRequest, CallResponse};
 use crate::error::{Error, ErrorKind};
+use crate::invoke::{InvokeRequest, Invoked};
 use crate::wire::{OutgoingMessage, RunHeaders, Step, decode_base64};
 
 /// The handle a workflow function gets: the run's payload and its step calls.
@@ -93,6 +94,15 @@ pub enum Outgoing {
         /// The wait request: `{url, timeout, timeoutUrl, timeoutHeaders, step}`.
         body: Value,
     },
+    /// `POST /v2/publish/{url}` with these headers and this body (`context.invoke`).
+    Publish {
+        /// The invoked workflow's URL.
+        url: String,
+        /// The message's headers.
+        headers: BTreeMap<String, String>,
+        /// The invoke request: `{body, headers, workflowRunId, workflowUrl, step}`.
+        body: String,
+    },
 }
 
 /// How a workflow's request ended, apart from the function's own return value.
@@ -110,6 +120,7 @@ pub(crate) enum LazyKind {
     SleepUntil(u64),
     Call(Box<CallRequest>),
     Wait { event_id: String, timeout: String },
+    Invoke(Box<InvokeRequest>),
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +137,7 @@ impl Lazy {
             LazyKind::SleepUntil(_) => "SleepUntil",
             LazyKind::Call(_) => "Call",
             LazyKind::Wait { .. } => "Wait",
+            LazyKind::Invoke(_) => "Invoke",
         }
     }
 
@@ -152,7 +164,7 @@ impl Lazy {
                 step.wait_event_id = Some(event_id.clone());
                 step.timeout = Some(timeout.clone());
             }
-            LazyKind::Run | LazyKind::Call(_) => {}
+            LazyKind::Run | LazyKind::Call(_) | LazyKind::Invoke(_) => {}
         }
         step
     }
@@ -529,6 +541,10 @@ impl Executor {
                 Outgoing::Batch(vec![message(h, serde_json::to_string(step)?)])
             }
             LazyKind::Call(call) => Outgoing::Batch(vec![call.message(self, step)]),
+            LazyKind::Invoke(invoke) => {
+                let (url, headers, body) = invoke.publish(self, step)?;
+                Outgoing::Publish { url, headers, body }
+            }
             LazyKind::Wait { event_id, timeout } => {
                 let mut headers = self.step_headers(false);
                 headers.insert("upstash-workflow-calltype".into(), "step".into());
@@ -819,6 +835,28 @@ impl<P> Context<P> {
                     event_data,
                 })
             }
+            Resolved::Execute { .. } | Resolved::AwaitGroup => Err(Error::suspended()),
+        }
+    }
+
+    /// Step `name`: starts a run of another workflow (`request`) and goes on when it ends,
+    /// with its return value as `T` (`None` when it failed or was cancelled), as the official
+    /// SDK's `context.invoke`.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn invoke<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        request: InvokeRequest,
+    ) -> Result<Invoked<T>, Error> {
+        request.check().map_err(|e| e.with_step(name))?;
+        let lazy = Lazy {
+            name: name.to_owned(),
+            kind: LazyKind::Invoke(Box::new(request)),
+        };
+        match self.exec.step(lazy).await?.1 {
+            Resolved::Memo(step) => Invoked::from_step(&step).map_err(|e| e.with_step(name)),
             Resolved::Execute { .. } | Resolved::AwaitGroup => Err(Error::suspended()),
         }
     }

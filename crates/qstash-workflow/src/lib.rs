@@ -4,7 +4,7 @@
 //! A workflow is an async function of a [`Context`]. The server calls the endpoint once per
 //! step with every step so far; the function runs from the start each time, its step calls
 //! ([`Context::run`], [`Context::sleep`], [`Context::sleep_until`], [`Context::call`],
-//! [`Context::wait_for_event`]) return the memoised outputs of the steps already done, and the
+//! [`Context::wait_for_event`], [`Context::invoke`]) return the memoised outputs of the steps already done, and the
 //! first new step is executed and handed to the server (`POST /v2/batch`). When the function
 //! returns, the run ends with its value. Step calls joined together (`tokio::try_join!`) are
 //! one parallel group, each run once.
@@ -28,6 +28,7 @@ mod call;
 mod context;
 mod error;
 mod failure;
+mod invoke;
 mod options;
 mod serve;
 pub mod testing;
@@ -37,6 +38,7 @@ pub use call::{CallRequest, CallResponse};
 pub use context::{Context, Outgoing, WaitEvent};
 pub use error::{Error, ErrorKind};
 pub use failure::{Failure, FailureContext};
+pub use invoke::{InvokeRequest, Invoked};
 pub use options::{DEFAULT_QSTASH_URL, Options};
 pub use serve::{Workflow, serve};
 pub use wire::{OutgoingMessage, Step};

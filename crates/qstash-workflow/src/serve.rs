@@ -331,6 +331,9 @@ impl<P: DeserializeOwned + Send + 'static> Workflow<P> {
         })?;
         let mut run_headers = self.run_headers(url);
         run_headers.run_id.clone_from(&run_id);
+        run_headers.invoke_count = header(headers, "upstash-workflow-invoke-count")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let run = RunInfo {
             run_id: run_id.clone(),
             url: url.to_owned(),
@@ -611,6 +614,11 @@ fn user_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 fn new_run_id() -> String {
+    format!("wfr_{}", random_id())
+}
+
+/// 21 random characters of the URL-safe alphabet (as `nanoid`).
+pub(crate) fn random_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
     let mut bytes = [0u8; 21];
     if getrandom::fill(&mut bytes).is_err() {
@@ -621,11 +629,10 @@ fn new_run_id() -> String {
             *b = (nanos >> (i % 16 * 8)) as u8 ^ (i as u8).wrapping_mul(37);
         }
     }
-    let id: String = bytes
+    bytes
         .iter()
         .map(|b| char::from(CHARS[usize::from(b & 63)]))
-        .collect();
-    format!("wfr_{id}")
+        .collect()
 }
 
 fn json_response(

@@ -77,6 +77,13 @@ impl Next {
                         }
                     }
                 }
+                Outgoing::Publish { body, .. } => {
+                    if let Ok(step) = serde_json::from_value::<Step>(
+                        serde_json::from_str::<Value>(body).unwrap_or_default()["step"].clone(),
+                    ) {
+                        steps.push(step);
+                    }
+                }
                 Outgoing::Wait { body, event_id, .. } => {
                     if let Ok(mut step) = serde_json::from_value::<Step>(body["step"].clone()) {
                         step.wait_event_id = Some(event_id.clone());
@@ -218,6 +225,12 @@ where
                                 let body = m.body.as_deref().unwrap_or_default();
                                 new.push(serde_json::from_str::<Step>(body)?);
                             }
+                        }
+                        Outgoing::Publish { .. } => {
+                            return Err(Error::new(
+                                ErrorKind::Protocol,
+                                "context.invoke needs a server: use testing::replay with a recorded Invoke step",
+                            ));
                         }
                         Outgoing::Wait { .. } => {
                             let mut step = Next::Send(vec![o.clone()]).steps().remove(0);

@@ -188,6 +188,8 @@ pub(crate) struct RunHeaders {
     pub content_type: Option<String>,
     /// A `context.call` step: the workflow headers go to the callback.
     pub call: bool,
+    /// How deep in a chain of `context.invoke` the run is (`Upstash-Workflow-Invoke-Count`).
+    pub invoke_count: u32,
 }
 
 impl RunHeaders {
@@ -245,6 +247,16 @@ impl RunHeaders {
             workflow.push((format!("forward-{k}"), v.clone()));
             if has_failure {
                 failure.push((format!("forward-{k}"), v.clone()));
+            }
+        }
+        if self.invoke_count > 0 {
+            let n = self.invoke_count.to_string();
+            workflow.push(("forward-upstash-workflow-invoke-count".into(), n.clone()));
+            if has_failure {
+                failure.push(("forward-upstash-workflow-invoke-count".into(), n.clone()));
+            }
+            if self.call {
+                put("upstash-forward-upstash-workflow-invoke-count", &n);
             }
         }
         if let Some(url) = &self.failure_url {

@@ -4,6 +4,9 @@
 //! POST /workflow   the workflow: steps "double", "add-ten", a sleep "pause", "describe",
 //!                  and a call "echo" to POST /echo
 //! POST /echo       a third party: answers 201 {"echo": <value>}
+//! POST /three      the three-step workflow of the runs benchmark: on {"n": N} the steps
+//!                  "double" (2N), "increment" (2N + 1) and "describe" ("N -> <increment>"),
+//!                  returning {"n", "result", "text"}
 //! GET  /events     what ran so far, as JSON: [{"type": "step"|"failure", "runId", ...}]
 //! ```
 //!
@@ -107,6 +110,23 @@ async fn order(ctx: Context<Order>, events: Events, port: u16) -> Result<Outcome
     })
 }
 
+/// The three-step workflow of the runs benchmark (`benches/src/runs.rs --endpoints`).
+async fn three(ctx: Context<Value>) -> Result<Value, Error> {
+    let n = ctx.payload["n"].as_u64().unwrap_or(0);
+    let doubled = ctx
+        .run("double", || async { Ok::<_, Error>(n * 2) })
+        .await?;
+    let incremented = ctx
+        .run("increment", || async { Ok::<_, Error>(doubled + 1) })
+        .await?;
+    let text = ctx
+        .run("describe", || async {
+            Ok::<_, Error>(format!("{n} -> {incremented}"))
+        })
+        .await?;
+    Ok(json!({"n": n, "result": incremented, "text": text}))
+}
+
 async fn echo(Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
     (StatusCode::CREATED, Json(json!({"echo": body["value"]})))
 }
@@ -134,6 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ) {
         options = options.signing_keys(current, next);
     }
+    let three_options = options.clone();
     let events = Events::default();
     let failures = events.clone();
     options = options.failure(move |ctx, failure| {
@@ -158,6 +179,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 options,
             ),
         )
+        .route("/three", qstash_workflow::serve(three, three_options))
         .route("/echo", post(echo))
         .route(
             "/events",

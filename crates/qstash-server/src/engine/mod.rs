@@ -44,7 +44,13 @@ pub(crate) struct Engine {
     stopped: watch::Sender<Option<String>>,
     /// The limits a schedule's tick is published under (those of a publish).
     limits: Limits,
+    /// Called with the tenant and run id when an attempt's outcome ended a run (it failed):
+    /// an invoked run answers its invoker (`service::invoke`).
+    pub(crate) run_ended: std::sync::OnceLock<RunEndedHook>,
 }
+
+/// What [`Engine::run_ended`] calls.
+pub(crate) type RunEndedHook = Box<dyn Fn(String, String) + Send + Sync>;
 
 impl Engine {
     pub(crate) fn new(
@@ -67,6 +73,7 @@ impl Engine {
             in_flight: AtomicUsize::new(0),
             stopped: watch::Sender::new(None),
             limits,
+            run_ended: std::sync::OnceLock::new(),
         }
     }
 
@@ -286,6 +293,11 @@ impl Engine {
                 Ok(outcomes) => {
                     if outcomes.first() == Some(&FinishOutcome::Applied) {
                         self.count(&finish, msg.created_at);
+                        if let (Some((run_id, _)), Some(hook)) =
+                            (&finish.end_run, self.run_ended.get())
+                        {
+                            hook(msg.tenant.clone(), run_id.clone());
+                        }
                     }
                     if wake {
                         self.wake();

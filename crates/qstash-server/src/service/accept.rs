@@ -201,7 +201,10 @@ impl Service {
                 let url = message.destination.clone();
                 workflow::link(&mut message, &mut envelope, &h, &url, now);
                 message.extra = envelope.encode();
-                let run = workflow::init_run(tenant, &h, &message);
+                let mut run = workflow::init_run(tenant, &h, &message);
+                if super::invoke::is_invoke(req) {
+                    super::invoke::take_invoke(&mut message, &mut run)?;
+                }
                 Ok(Prepared::Run(RunToCreate {
                     run,
                     steps: Vec::new(),
@@ -340,6 +343,9 @@ impl Service {
                 now,
             )
             .await?;
+        if let Err(e) = self.answer_invoker(tenant, run_id, now).await {
+            tracing::warn!(run_id, error = ?e, "the invoking run was not answered");
+        }
         Err(Error::invalid(format!(
             "workflow run {run_id} failed: {reason}; the run was ended (RUN_FAILED) and this \
              step was not stored"

@@ -11,6 +11,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod dlq;
+pub(crate) mod invoke;
 pub(crate) mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;

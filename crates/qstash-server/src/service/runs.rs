@@ -112,7 +112,10 @@ impl Service {
             .end_run(tenant, run_id, end, now)
             .await?
         {
-            EndRunOutcome::Ended | EndRunOutcome::AlreadyEnded(_) => Ok(()),
+            // An invoked run answers its invoker, also on a repeat (the answer is deduplicated).
+            EndRunOutcome::Ended | EndRunOutcome::AlreadyEnded(_) => {
+                self.answer_invoker(tenant, run_id, now).await
+            }
             EndRunOutcome::NotFound => Err(Error::not_found("workflow run")),
         }
     }
@@ -174,12 +177,19 @@ impl Service {
             response: None,
             reason: Some("cancelled".into()),
         };
-        Ok(store
-            .end_runs(tenant, &matching, end, now)
-            .await?
-            .iter()
-            .filter(|o| **o == EndRunOutcome::Ended)
-            .count() as u64)
+        let outcomes = store.end_runs(tenant, &matching, end, now).await?;
+        let mut cancelled = 0;
+        for (id, outcome) in matching.iter().zip(&outcomes) {
+            if *outcome == EndRunOutcome::Ended {
+                cancelled += 1;
+                // The runs are cancelled already: an invoker that cannot be answered now is
+                // logged, not an error of the cancel.
+                if let Err(e) = self.answer_invoker(tenant, id, now).await {
+                    tracing::warn!(run_id = id, error = ?e, "the invoking run was not answered");
+                }
+            }
+        }
+        Ok(cancelled)
     }
 
     /// A page of the tenant's run logs.
@@ -362,6 +372,17 @@ fn run_log(run: &StoredRun, steps: &[qstash_store::RunStep]) -> Result<RunLog> {
     }
     if !run.run.labels.is_empty() {
         other.insert("labels".into(), json!(run.run.labels));
+    }
+    // A run started by `context.invoke` names the run that invoked it.
+    if let Some(invoker) = RunConfig::decode(&run.run.config).invoker {
+        other.insert(
+            "invoker".into(),
+            json!({
+                "workflowRunId": invoker.run_id,
+                "workflowUrl": invoker.url,
+                "workflowRunCreatedAt": invoker.created_at,
+            }),
+        );
     }
     let run_id =
         RunId::new(run.run.run_id.clone()).map_err(|_| Error::Internal("corrupt run id".into()))?;

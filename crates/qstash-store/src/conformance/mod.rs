@@ -62,7 +62,8 @@ mod tenant_keys;
 mod waiters;
 
 pub use batch::{
-    end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
+    end_runs_in_one_call, insert_messages_many_in_one_call, write_batch_creates_runs_and_messages,
+    write_batch_is_all_or_nothing,
 };
 pub use claims::*;
 pub use dedup::*;
@@ -222,6 +223,7 @@ macro_rules! conformance_tests {
             run_with_copied_steps,
             write_batch_is_all_or_nothing,
             write_batch_creates_runs_and_messages,
+            insert_messages_many_in_one_call,
             end_runs_in_one_call,
             waiters_register_list_release,
             waiter_timeout_excludes_release,

@@ -47,6 +47,7 @@
 //! cancel), `claim` (due scan, claims, next due), `finish`, `runs`, `waiters`, `flow`, `dlq`,
 //! `events`, `tenant_keys` (signing keys) and `retention`.
 
+mod bulk_insert;
 mod claim;
 mod dlq;
 mod events;
@@ -64,6 +65,7 @@ mod tests;
 mod waiters;
 mod writer;
 
+use bulk_insert::*;
 use claim::*;
 use dlq::*;
 use events::*;

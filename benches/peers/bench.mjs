@@ -154,6 +154,7 @@ async function graphile(tuned) {
   });
   const pool = new pg.Pool({ connectionString: url, max: opts.producers + opts.concurrency + 4 });
   pool.on("error", (e) => console.error(`graphile-worker pool: ${e}`));
+  pool.on("connect", (c) => c.on("error", (e) => console.error(`graphile-worker client: ${e}`)));
   const utils = await makeWorkerUtils({ pgPool: pool, logger });
   await utils.migrate();
 

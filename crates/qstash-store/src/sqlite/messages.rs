@@ -165,9 +165,6 @@ pub(super) fn insert_all(
     messages: &[NewMessage],
     now: Millis,
 ) -> Result<Vec<InsertOutcome>> {
-    if messages.len() > 1 && messages.iter().all(is_plain) {
-        return insert_plain(conn, messages, now);
-    }
     messages.iter().map(|m| insert_one(conn, m, now)).collect()
 }
 

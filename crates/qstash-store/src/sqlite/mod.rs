@@ -47,7 +47,6 @@
 //! cancel), `claim` (due scan, claims, next due), `finish`, `runs`, `waiters`, `flow`, `dlq`,
 //! `events`, `tenant_keys` (signing keys) and `retention`.
 
-mod bulk_insert;
 mod claim;
 mod dlq;
 mod events;
@@ -65,7 +64,6 @@ mod tests;
 mod waiters;
 mod writer;
 
-use bulk_insert::*;
 use claim::*;
 use dlq::*;
 use events::*;

@@ -39,6 +39,10 @@
 //! `--postgres` (or `--database-url URL`) runs the PostgreSQL series instead: accepts,
 //! deliveries and latency with one and with two server processes on one database; see
 //! `pg_series.rs`.
+//!
+//! `--peers` runs the peers' series instead: accepts, deliveries and latency of ours beside
+//! BullMQ (on Redis) and graphile-worker (on PostgreSQL), which it starts and installs itself;
+//! not run by CI; see `peers.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -59,6 +63,7 @@ use hyper_util::rt::TokioIo;
 const BODY: &str = r#"{"order":42,"items":["a","b","c"]}"#;
 const CONNECTIONS: usize = 64;
 
+mod peers;
 mod pg_series;
 mod server;
 
@@ -82,6 +87,10 @@ struct Options {
     postgres: bool,
     /// The PostgreSQL database of that series; `None`: a private cluster started with `.ci/pg`.
     database_url: Option<String>,
+    /// Run the peers' series instead (see `peers.rs`).
+    peers: bool,
+    /// The backlog each peer drains in that series.
+    peer_backlog: u64,
 }
 
 impl Options {
@@ -99,6 +108,8 @@ impl Options {
             database_url: std::env::var("QSTASH_BENCH_DATABASE_URL")
                 .ok()
                 .filter(|u| !u.trim().is_empty()),
+            peers: false,
+            peer_backlog: 20_000,
         };
         let mut seconds = None;
         let mut messages = None;
@@ -113,6 +124,10 @@ impl Options {
                 "--quick" => o.quick = true,
                 "--postgres" => o.postgres = true,
                 "--database-url" => o.database_url = Some(value("--database-url")?),
+                "--peers" => o.peers = true,
+                "--peer-backlog" => {
+                    o.peer_backlog = value("--peer-backlog")?.replace('_', "").parse()?
+                }
                 "--bench" => {} // passed by `cargo bench`
                 "-h" | "--help" => {
                     println!(
@@ -126,7 +141,10 @@ impl Options {
                          --qstash PATH       the server binary (default: build it with cargo)\n\
                          --postgres          the PostgreSQL series: one and two server processes on one database\n\
                          --database-url URL  its database (also QSTASH_BENCH_DATABASE_URL; default: a private\n\
-                         \x20                   cluster started with .ci/pg); each run works in a schema of its own"
+                         \x20                   cluster started with .ci/pg); each run works in a schema of its own\n\
+                         --peers             ours beside BullMQ and graphile-worker (with --postgres: ours on\n\
+                         \x20                   PostgreSQL too); starts Redis and PostgreSQL, runs npm ci in benches/peers\n\
+                         --peer-backlog N    the backlog each peer drains (default 20000)"
                     );
                     std::process::exit(0);
                 }
@@ -139,6 +157,7 @@ impl Options {
             o.messages = 20_000;
             o.latency_seconds = 1.0;
             o.idle_seconds = 1.0;
+            o.peer_backlog = 2_000;
         }
         if let Some(s) = seconds {
             o.seconds = s;
@@ -167,6 +186,9 @@ fn run() -> Result<()> {
         None => locate_qstash()?,
     };
     let scratch = Scratch::new()?;
+    if opts.peers {
+        return peers::peers_series(&opts, &qstash, &scratch);
+    }
     if opts.postgres || opts.database_url.is_some() {
         return pg_series::postgres_series(&opts, &qstash, &scratch);
     }

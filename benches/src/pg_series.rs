@@ -31,13 +31,13 @@ use super::{
 use crate::server::{Result, Scratch, ServerProcess, TOKEN, wait_healthy};
 
 /// A private cluster started with `.ci/pg start`, stopped on drop.
-struct Cluster {
+pub(crate) struct Cluster {
     dir: PathBuf,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Cluster {
-    fn start() -> Result<Cluster> {
+    pub(crate) fn start() -> Result<Cluster> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/pg");
         let dir = std::env::temp_dir().join(format!("qstash-load-pg-{}", std::process::id()));
         let out = Command::new("bash")
@@ -87,22 +87,22 @@ fn with_search_path(url: &str, schema: &str) -> String {
 }
 
 /// The 1, 5 and 15 minute load averages.
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-struct Figures {
-    accepts: f64,
-    delivered: f64,
+pub(crate) struct Figures {
+    pub(crate) accepts: f64,
+    pub(crate) delivered: f64,
     delivered_at_destination: f64,
-    backlog: u64,
-    p50: f64,
-    p99: f64,
+    pub(crate) backlog: u64,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
     max: f64,
     latency_count: usize,
-    warnings: usize,
+    pub(crate) warnings: usize,
 }
 
 pub fn postgres_series(opts: &Options, qstash: &Path, scratch: &Scratch) -> Result<()> {
@@ -136,21 +136,17 @@ pub fn postgres_series(opts: &Options, qstash: &Path, scratch: &Scratch) -> Resu
 
     let mut results = Vec::new();
     for processes in [1usize, 2] {
-        let schema = format!("qstash_load_{}_{processes}", std::process::id());
-        psql(&base_url, &format!("CREATE SCHEMA \"{schema}\""))?;
-        let url = with_search_path(&base_url, &schema);
-        let figures = run_configuration(
+        let figures = in_schema(
             opts,
             qstash,
             scratch,
-            &url,
+            &base_url,
             processes,
             &client_rt,
             &http,
             &sink,
             &format!("http://{sink_addr}/sink"),
         );
-        let _ = psql(&base_url, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
         results.push((processes, figures?));
     }
     drop(cluster);
@@ -225,6 +221,29 @@ pub fn postgres_series(opts: &Options, qstash: &Path, scratch: &Scratch) -> Resu
         &rows,
     );
     Ok(())
+}
+
+/// [`run_configuration`] in a schema of its own of `base_url`, created and dropped here.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn in_schema(
+    opts: &Options,
+    qstash: &Path,
+    scratch: &Scratch,
+    base_url: &str,
+    processes: usize,
+    client_rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    sink: &Arc<Sink>,
+    sink_url: &str,
+) -> Result<Figures> {
+    let schema = format!("qstash_load_{}_{processes}", std::process::id());
+    psql(base_url, &format!("CREATE SCHEMA \"{schema}\""))?;
+    let url = with_search_path(base_url, &schema);
+    let figures = run_configuration(
+        opts, qstash, scratch, &url, processes, client_rt, http, sink, sink_url,
+    );
+    let _ = psql(base_url, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
+    figures
 }
 
 #[allow(clippy::too_many_arguments)]

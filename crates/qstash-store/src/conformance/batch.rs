@@ -184,3 +184,73 @@ pub async fn end_runs_in_one_call<S: Store>(store: &S) {
         .expect("end_runs");
     assert_eq!(out, [EndRunOutcome::NotFound]);
 }
+
+/// Many messages in one [`Store::insert_messages`] call (the size of a `/v2/batch`) are each
+/// stored as one at a time would be, their `CREATED` events in order; one id that exists
+/// fails the whole call, naming the id, with nothing of it stored.
+pub async fn insert_messages_many_in_one_call<S: Store>(store: &S) {
+    // 150 = 64 + 64 + 16 + 4 + 1 + 1: every size of the multi-row statements.
+    let batch: Vec<_> = (0..150u64)
+        .map(|i| {
+            let mut m = message("t1", &format!("msg_{i:03}"), T0 + i);
+            m.labels = if i % 3 == 0 {
+                vec![format!("l{i}")]
+            } else {
+                Vec::new()
+            };
+            if i % 5 == 0 {
+                m.flow_key = Some("fk".into());
+            }
+            m.body = vec![u8::try_from(i % 251).expect("byte"); usize::try_from(i).expect("len")];
+            m
+        })
+        .collect();
+    super::insert(store, batch.clone(), T0).await;
+    for m in &batch {
+        let stored = store
+            .get_message("t1", &m.id)
+            .await
+            .expect("get_message")
+            .unwrap_or_else(|| panic!("{} stored", m.id));
+        assert_eq!(&stored.message, m, "{}", m.id);
+        assert_eq!(stored.state, MessageState::Pending, "{}", m.id);
+        assert_eq!(stored.due_at, m.due_at, "{}", m.id);
+    }
+    let events = all_events(store, "t1", &EventFilter::default()).await;
+    let created: Vec<&str> = events
+        .iter()
+        .rev()
+        .filter(|e| e.state == "CREATED")
+        .map(|e| e.message_id.as_str())
+        .collect();
+    let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(created, ids, "one CREATED event each, in order");
+
+    // The 71st of 100 exists already.
+    let again: Vec<_> = (0..100u64)
+        .map(|i| {
+            let id = if i == 70 {
+                "msg_042".to_owned()
+            } else {
+                format!("new_{i:03}")
+            };
+            message("t1", &id, T0)
+        })
+        .collect();
+    let out = store.insert_messages(again, T0).await;
+    let err = out.expect_err("an existing id fails the call");
+    assert!(err.to_string().contains("msg_042"), "names the id: {err}");
+    for i in 0..100u64 {
+        let id = format!("new_{i:03}");
+        assert_eq!(
+            store.get_message("t1", &id).await.expect("get"),
+            None,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        all_events(store, "t1", &EventFilter::default()).await.len(),
+        events.len(),
+        "no event of the failed call"
+    );
+}

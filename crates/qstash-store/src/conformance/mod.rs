@@ -66,7 +66,8 @@ mod url_groups;
 mod waiters;
 
 pub use batch::{
-    end_runs_in_one_call, write_batch_creates_runs_and_messages, write_batch_is_all_or_nothing,
+    end_runs_in_one_call, insert_messages_many_in_one_call, write_batch_creates_runs_and_messages,
+    write_batch_is_all_or_nothing,
 };
 pub use bulk::*;
 pub use claim_path::*;
@@ -230,6 +231,7 @@ macro_rules! conformance_tests {
             run_with_copied_steps,
             write_batch_is_all_or_nothing,
             write_batch_creates_runs_and_messages,
+            insert_messages_many_in_one_call,
             end_runs_in_one_call,
             waiters_register_list_release,
             waiter_timeout_excludes_release,

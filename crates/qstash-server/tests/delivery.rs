@@ -443,7 +443,7 @@ async fn a_batch_is_accepted_whole_and_delivered() {
 }
 
 #[tokio::test]
-async fn dlq_retry_makes_a_new_message_and_delete_removes_entries() {
+async fn dlq_retry_makes_a_new_message_and_removes_the_entry_and_delete_removes_entries() {
     let sink = Sink::start().await;
     let s = start().await;
     let id = s
@@ -471,6 +471,21 @@ async fn dlq_retry_makes_a_new_message_and_delete_removes_entries() {
     assert_eq!(got[1].header("upstash-message-id"), Some(new_id));
     assert_eq!(&got[1].body[..], b"again");
 
+    // The retry took the entry out of the DLQ (SERVER.md §15).
+    let r = s.get(&format!("/v2/dlq/{dlq_id}")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A dead letter deleted is gone too.
+    let other = s
+        .publish(
+            &format!("{}/fail/d", sink.url),
+            &[("Upstash-Retries", "0")],
+            "gone",
+        )
+        .await;
+    s.wait_event(&other, "FAILED", WAIT).await;
+    let list: Value = s.get("/v2/dlq").send().await.unwrap().json().await.unwrap();
+    let dlq_id = list["messages"][0]["dlqId"].as_str().unwrap().to_owned();
     let r = s.delete(&format!("/v2/dlq/{dlq_id}")).send().await.unwrap();
     assert!(r.status().is_success());
     let r = s.get(&format!("/v2/dlq/{dlq_id}")).send().await.unwrap();

@@ -729,7 +729,7 @@ async fn cancel_runs_in_bulk() {
         assert_eq!(r.method, "DELETE");
         assert_eq!(
             r.target,
-            "/v2/workflows/runs?workflowRunIds=wfr_a,wfr_b&workflowUrl=https%3A%2F%2Fexample.com%2Fwf%3Fx%3D1&label=nightly"
+            "/v2/workflows/runs?workflowRunIds=wfr_a,wfr_b&workflowUrl=https%3A%2F%2Fexample.com%2Fwf%3Fx%3D1&workflowUrlExactMatch=true&label=nightly"
         );
         assert_eq!(BulkCancel::from_http(&r.to_http()).unwrap(), filter);
     }

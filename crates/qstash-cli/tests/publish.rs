@@ -192,6 +192,21 @@ async fn failed_messages_are_listed_retried_and_deleted_in_the_dlq() {
     assert!(new_id.starts_with("msg_") && new_id != id, "{new_id}");
     s.wait_event(&new_id, "FAILED").await;
 
+    // The retry took the entry out of the DLQ; the retried message's failure made a new one.
+    let o = s.qstash(&["dlq", "get", &dlq_id]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = s.qstash(&["dlq", "list", "--label", "dlq"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out.lines().next().unwrap();
+    let fields: Vec<&str> = line.split("  ").collect();
+    assert_eq!(
+        fields[1..],
+        [new_id.as_str(), "500", dest.as_str()],
+        "{out}"
+    );
+    let dlq_id = fields[0].to_owned();
+
     let o = s.qstash(&["dlq", "delete", &dlq_id, "dlq_unknown"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "deleted 1 of 2\n");

@@ -9,14 +9,11 @@ const filterValues = { url: "", label: "", responseStatus: "" };
 const selected = new Set();
 
 /**
- * Retries a dead letter (a new message with its request) and removes it from the list, as
- * upstream's retry does; its removal failing leaves it listed, nothing is lost.
+ * Retries a dead letter: a new message with its request; the server takes the dead letter out
+ * of the DLQ in the same transaction, as upstream's retry does.
  */
 async function retry(dlqId) {
   const r = await call(`/v2/dlq/retry/${encodeURIComponent(dlqId)}`, { method: "POST" });
-  await call(`/v2/dlq/${encodeURIComponent(dlqId)}`, { method: "DELETE" }).catch((e) => {
-    if (e.status !== 404) throw e;
-  });
   return r.messageId;
 }
 
